@@ -1,0 +1,126 @@
+"""The engine, the units of work and the migrations.
+
+SQLite (the default, a file beside the bot) runs in WAL mode with foreign keys on, and starts
+every writing transaction with BEGIN IMMEDIATE: two writers then queue on the database lock
+instead of failing half-way with "database is locked". PostgreSQL (`DATABASE_URL`) is used as is.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+DEFAULT_DATABASE_URL = "sqlite:///orders-bot.db"
+_IMMEDIATE = "orders_core_immediate"
+
+
+def database_url_from_env() -> str:
+    """`DATABASE_URL`, or the SQLite file in the current directory."""
+    return os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def normalize_url(url: str) -> str:
+    """Let `postgres://` and `postgresql://` URLs use psycopg 3, the driver we ship."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own would be DEFERRED).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get(_IMMEDIATE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Database:
+    """One database: its engine, its units of work, and its migrations."""
+
+    def __init__(self, url: str | None = None, *, pool_size: int = 10, echo: bool = False) -> None:
+        self.url = normalize_url(url or database_url_from_env())
+        parsed = make_url(self.url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            if parsed.database in (None, "", ":memory:"):
+                raise ValueError("use a SQLite file, not :memory: (threads need to share it)")
+        else:
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        self.engine = create_engine(self.url, **kwargs)
+        if self.is_sqlite:
+            _configure_sqlite(self.engine)
+            writer: Engine = self.engine.execution_options(**{_IMMEDIATE: True})
+        else:
+            writer = self.engine
+        self._reader = sessionmaker(self.engine, expire_on_commit=False)
+        self._writer = sessionmaker(writer, expire_on_commit=False)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A writing unit of work: commits when the block ends, rolls back if it raises."""
+        with self._writer() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A reading unit of work: sees one consistent snapshot, writes nothing."""
+        with self._reader() as session, session.begin():
+            yield session
+            session.rollback()
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+    # -- migrations -------------------------------------------------------------------------
+
+    def alembic_config(self) -> Config:
+        """Alembic's configuration for this database (no alembic.ini needed)."""
+        cfg = Config()
+        cfg.set_main_option("script_location", str(resources.files("orders_core") / "migrations"))
+        cfg.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
+        cfg.attributes["engine"] = self.engine
+        return cfg
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Apply every pending migration."""
+        command.upgrade(self.alembic_config(), revision)
+
+    def current_revision(self) -> str | None:
+        """The revision the database is at (None when it has never been migrated)."""
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def head_revision(self) -> str | None:
+        """The newest revision the code knows."""
+        return ScriptDirectory.from_config(self.alembic_config()).get_current_head()
+
+    def is_current(self) -> bool:
+        """True when every migration has been applied."""
+        return self.current_revision() == self.head_revision()

@@ -1,0 +1,198 @@
+"""The order lifecycle as data: statuses, parties, actions and THE table of transitions.
+
+Everything that needs to know what may happen to an order (the actions, the buttons, the
+reminders, the docs) reads `TRANSITIONS`; there is no second copy of these rules.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+class OrderStatus(enum.StrEnum):
+    """Where a service order is in its life."""
+
+    NEW = "new"
+    PENDING_CONFIRMATION = "pending_confirmation"
+    IN_DEVELOPMENT = "in_development"
+    UNDER_APPROVAL = "under_approval"
+    COMPLETED = "completed"
+    CANCELED = "canceled"
+
+    @property
+    def label(self) -> str:
+        """The name people read: "Pending Confirmation"."""
+        return self.value.replace("_", " ").title()
+
+    @property
+    def is_terminal(self) -> bool:
+        """True when no action can move the order any more."""
+        return not transitions_from(self)
+
+    @property
+    def waiting_on(self) -> Party | None:
+        """The party whose action the order waits for, or None when it is finished."""
+        parties = {t.party for t in transitions_from(self)}
+        return parties.pop() if len(parties) == 1 else None
+
+
+class Party(enum.StrEnum):
+    """The two sides of an order."""
+
+    MERCHANT = "merchant"
+    PROVIDER = "provider"
+
+    @property
+    def label(self) -> str:
+        """ "merchant" / "service provider"."""
+        return "service provider" if self is Party.PROVIDER else "merchant"
+
+    @property
+    def other(self) -> Party:
+        """The other side of the order."""
+        return Party.PROVIDER if self is Party.MERCHANT else Party.MERCHANT
+
+
+class Action(enum.StrEnum):
+    """Everything a party can do to an order."""
+
+    PLACE = "place"
+    ACCEPT = "accept"
+    DECLINE = "decline"
+    CONFIRM = "confirm"
+    REJECT = "reject"
+    SUBMIT_FOR_APPROVAL = "submit_for_approval"
+    APPROVE = "approve"
+    REJECT_APPROVAL = "reject_approval"
+    CANCEL = "cancel"
+
+
+class ReasonRule(enum.StrEnum):
+    """Whether an action takes a reason (or note) from the person acting."""
+
+    NONE = "none"
+    OPTIONAL = "optional"
+    REQUIRED = "required"
+
+
+class ServiceStatus(enum.StrEnum):
+    """Where a service is in the Service Market; only Online services can be ordered."""
+
+    DRAFT = "draft"
+    PENDING_REVIEW = "pending_review"
+    ONLINE = "online"
+    WITHDRAWN = "withdrawn"
+    TURNED_DOWN = "turned_down"
+    ARCHIVED = "archived"
+
+    @property
+    def label(self) -> str:
+        """The name people read: "Pending Review"."""
+        return self.value.replace("_", " ").title()
+
+
+class EventSource(enum.StrEnum):
+    """Where an action came from, kept on the timeline."""
+
+    SLACK = "slack"
+    CLI = "cli"
+    SCHEDULER = "scheduler"
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One row of the lifecycle: in `source`, `party` may `action`, and the order moves to `target`."""
+
+    source: OrderStatus | None
+    action: Action
+    target: OrderStatus
+    party: Party
+    reason: ReasonRule
+    files_allowed: bool
+    label: str
+    """The button's text."""
+    past: str
+    """What the timeline says: "confirmed"."""
+
+
+# fmt: off
+TRANSITIONS: tuple[Transition, ...] = (
+    # source                            action                      target                          party            reason               files  label                 past
+    Transition(None,                     Action.PLACE,               OrderStatus.NEW,                 Party.MERCHANT, ReasonRule.NONE,     False, "Order",              "placed"),
+    Transition(OrderStatus.NEW,          Action.ACCEPT,              OrderStatus.PENDING_CONFIRMATION, Party.PROVIDER, ReasonRule.NONE,     False, "Accept",             "accepted"),
+    Transition(OrderStatus.NEW,          Action.DECLINE,             OrderStatus.CANCELED,            Party.PROVIDER, ReasonRule.OPTIONAL, False, "Reject",             "rejected"),
+    Transition(OrderStatus.PENDING_CONFIRMATION, Action.CONFIRM,     OrderStatus.IN_DEVELOPMENT,      Party.MERCHANT, ReasonRule.NONE,     False, "Confirm",            "confirmed"),
+    Transition(OrderStatus.PENDING_CONFIRMATION, Action.REJECT,      OrderStatus.CANCELED,            Party.MERCHANT, ReasonRule.OPTIONAL, False, "Reject",             "rejected"),
+    Transition(OrderStatus.IN_DEVELOPMENT, Action.SUBMIT_FOR_APPROVAL, OrderStatus.UNDER_APPROVAL,    Party.PROVIDER, ReasonRule.OPTIONAL, True,  "Submit for approval", "submitted for approval"),
+    Transition(OrderStatus.IN_DEVELOPMENT, Action.CANCEL,            OrderStatus.CANCELED,            Party.PROVIDER, ReasonRule.REQUIRED, False, "Cancel",             "canceled"),
+    Transition(OrderStatus.UNDER_APPROVAL, Action.APPROVE,           OrderStatus.COMPLETED,           Party.MERCHANT, ReasonRule.NONE,     False, "Approve",            "approved"),
+    Transition(OrderStatus.UNDER_APPROVAL, Action.REJECT_APPROVAL,   OrderStatus.IN_DEVELOPMENT,      Party.MERCHANT, ReasonRule.REQUIRED, True,  "Reject",             "rejected the approval of"),
+)
+# fmt: on
+
+MAX_REASON_LENGTH = 3000
+"""Slack's plain_text_input limit; a longer reason could not have come from a modal."""
+
+_BY_KEY: dict[tuple[OrderStatus | None, Action], Transition] = {
+    (t.source, t.action): t for t in TRANSITIONS
+}
+
+
+def transition_for(status: OrderStatus | None, action: Action) -> Transition | None:
+    """The row for `action` in `status`, or None when the action is not possible there."""
+    return _BY_KEY.get((status, action))
+
+
+def transitions_from(status: OrderStatus) -> tuple[Transition, ...]:
+    """Every action possible in `status`, in table order."""
+    return tuple(t for t in TRANSITIONS if t.source is status)
+
+
+def actions_for(status: OrderStatus, party: Party) -> tuple[Transition, ...]:
+    """The actions `party` may take on an order in `status` (the buttons it sees)."""
+    return tuple(t for t in transitions_from(status) if t.party is party)
+
+
+def rule_for_action(action: Action) -> Transition:
+    """Any row of `action` (an action's party, reason rule and label do not depend on the status)."""
+    for t in TRANSITIONS:
+        if t.action is action:
+            return t
+    raise KeyError(action)
+
+
+def replay(actions: Iterable[Action]) -> OrderStatus:
+    """The status reached by applying `actions` from nothing; raises ValueError on an impossible step."""
+    status: OrderStatus | None = None
+    for action in actions:
+        t = transition_for(status, action)
+        if t is None:
+            raise ValueError(f"{action} is not possible in {status}")
+        status = t.target
+    if status is None:
+        raise ValueError("an order starts by being placed")
+    return status
+
+
+_SEPARATORS = re.compile(r"[\s_\-]+")
+
+
+def parse_status(text: str) -> OrderStatus | None:
+    """`Pending confirmation`, `under-approval`, `IN_DEVELOPMENT` → the status; None if unknown."""
+    key = _SEPARATORS.sub("_", text.strip().lower())
+    try:
+        return OrderStatus(key)
+    except ValueError:
+        return None
+
+
+def parse_service_status(text: str) -> ServiceStatus | None:
+    """`Online`, `pending review`, `turned-down` → the service status; None if unknown."""
+    key = _SEPARATORS.sub("_", text.strip().lower())
+    try:
+        return ServiceStatus(key)
+    except ValueError:
+        return None

@@ -1,0 +1,255 @@
+"""SQLAlchemy 2.0 models: workspaces, parties, members, services, orders and their timeline.
+
+The schema itself comes from the Alembic migrations in `orders_core/migrations`; a test checks
+that these models and the migrated schema never drift apart.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Generic, TypeVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+from orders_core.lifecycle import (
+    Action,
+    EventSource,
+    OrderStatus,
+    Party,
+    ServiceStatus,
+)
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every database (SQLite keeps no zone of its own)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Store naive UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous; pass an aware one")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Read back as aware UTC."""
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+E = TypeVar("E", bound=enum.StrEnum)
+
+
+class StrEnumType(TypeDecorator[E], Generic[E]):
+    """A StrEnum stored as its value in a VARCHAR, so migrations stay plain strings."""
+
+    impl = String(32)
+    cache_ok = True
+
+    def __init__(self, enum_cls: type[E]) -> None:
+        super().__init__()
+        self.enum_cls = enum_cls
+
+    def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
+        """Store the value."""
+        return None if value is None else self.enum_cls(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> E | None:
+        """Read back the enum member."""
+        return None if value is None else self.enum_cls(value)
+
+
+def utcnow() -> datetime:
+    """Now, in UTC, aware."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """The declarative base of every orders_core table."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON,
+        list[str]: JSON,
+    }
+
+
+class Workspace(Base):
+    """A tenant: one Slack workspace. Nothing ever crosses from one workspace to another."""
+
+    __tablename__ = "workspaces"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32), unique=True)
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    last_order_number: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    parties: Mapped[list[PartyOrg]] = relationship(back_populates="workspace")
+
+
+class PartyOrg(Base):
+    """A merchant or a service provider of a workspace, with its notification channel."""
+
+    __tablename__ = "parties"
+    __table_args__ = (UniqueConstraint("workspace_id", "kind", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+    kind: Mapped[Party] = mapped_column(StrEnumType(Party))
+    name: Mapped[str] = mapped_column(String(200))
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    workspace: Mapped[Workspace] = relationship(back_populates="parties")
+    members: Mapped[list[Member]] = relationship(back_populates="party", order_by="Member.id")
+
+
+class Member(Base):
+    """A Slack user registered as one of a party's people (one party per workspace)."""
+
+    __tablename__ = "members"
+    __table_args__ = (UniqueConstraint("workspace_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+    party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"), index=True)
+    user_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    party: Mapped[PartyOrg] = relationship(back_populates="members")
+
+
+class Service(Base):
+    """An offer in the Service Market, published by a provider."""
+
+    __tablename__ = "services"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "name"),
+        Index(None, "workspace_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+    provider_id: Mapped[int] = mapped_column(ForeignKey("parties.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    industry: Mapped[str] = mapped_column(String(200), default="")
+    service_type: Mapped[str] = mapped_column(String(64), default="mini_program_development")
+    description: Mapped[str] = mapped_column(Text, default="")
+    apps: Mapped[list[str]] = mapped_column(default=list)
+    payment_terms: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[ServiceStatus] = mapped_column(StrEnumType(ServiceStatus))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    provider: Mapped[PartyOrg] = relationship()
+
+
+class Order(Base):
+    """A service order: a merchant ordered a provider's service for one mini program."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "number"),
+        # A party's list, newest first, all statuses or one status at a time (keyset on id).
+        Index(None, "merchant_id", "id"),
+        Index(None, "provider_id", "id"),
+        Index(None, "merchant_id", "status", "id"),
+        Index(None, "provider_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+    number: Mapped[int] = mapped_column(BigInteger)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"), index=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("parties.id"))
+    provider_id: Mapped[int] = mapped_column(ForeignKey("parties.id"))
+    mini_program: Mapped[str] = mapped_column(String(200))
+    apps: Mapped[list[str]] = mapped_column(default=list)
+    contact_name: Mapped[str] = mapped_column(String(200))
+    contact: Mapped[str] = mapped_column(String(320))
+    requirements: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[OrderStatus] = mapped_column(StrEnumType(OrderStatus))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    placed_by: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column()
+    status_changed_at: Mapped[datetime] = mapped_column()
+
+    service: Mapped[Service] = relationship()
+    merchant: Mapped[PartyOrg] = relationship(foreign_keys=[merchant_id])
+    provider: Mapped[PartyOrg] = relationship(foreign_keys=[provider_id])
+    events: Mapped[list[OrderEvent]] = relationship(
+        back_populates="order", order_by="OrderEvent.seq"
+    )
+
+
+class OrderEvent(Base):
+    """One row of an order's append-only timeline."""
+
+    __tablename__ = "order_events"
+    __table_args__ = (
+        UniqueConstraint("order_id", "seq"),
+        # A Slack retry or a double click carries the same key: it must never apply twice.
+        UniqueConstraint("workspace_id", "idempotency_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    action: Mapped[Action] = mapped_column(StrEnumType(Action))
+    actor_user_id: Mapped[str | None] = mapped_column(String(32))
+    actor_party_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"))
+    actor_party: Mapped[Party | None] = mapped_column(StrEnumType(Party))
+    from_status: Mapped[OrderStatus | None] = mapped_column(StrEnumType(OrderStatus))
+    to_status: Mapped[OrderStatus] = mapped_column(StrEnumType(OrderStatus))
+    reason: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[EventSource] = mapped_column(StrEnumType(EventSource))
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column()
+
+    order: Mapped[Order] = relationship(back_populates="events")
+    files: Mapped[list[EventFile]] = relationship(order_by="EventFile.id")
+
+
+class EventFile(Base):
+    """A file attached to a timeline entry (a Slack file: we keep its id, name and permalink)."""
+
+    __tablename__ = "event_files"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("order_events.id"), index=True)
+    slack_file_id: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(500))
+    mimetype: Mapped[str] = mapped_column(String(200), default="")
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    permalink: Mapped[str] = mapped_column(String(1000), default="")

@@ -1,0 +1,882 @@
+"""The actions on service orders and the queries over them.
+
+Each function does its work inside the session it is given; the caller owns the unit of work
+(`with db.transaction() as session:`) and so decides what else commits with it (the Slack
+layer adds its notifications to the same transaction).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, func, or_, select, union_all, update
+from sqlalchemy.orm import Session, aliased
+
+from orders_core import errors
+from orders_core.lifecycle import (
+    MAX_REASON_LENGTH,
+    TRANSITIONS,
+    Action,
+    EventSource,
+    OrderStatus,
+    Party,
+    ReasonRule,
+    ServiceStatus,
+    Transition,
+    rule_for_action,
+    transition_for,
+)
+from orders_core.models import (
+    EventFile,
+    Member,
+    Order,
+    OrderEvent,
+    PartyOrg,
+    Service,
+    Workspace,
+    utcnow,
+)
+
+NUMBER_PREFIX = "SO-"
+NUMBER_WIDTH = 6
+MAX_NUMBER_DIGITS = 12
+MAX_FILES = 10
+
+# --------------------------------------------------------------------------------------------
+# Read models: what the adapters get back (plain frozen data, usable after the session closed).
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A member acting in a workspace: who they are and which party they act for."""
+
+    workspace_id: int
+    team_id: str
+    user_id: str
+    party_id: int
+    party: Party
+    party_name: str
+    party_channel_id: str | None
+
+
+@dataclass(frozen=True)
+class PartyRef:
+    """A party, for scoping queries to what it may see."""
+
+    id: int
+    kind: Party
+
+
+@dataclass(frozen=True)
+class AttachedFile:
+    """A Slack file attached to an action (a build, a screenshot)."""
+
+    slack_file_id: str
+    name: str
+    mimetype: str = ""
+    size: int = 0
+    permalink: str = ""
+
+
+@dataclass(frozen=True)
+class OrderView:
+    """An order with the names it is shown with."""
+
+    id: int
+    workspace_id: int
+    number: int
+    service_id: int
+    service_name: str
+    merchant_id: int
+    merchant_name: str
+    merchant_channel_id: str | None
+    provider_id: int
+    provider_name: str
+    provider_channel_id: str | None
+    mini_program: str
+    apps: tuple[str, ...]
+    contact_name: str
+    contact: str
+    requirements: str
+    status: OrderStatus
+    version: int
+    placed_by: str
+    created_at: datetime
+    updated_at: datetime
+    status_changed_at: datetime
+
+    @property
+    def code(self) -> str:
+        """The order number people type: SO-000123."""
+        return format_order_number(self.number)
+
+    def party_id(self, party: Party) -> int:
+        """The id of the order's merchant or provider."""
+        return self.merchant_id if party is Party.MERCHANT else self.provider_id
+
+    def party_name(self, party: Party) -> str:
+        """The name of the order's merchant or provider."""
+        return self.merchant_name if party is Party.MERCHANT else self.provider_name
+
+    def party_channel_id(self, party: Party) -> str | None:
+        """The notification channel of the order's merchant or provider."""
+        return self.merchant_channel_id if party is Party.MERCHANT else self.provider_channel_id
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One thing that happened to an order."""
+
+    id: int
+    seq: int
+    action: Action
+    actor_user_id: str | None
+    actor_party: Party | None
+    from_status: OrderStatus | None
+    to_status: OrderStatus
+    reason: str | None
+    source: EventSource
+    created_at: datetime
+    files: tuple[AttachedFile, ...] = ()
+
+    @property
+    def past(self) -> str:
+        """What happened, in the past tense: "confirmed"."""
+        t = transition_for(self.from_status, self.action)
+        return t.past if t else rule_for_action(self.action).past
+
+
+@dataclass(frozen=True)
+class OrderDetail:
+    """An order and its whole timeline, oldest first."""
+
+    order: OrderView
+    timeline: tuple[TimelineEntry, ...]
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    """What an action did: the order after it and its timeline entry.
+
+    `replayed` is True when the same idempotency key had already been applied and nothing new
+    was written (a Slack retry, a double click).
+    """
+
+    order: OrderView
+    entry: TimelineEntry
+    replayed: bool = False
+
+    @property
+    def previous_status(self) -> OrderStatus | None:
+        """The status the action moved the order from."""
+        return self.entry.from_status
+
+
+@dataclass(frozen=True)
+class OrderPage:
+    """One page of a list, and the cursor of the next (None on the last page)."""
+
+    orders: tuple[OrderView, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class OrderDraft:
+    """What a merchant fills in to order a service."""
+
+    service_id: int
+    mini_program: str
+    contact_name: str
+    contact: str
+    apps: tuple[str, ...] = ()
+    requirements: str = ""
+    number: int | None = field(default=None)
+    """Only for fixtures and imports: the order number to use instead of the next one."""
+
+
+# --------------------------------------------------------------------------------------------
+# Order numbers
+
+
+def format_order_number(number: int) -> str:
+    """123 → SO-000123."""
+    return f"{NUMBER_PREFIX}{number:0{NUMBER_WIDTH}d}"
+
+
+_NUMBER_TEXT = re.compile(rf"^\s*(?:so[-\s_]?)?(\d{{1,{MAX_NUMBER_DIGITS}}})\s*$", re.IGNORECASE)
+
+
+def _number_digits(text: str) -> str | None:
+    match = _NUMBER_TEXT.match(text)
+    return match.group(1) if match else None
+
+
+def parse_order_number(text: str) -> int | None:
+    """`SO-000123`, `so-123`, `123` → 123; None when the text is not an order number."""
+    digits = _number_digits(text)
+    return int(digits) if digits is not None else None
+
+
+def _prefix_ranges(digits: str) -> list[tuple[int, int]]:
+    """The number ranges whose printed form (SO-000123, SO-1234567) starts with `digits`."""
+    ranges = []
+    for width in range(max(NUMBER_WIDTH, len(digits)), MAX_NUMBER_DIGITS + 1):
+        if width > NUMBER_WIDTH and digits.startswith("0"):
+            break  # numbers wider than the padding have no leading zeros
+        scale = 10 ** (width - len(digits))
+        low, high = int(digits) * scale, (int(digits) + 1) * scale - 1
+        if width > NUMBER_WIDTH:
+            low = max(low, 10 ** (width - 1))
+        ranges.append((low, high))
+    return ranges
+
+
+# --------------------------------------------------------------------------------------------
+# Who is acting
+
+
+def find_workspace(session: Session, team_id: str) -> Workspace:
+    """The onboarded workspace of a Slack team id."""
+    workspace = session.scalar(select(Workspace).where(Workspace.team_id == team_id))
+    if workspace is None:
+        raise errors.WorkspaceNotFound(team_id)
+    return workspace
+
+
+def resolve_caller(session: Session, team_id: str, user_id: str) -> Caller:
+    """The member `user_id` of workspace `team_id`, with their party; refuses strangers."""
+    row = session.execute(
+        select(Workspace.id, PartyOrg.id, PartyOrg.kind, PartyOrg.name, PartyOrg.channel_id)
+        .select_from(Workspace)
+        .join(Member, and_(Member.workspace_id == Workspace.id, Member.user_id == user_id))
+        .join(PartyOrg, PartyOrg.id == Member.party_id)
+        .where(Workspace.team_id == team_id)
+    ).first()
+    if row is None:
+        find_workspace(session, team_id)  # a stranger workspace gets its own explanation
+        raise errors.NotAMember(user_id, team_id)
+    workspace_id, party_id, kind, name, channel_id = row
+    return Caller(workspace_id, team_id, user_id, party_id, kind, name, channel_id)
+
+
+# --------------------------------------------------------------------------------------------
+# Queries
+
+
+_ViewSelect = Select[Order, str, str, str | None, str, str | None]
+
+
+def _view_query() -> _ViewSelect:
+    merchant = aliased(PartyOrg)
+    provider = aliased(PartyOrg)
+    return (
+        select(
+            Order,
+            Service.name,
+            merchant.name,
+            merchant.channel_id,
+            provider.name,
+            provider.channel_id,
+        )
+        .join(Service, Service.id == Order.service_id)
+        .join(merchant, merchant.id == Order.merchant_id)
+        .join(provider, provider.id == Order.provider_id)
+    )
+
+
+def _to_view(
+    order: Order,
+    service_name: str,
+    merchant_name: str,
+    merchant_channel: str | None,
+    provider_name: str,
+    provider_channel: str | None,
+) -> OrderView:
+    return OrderView(
+        id=order.id,
+        workspace_id=order.workspace_id,
+        number=order.number,
+        service_id=order.service_id,
+        service_name=service_name,
+        merchant_id=order.merchant_id,
+        merchant_name=merchant_name,
+        merchant_channel_id=merchant_channel,
+        provider_id=order.provider_id,
+        provider_name=provider_name,
+        provider_channel_id=provider_channel,
+        mini_program=order.mini_program,
+        apps=tuple(order.apps or ()),
+        contact_name=order.contact_name,
+        contact=order.contact,
+        requirements=order.requirements,
+        status=order.status,
+        version=order.version,
+        placed_by=order.placed_by,
+        created_at=order.created_at,
+        updated_at=order.updated_at,
+        status_changed_at=order.status_changed_at,
+    )
+
+
+def _views(session: Session, query: _ViewSelect) -> list[OrderView]:
+    return [_to_view(*row._tuple()) for row in session.execute(query).all()]
+
+
+def _party_column(party: Party) -> Any:
+    return Order.merchant_id if party is Party.MERCHANT else Order.provider_id
+
+
+def list_orders(
+    session: Session,
+    party: PartyRef,
+    statuses: Collection[OrderStatus] | None = None,
+    *,
+    cursor: str | None = None,
+    limit: int = 10,
+) -> OrderPage:
+    """A party's orders, newest first, optionally only some statuses; one page per call.
+
+    Paginated by keyset: `cursor` is the opaque value of the previous page's `next_cursor`.
+    """
+    column = _party_column(party.kind)
+    after = _decode_cursor(cursor)
+    wanted = sorted(set(statuses or ()))
+    if wanted and len(wanted) < len(OrderStatus):
+        # One index range scan per status (party, status, id), merged: as fast for one status
+        # among a million orders as for ten orders, whatever the mix asked for.
+        parts = []
+        for status in wanted:
+            q = select(Order.id).where(column == party.id, Order.status == status)
+            if after is not None:
+                q = q.where(Order.id < after)
+            parts.append(select(q.order_by(Order.id.desc()).limit(limit + 1).subquery().c.id))
+        ids = union_all(*parts).subquery()
+        id_query = select(ids.c.id).order_by(ids.c.id.desc()).limit(limit + 1)
+    else:
+        q = select(Order.id).where(column == party.id)
+        if after is not None:
+            q = q.where(Order.id < after)
+        id_query = q.order_by(Order.id.desc()).limit(limit + 1)
+    page_ids = list(session.scalars(id_query))
+    has_more = len(page_ids) > limit
+    page_ids = page_ids[:limit]
+    if not page_ids:
+        return OrderPage((), None)
+    views = _views(session, _view_query().where(Order.id.in_(page_ids)).order_by(Order.id.desc()))
+    return OrderPage(tuple(views), _encode_cursor(page_ids[-1]) if has_more else None)
+
+
+def _encode_cursor(order_id: int) -> str:
+    return f"o{order_id}"
+
+
+def _decode_cursor(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    if not cursor.startswith("o") or not cursor[1:].isdigit():
+        raise errors.InvalidInput({"cursor": "That page link is not valid any more: list again."})
+    return int(cursor[1:])
+
+
+def search_orders(
+    session: Session, party: PartyRef, text: str, *, limit: int = 10
+) -> tuple[OrderView, ...]:
+    """The party's orders whose number is `text` or starts with it (`123`, `SO-0001`)."""
+    digits = _number_digits(text)
+    if digits is None:
+        raise errors.InvalidInput(
+            {"number": f"{text.strip()!r} is not an order number: try 123 or SO-000123."}
+        )
+    column = _party_column(party.kind)
+    exact = int(digits)
+    ranges = [Order.number.between(low, high) for low, high in _prefix_ranges(digits)]
+    query = (
+        _view_query()
+        .where(column == party.id, or_(Order.number == exact, *ranges))
+        .order_by((Order.number != exact), Order.number)
+        .limit(limit)
+    )
+    return tuple(_views(session, query))
+
+
+def get_order(session: Session, party: PartyRef, number: str | int) -> OrderView:
+    """One of the party's orders, by number in any accepted spelling."""
+    n = number if isinstance(number, int) else parse_order_number(number)
+    if n is None:
+        raise errors.OrderNotFound(str(number).strip())
+    row = session.execute(
+        _view_query().where(_party_column(party.kind) == party.id, Order.number == n)
+    ).first()
+    if row is None:
+        raise errors.OrderNotFound(format_order_number(n))
+    return _to_view(*row._tuple())
+
+
+def get_order_by_id(session: Session, order_id: int) -> OrderView:
+    """One order by its database id (for the bot's own bookkeeping, not for user input)."""
+    row = session.execute(_view_query().where(Order.id == order_id)).first()
+    if row is None:
+        raise errors.OrderNotFound(f"#{order_id}")
+    return _to_view(*row._tuple())
+
+
+def timeline(session: Session, order_id: int) -> tuple[TimelineEntry, ...]:
+    """Every entry of an order's timeline, oldest first, with their files."""
+    events = session.scalars(
+        select(OrderEvent).where(OrderEvent.order_id == order_id).order_by(OrderEvent.seq)
+    ).all()
+    files: dict[int, list[AttachedFile]] = {}
+    if events:
+        for f in session.scalars(
+            select(EventFile)
+            .where(EventFile.event_id.in_([e.id for e in events]))
+            .order_by(EventFile.id)
+        ):
+            files.setdefault(f.event_id, []).append(_to_file(f))
+    return tuple(_to_entry(e, files.get(e.id, [])) for e in events)
+
+
+def get_order_detail(session: Session, party: PartyRef, number: str | int) -> OrderDetail:
+    """One of the party's orders and its timeline."""
+    order = get_order(session, party, number)
+    return OrderDetail(order, timeline(session, order.id))
+
+
+def count_by_status(session: Session, party: PartyRef) -> dict[OrderStatus, int]:
+    """How many of the party's orders are in each status (every status, zeros included)."""
+    counts = dict.fromkeys(OrderStatus, 0)
+    rows = session.execute(
+        select(Order.status, func.count())
+        .where(_party_column(party.kind) == party.id)
+        .group_by(Order.status)
+    )
+    for status, count in rows:
+        counts[status] = count
+    return counts
+
+
+def _to_file(f: EventFile) -> AttachedFile:
+    return AttachedFile(f.slack_file_id, f.name, f.mimetype, f.size, f.permalink)
+
+
+def _to_entry(e: OrderEvent, files: Sequence[AttachedFile] = ()) -> TimelineEntry:
+    return TimelineEntry(
+        id=e.id,
+        seq=e.seq,
+        action=e.action,
+        actor_user_id=e.actor_user_id,
+        actor_party=e.actor_party,
+        from_status=e.from_status,
+        to_status=e.to_status,
+        reason=e.reason,
+        source=e.source,
+        created_at=e.created_at,
+        files=tuple(files),
+    )
+
+
+def last_entry(session: Session, order_id: int) -> TimelineEntry:
+    """The newest timeline entry of an order."""
+    event = session.scalars(
+        select(OrderEvent)
+        .where(OrderEvent.order_id == order_id)
+        .order_by(OrderEvent.seq.desc())
+        .limit(1)
+    ).one()
+    return _to_entry(event)
+
+
+# --------------------------------------------------------------------------------------------
+# Actions
+
+
+def _clean_reason(transition: Transition, reason: str | None, verb: str) -> str | None:
+    """Apply the transition's reason rule; the text itself is kept exactly as typed."""
+    if reason is not None and not reason.strip():
+        reason = None
+    if transition.reason is ReasonRule.REQUIRED and reason is None:
+        raise errors.ReasonRequired(verb)
+    if transition.reason is ReasonRule.NONE and reason is not None:
+        raise errors.ReasonNotAccepted("a reason", verb)
+    if reason is not None and len(reason) > MAX_REASON_LENGTH:
+        raise errors.ReasonTooLong(len(reason), MAX_REASON_LENGTH)
+    return reason
+
+
+def _check_files(transition: Transition, files: Sequence[AttachedFile], verb: str) -> None:
+    if files and not transition.files_allowed:
+        raise errors.ReasonNotAccepted("files", verb)
+    if len(files) > MAX_FILES:
+        raise errors.InvalidInput({"files": f"Attach at most {MAX_FILES} files."})
+
+
+def _verb(action: Action) -> str:
+    """How an action reads after "can": "confirm", "reject the approval of"."""
+    return {
+        Action.SUBMIT_FOR_APPROVAL: "submit for approval",
+        Action.REJECT_APPROVAL: "reject the approval of",
+        Action.DECLINE: "reject",
+    }.get(action, action.value)
+
+
+def _passive(action: Action) -> str:
+    """How an action reads after "can no longer be": "confirmed"."""
+    return {
+        Action.SUBMIT_FOR_APPROVAL: "submitted for approval",
+        Action.REJECT_APPROVAL: "rejected",
+        Action.DECLINE: "rejected",
+    }.get(action, rule_for_action(action).past)
+
+
+def _replay(session: Session, workspace_id: int, key: str | None) -> ActionOutcome | None:
+    """The first outcome of an idempotency key already applied, if any."""
+    if key is None:
+        return None
+    event = session.scalar(
+        select(OrderEvent).where(
+            OrderEvent.workspace_id == workspace_id, OrderEvent.idempotency_key == key
+        )
+    )
+    if event is None:
+        return None
+    entries = {e.id: e for e in timeline(session, event.order_id)}
+    return ActionOutcome(get_order_by_id(session, event.order_id), entries[event.id], replayed=True)
+
+
+_STAGE = {
+    OrderStatus.NEW: 0,
+    OrderStatus.PENDING_CONFIRMATION: 1,
+    OrderStatus.IN_DEVELOPMENT: 2,
+    OrderStatus.UNDER_APPROVAL: 3,
+    OrderStatus.COMPLETED: 4,
+    OrderStatus.CANCELED: 4,
+}
+
+
+def _stale(session: Session, order: OrderView, action: Action) -> errors.StaleAction:
+    last = last_entry(session, order.id)
+    sources = [t.source for t in TRANSITIONS if t.action is action and t.source is not None]
+    # "Not yet" when the order has not reached the step the action belongs to.
+    needs = sources[0] if sources and _STAGE[order.status] < _STAGE[sources[0]] else None
+    return errors.StaleAction(
+        order.code,
+        _passive(action),
+        order.status,
+        last.actor_user_id,
+        last.past,
+        last.created_at,
+        needs=needs,
+    )
+
+
+def act(
+    session: Session,
+    caller: Caller,
+    number: str | int,
+    action: Action,
+    *,
+    reason: str | None = None,
+    files: Sequence[AttachedFile] = (),
+    expected_version: int | None = None,
+    idempotency_key: str | None = None,
+    source: EventSource = EventSource.SLACK,
+    now: datetime | None = None,
+) -> ActionOutcome:
+    """Take `action` on one of the caller's orders, following the lifecycle table.
+
+    Refuses (with a named error, nothing written) a member of the wrong party, an action the
+    order's status does not allow, a message drawn for an older version (`expected_version`),
+    and a reason that breaks the action's reason rule. Of two simultaneous actions exactly one
+    wins; the other is refused naming who acted first.
+    """
+    if action is Action.PLACE:
+        raise ValueError("use place_order to place an order")
+    now = now or utcnow()
+    replayed = _replay(session, caller.workspace_id, idempotency_key)
+    if replayed is not None:
+        return replayed
+    order = get_order(session, PartyRef(caller.party_id, caller.party), number)
+    rule = rule_for_action(action)
+    verb = _verb(action)
+    if rule.party is not caller.party:
+        raise errors.WrongParty(order.code, verb, rule.party, order.party_name(rule.party))
+    transition = transition_for(order.status, action)
+    if transition is None or (expected_version is not None and expected_version != order.version):
+        raise _stale(session, order, action)
+    clean_reason = _clean_reason(transition, reason, verb)
+    _check_files(transition, files, verb)
+
+    # The conditional update is the lock: of two concurrent actions only one matches the
+    # status and version it read; the other updates nothing and is told who was first.
+    result = session.execute(
+        update(Order)
+        .where(Order.id == order.id, Order.status == order.status, Order.version == order.version)
+        .values(
+            status=transition.target,
+            version=Order.version + 1,
+            updated_at=now,
+            status_changed_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        replayed = _replay(session, caller.workspace_id, idempotency_key)
+        if replayed is not None:
+            return replayed
+        raise _stale(session, get_order_by_id(session, order.id), action)
+
+    event = _record(
+        session,
+        order_id=order.id,
+        workspace_id=caller.workspace_id,
+        action=action,
+        caller=caller,
+        from_status=order.status,
+        to_status=transition.target,
+        reason=clean_reason,
+        files=files,
+        source=source,
+        idempotency_key=idempotency_key,
+        now=now,
+    )
+    session.expire_all()
+    return ActionOutcome(get_order_by_id(session, order.id), event)
+
+
+def _record(
+    session: Session,
+    *,
+    order_id: int,
+    workspace_id: int,
+    action: Action,
+    caller: Caller,
+    from_status: OrderStatus | None,
+    to_status: OrderStatus,
+    reason: str | None,
+    files: Sequence[AttachedFile],
+    source: EventSource,
+    idempotency_key: str | None,
+    now: datetime,
+) -> TimelineEntry:
+    seq = (
+        session.scalar(select(func.max(OrderEvent.seq)).where(OrderEvent.order_id == order_id)) or 0
+    ) + 1
+    event = OrderEvent(
+        order_id=order_id,
+        workspace_id=workspace_id,
+        seq=seq,
+        action=action,
+        actor_user_id=caller.user_id,
+        actor_party_id=caller.party_id,
+        actor_party=caller.party,
+        from_status=from_status,
+        to_status=to_status,
+        reason=reason,
+        source=source,
+        idempotency_key=idempotency_key,
+        created_at=now,
+    )
+    session.add(event)
+    session.flush()
+    for f in files:
+        session.add(
+            EventFile(
+                event_id=event.id,
+                slack_file_id=f.slack_file_id,
+                name=f.name,
+                mimetype=f.mimetype,
+                size=f.size,
+                permalink=f.permalink,
+            )
+        )
+    session.flush()
+    return _to_entry(event, files)
+
+
+# Named actions: one per row of the lifecycle table, for readable call sites.
+
+
+def accept_order(session: Session, caller: Caller, number: str | int, **kw: Any) -> ActionOutcome:
+    """Provider: New → Pending Confirmation."""
+    return act(session, caller, number, Action.ACCEPT, **kw)
+
+
+def decline_order(session: Session, caller: Caller, number: str | int, **kw: Any) -> ActionOutcome:
+    """Provider: New → Canceled, with an optional reason."""
+    return act(session, caller, number, Action.DECLINE, **kw)
+
+
+def confirm_order(session: Session, caller: Caller, number: str | int, **kw: Any) -> ActionOutcome:
+    """Merchant: Pending Confirmation → In Development."""
+    return act(session, caller, number, Action.CONFIRM, **kw)
+
+
+def reject_order(session: Session, caller: Caller, number: str | int, **kw: Any) -> ActionOutcome:
+    """Merchant: Pending Confirmation → Canceled, with an optional reason."""
+    return act(session, caller, number, Action.REJECT, **kw)
+
+
+def submit_for_approval(
+    session: Session, caller: Caller, number: str | int, **kw: Any
+) -> ActionOutcome:
+    """Provider: In Development → Under Approval, with an optional note and files."""
+    return act(session, caller, number, Action.SUBMIT_FOR_APPROVAL, **kw)
+
+
+def approve_order(session: Session, caller: Caller, number: str | int, **kw: Any) -> ActionOutcome:
+    """Merchant: Under Approval → Completed."""
+    return act(session, caller, number, Action.APPROVE, **kw)
+
+
+def reject_approval(
+    session: Session, caller: Caller, number: str | int, **kw: Any
+) -> ActionOutcome:
+    """Merchant: Under Approval → In Development, with a required reason and optional files."""
+    return act(session, caller, number, Action.REJECT_APPROVAL, **kw)
+
+
+def cancel_order(session: Session, caller: Caller, number: str | int, **kw: Any) -> ActionOutcome:
+    """Provider: In Development → Canceled, with a required reason."""
+    return act(session, caller, number, Action.CANCEL, **kw)
+
+
+# --------------------------------------------------------------------------------------------
+# Placing an order
+
+_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+_PHONE = re.compile(r"^\+?[0-9][0-9 ()\-.]{4,22}[0-9]$")
+FIELD_LIMITS = {"mini_program": 100, "contact_name": 100, "contact": 254, "requirements": 3000}
+
+
+def is_contact(text: str) -> bool:
+    """True for an email address or a phone number (at least 6 digits)."""
+    text = text.strip()
+    if _EMAIL.match(text):
+        return True
+    return bool(_PHONE.match(text)) and sum(c.isdigit() for c in text) >= 6
+
+
+def validate_draft(service: Service, draft: OrderDraft) -> dict[str, str]:
+    """Every problem with a draft order, by field; empty when it can be placed."""
+    problems: dict[str, str] = {}
+    required = {
+        "mini_program": ("mini program name", draft.mini_program),
+        "contact_name": ("contact name", draft.contact_name),
+        "contact": ("contact", draft.contact),
+    }
+    for key, (label, value) in required.items():
+        if not value or not value.strip():
+            problems[key] = f"Enter the {label}."
+    for key, limit in FIELD_LIMITS.items():
+        value = getattr(draft, key)
+        if value and len(value) > limit:
+            problems[key] = f"Keep it under {limit:,} characters (it is {len(value):,})."
+    if "contact" not in problems and not is_contact(draft.contact):
+        problems["contact"] = (
+            "Enter a phone number (+65 6123 4567) or an email address (ana@example.com)."
+        )
+    unknown = [a for a in draft.apps if a not in (service.apps or [])]
+    if unknown:
+        offered = ", ".join(service.apps or []) or "none"
+        problems["apps"] = (
+            f"{', '.join(unknown)} is not offered by this service (it offers {offered})."
+        )
+    elif service.apps and not draft.apps:
+        problems["apps"] = "Choose at least one app the mini program is for."
+    return problems
+
+
+def _orderable_service(session: Session, workspace_id: int, service_id: int) -> Service:
+    service = session.get(Service, service_id)
+    if service is None or service.workspace_id != workspace_id:
+        raise errors.ServiceNotFound(f"#{service_id}")
+    if service.status is not ServiceStatus.ONLINE:
+        raise errors.ServiceNotOrderable(service.name, service.status)
+    return service
+
+
+def _next_number(session: Session, workspace_id: int, wanted: int | None) -> int:
+    if wanted is not None:
+        taken = session.scalar(
+            select(Order.id).where(Order.workspace_id == workspace_id, Order.number == wanted)
+        )
+        if taken is not None:
+            raise errors.Conflict(f"{format_order_number(wanted)} already exists.")
+        session.execute(
+            update(Workspace)
+            .where(Workspace.id == workspace_id, Workspace.last_order_number < wanted)
+            .values(last_order_number=wanted)
+        )
+        return wanted
+    # An atomic increment: the row lock it takes serialises concurrent orders in a workspace.
+    number = session.scalar(
+        update(Workspace)
+        .where(Workspace.id == workspace_id)
+        .values(last_order_number=Workspace.last_order_number + 1)
+        .returning(Workspace.last_order_number)
+    )
+    assert number is not None
+    return int(number)
+
+
+def place_order(
+    session: Session,
+    caller: Caller,
+    draft: OrderDraft,
+    *,
+    idempotency_key: str | None = None,
+    source: EventSource = EventSource.SLACK,
+    now: datetime | None = None,
+) -> ActionOutcome:
+    """A merchant orders an Online service: the order starts as New."""
+    now = now or utcnow()
+    replayed = _replay(session, caller.workspace_id, idempotency_key)
+    if replayed is not None:
+        return replayed
+    transition = transition_for(None, Action.PLACE)
+    assert transition is not None
+    if caller.party is not transition.party:
+        raise errors.OnlyMerchantsOrder(caller.party_name)
+    service = _orderable_service(session, caller.workspace_id, draft.service_id)
+    problems = validate_draft(service, draft)
+    if problems:
+        raise errors.InvalidInput(problems)
+    order = Order(
+        workspace_id=caller.workspace_id,
+        number=_next_number(session, caller.workspace_id, draft.number),
+        service_id=service.id,
+        merchant_id=caller.party_id,
+        provider_id=service.provider_id,
+        mini_program=draft.mini_program.strip(),
+        apps=list(draft.apps),
+        contact_name=draft.contact_name.strip(),
+        contact=draft.contact.strip(),
+        requirements=draft.requirements,
+        status=transition.target,
+        version=1,
+        placed_by=caller.user_id,
+        created_at=now,
+        updated_at=now,
+        status_changed_at=now,
+    )
+    session.add(order)
+    session.flush()
+    entry = _record(
+        session,
+        order_id=order.id,
+        workspace_id=caller.workspace_id,
+        action=Action.PLACE,
+        caller=caller,
+        from_status=None,
+        to_status=transition.target,
+        reason=None,
+        files=(),
+        source=source,
+        idempotency_key=idempotency_key,
+        now=now,
+    )
+    return ActionOutcome(get_order_by_id(session, order.id), entry)
