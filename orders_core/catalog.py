@@ -137,7 +137,7 @@ def list_services(
     )
     if status is not None:
         query = query.where(Service.status == status)
-    return [_view(s, p) for s, p in session.execute(query.order_by(Service.name)).tuples()]
+    return [_view(s, p) for s, p in session.execute(query.order_by(Service.name))]
 
 
 def online_services(session: Session, workspace_id: int) -> list[ServiceView]:
@@ -147,15 +147,11 @@ def online_services(session: Session, workspace_id: int) -> list[ServiceView]:
 
 def get_service(session: Session, workspace_id: int, service_id: int) -> ServiceView:
     """One service of the workspace by id, whatever its status."""
-    row = (
-        session.execute(
-            select(Service, PartyOrg.name)
-            .join(PartyOrg, PartyOrg.id == Service.provider_id)
-            .where(Service.workspace_id == workspace_id, Service.id == service_id)
-        )
-        .tuples()
-        .first()
-    )
+    row = session.execute(
+        select(Service, PartyOrg.name)
+        .join(PartyOrg, PartyOrg.id == Service.provider_id)
+        .where(Service.workspace_id == workspace_id, Service.id == service_id)
+    ).first()
     if row is None:
         raise errors.ServiceNotFound(f"#{service_id}")
     return _view(*row)

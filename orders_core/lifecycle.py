@@ -129,7 +129,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition(OrderStatus.IN_DEVELOPMENT, Action.SUBMIT_FOR_APPROVAL, OrderStatus.UNDER_APPROVAL,    Party.PROVIDER, ReasonRule.OPTIONAL, True,  "Submit for approval", "submitted for approval"),
     Transition(OrderStatus.IN_DEVELOPMENT, Action.CANCEL,            OrderStatus.CANCELED,            Party.PROVIDER, ReasonRule.REQUIRED, False, "Cancel",             "canceled"),
     Transition(OrderStatus.UNDER_APPROVAL, Action.APPROVE,           OrderStatus.COMPLETED,           Party.MERCHANT, ReasonRule.NONE,     False, "Approve",            "approved"),
-    Transition(OrderStatus.UNDER_APPROVAL, Action.REJECT_APPROVAL,   OrderStatus.IN_DEVELOPMENT,      Party.MERCHANT, ReasonRule.REQUIRED, True,  "Reject",             "rejected the approval of"),
+    Transition(OrderStatus.UNDER_APPROVAL, Action.REJECT_APPROVAL,   OrderStatus.IN_DEVELOPMENT,      Party.MERCHANT, ReasonRule.REQUIRED, True,  "Reject",             "rejected"),
 )
 # fmt: on
 
@@ -196,3 +196,53 @@ def parse_service_status(text: str) -> ServiceStatus | None:
         return ServiceStatus(key)
     except ValueError:
         return None
+
+
+OPEN_STATUSES = frozenset(s for s in OrderStatus if not s.is_terminal)
+
+
+def parse_status_list(text: str) -> tuple[frozenset[OrderStatus] | None, str | None]:
+    """Status names in free text → (the statuses, None), or (None, None) for all of them.
+
+    Names are case-insensitive with spaces, hyphens or underscores, several at once, commas
+    allowed: `pending confirmation, under-approval`. `open` means every unfinished status and
+    `all` (or nothing) every status. An unknown word comes back second: (None, "shipped").
+    """
+    words = [w for w in re.split(r"[\s,]+", text.strip().lower()) if w]
+    found: set[OrderStatus] = set()
+    everything = not words
+    i = 0
+    while i < len(words):
+        pair = " ".join(words[i : i + 2]) if i + 1 < len(words) else None
+        if pair is not None and (status := parse_status(pair)) is not None:
+            found.add(status)
+            i += 2
+            continue
+        word = words[i]
+        if word == "all":
+            everything = True
+        elif word == "open":
+            found |= OPEN_STATUSES
+        elif (status := parse_status(word)) is not None:
+            found.add(status)
+        else:
+            return None, word
+        i += 1
+    if everything or len(found) == len(OrderStatus):
+        return None, None
+    return frozenset(found), None
+
+
+def lifecycle_markdown() -> str:
+    """The table as Markdown, for docs/lifecycle.md (a test keeps the two the same)."""
+    lines = [
+        "| status | action (button) | party | reason | files | next status |",
+        "|---|---|---|---|---|---|",
+    ]
+    for t in TRANSITIONS:
+        lines.append(
+            f"| {t.source.label if t.source else '(none)'} | {t.action.value} ({t.label}) "
+            f"| {t.party.label} | {t.reason.value} | {'yes' if t.files_allowed else 'no'} "
+            f"| {t.target.label} |"
+        )
+    return "\n".join(lines) + "\n"

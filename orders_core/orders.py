@@ -62,6 +62,11 @@ class Caller:
     party_name: str
     party_channel_id: str | None
 
+    @property
+    def ref(self) -> PartyRef:
+        """The caller's party, for scoping queries to what it may see."""
+        return PartyRef(self.party_id, self.party)
+
 
 @dataclass(frozen=True)
 class PartyRef:
@@ -323,7 +328,7 @@ def _to_view(
 
 
 def _views(session: Session, query: _ViewSelect) -> list[OrderView]:
-    return [_to_view(*row._tuple()) for row in session.execute(query).all()]
+    return [_to_view(*row) for row in session.execute(query).all()]
 
 
 def _party_column(party: Party) -> Any:
@@ -413,7 +418,7 @@ def get_order(session: Session, party: PartyRef, number: str | int) -> OrderView
     ).first()
     if row is None:
         raise errors.OrderNotFound(format_order_number(n))
-    return _to_view(*row._tuple())
+    return _to_view(*row)
 
 
 def get_order_by_id(session: Session, order_id: int) -> OrderView:
@@ -421,7 +426,7 @@ def get_order_by_id(session: Session, order_id: int) -> OrderView:
     row = session.execute(_view_query().where(Order.id == order_id)).first()
     if row is None:
         raise errors.OrderNotFound(f"#{order_id}")
-    return _to_view(*row._tuple())
+    return _to_view(*row)
 
 
 def timeline(session: Session, order_id: int) -> tuple[TimelineEntry, ...]:
@@ -599,13 +604,17 @@ def act(
     replayed = _replay(session, caller.workspace_id, idempotency_key)
     if replayed is not None:
         return replayed
-    order = get_order(session, PartyRef(caller.party_id, caller.party), number)
+    order = get_order(session, caller.ref, number)
     rule = rule_for_action(action)
     verb = _verb(action)
     if rule.party is not caller.party:
         raise errors.WrongParty(order.code, verb, rule.party, order.party_name(rule.party))
     transition = transition_for(order.status, action)
     if transition is None or (expected_version is not None and expected_version != order.version):
+        # The same click may have won a moment ago, between our first look and this read.
+        replayed = _replay(session, caller.workspace_id, idempotency_key)
+        if replayed is not None:
+            return replayed
         raise _stale(session, order, action)
     clean_reason = _clean_reason(transition, reason, verb)
     _check_files(transition, files, verb)
@@ -748,7 +757,7 @@ def cancel_order(session: Session, caller: Caller, number: str | int, **kw: Any)
 # Placing an order
 
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
-_PHONE = re.compile(r"^\+?[0-9][0-9 ()\-.]{4,22}[0-9]$")
+_PHONE = re.compile(r"^\+?[0-9(][0-9 ()\-.]{4,22}[0-9]$")
 FIELD_LIMITS = {"mini_program": 100, "contact_name": 100, "contact": 254, "requirements": 3000}
 
 

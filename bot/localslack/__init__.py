@@ -1,0 +1,55 @@
+"""Slack without Slack: a local Web API / response_url server and a signed-request sender.
+
+Tests, the terminal console and benchmarks use it to drive the Bolt app exactly as Slack would::
+
+    with LocalSlack() as slack:
+        app = App(signing_secret=secret, client=WebClient(base_url=slack.base_url, token="xoxb-t"))
+        ...serve app on a free port...
+        sender = SlackSender(app_url, secret, local_slack=slack)
+        sender.slash_command(team_id="T0DEMO", user_id="U0ANA", text="list")
+        card = slack.wait_for(lambda: slack.channel_messages("C0ORDERS"))[0]
+        sender.click(team_id="T0DEMO", user_id="U0ANA", channel_id="C0ORDERS",
+                     ts=card["ts"], action_id="confirm")
+
+Faults: ``fail(method, status=..., error=..., retry_after=..., times=...)`` — error="ratelimited"
+answers 429 with Retry-After, another error alone answers 200 {"ok": false}, a status alone answers
+that status; ``delay``, ``outage``/``recover``, ``clear_faults``. Modal inputs are given as
+``inputs={block_id or action_id: value}``: a string for text inputs, pickers and single selects
+(the option's value), a list for multi selects and checkboxes, file names or dicts for file_input.
+"""
+
+from bot.localslack.payloads import (
+    JsonDict,
+    action_item,
+    find_element,
+    state_values,
+    uploaded_file,
+    view_object,
+    visible_text,
+)
+from bot.localslack.sender import AppResponse, SendOptions, SlackSender
+from bot.localslack.server import (
+    LocalSlack,
+    RecordedCall,
+    SlackError,
+    UserProfile,
+    Workspace,
+)
+
+__all__ = [
+    "AppResponse",
+    "JsonDict",
+    "LocalSlack",
+    "RecordedCall",
+    "SendOptions",
+    "SlackError",
+    "SlackSender",
+    "UserProfile",
+    "Workspace",
+    "action_item",
+    "find_element",
+    "state_values",
+    "uploaded_file",
+    "view_object",
+    "visible_text",
+]

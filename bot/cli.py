@@ -1,0 +1,599 @@
+"""`orders-bot`: run the bot, and onboard workspaces, parties, members and services.
+
+Every listing takes `--json` for scripts. A mistake an admin can make ends in one line on
+stderr saying what was wrong, and exit status 1; nothing is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from bot.settings import SettingsError, load_settings
+from orders_core import catalog, errors, onboarding
+from orders_core.db import Database
+from orders_core.fixtures import demo_fixture_path, load_fixture
+from orders_core.lifecycle import (
+    Action,
+    EventSource,
+    OrderStatus,
+    Party,
+    parse_service_status,
+    parse_status_list,
+)
+from orders_core.models import Workspace
+from orders_core.orders import (
+    OrderView,
+    act,
+    count_by_status,
+    find_workspace,
+    get_order_detail,
+    list_orders,
+    resolve_caller,
+    search_orders,
+)
+
+app = typer.Typer(
+    help="Service orders in Slack: run the bot and onboard merchants, providers and services.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="The database: migrations.", no_args_is_help=True)
+workspace_app = typer.Typer(help="Slack workspaces (tenants).", no_args_is_help=True)
+merchant_app = typer.Typer(help="Merchants of a workspace.", no_args_is_help=True)
+provider_app = typer.Typer(help="Service providers of a workspace.", no_args_is_help=True)
+member_app = typer.Typer(
+    help="The Slack users who act for a merchant or provider.", no_args_is_help=True
+)
+service_app = typer.Typer(help="The Service Market's services.", no_args_is_help=True)
+orders_app = typer.Typer(help="Service orders, as a member sees them.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(workspace_app, name="workspace")
+app.add_typer(merchant_app, name="merchant")
+app.add_typer(provider_app, name="provider")
+app.add_typer(member_app, name="member")
+app.add_typer(service_app, name="service")
+app.add_typer(orders_app, name="orders")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON, for scripts.")]
+WorkspaceOpt = Annotated[
+    str | None,
+    typer.Option("--workspace", "-w", help="The Slack team id; optional when there is only one."),
+]
+AsOpt = Annotated[str, typer.Option("--as", help="The Slack user id of the member acting.")]
+
+T = TypeVar("T")
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print one line to stderr and stop."""
+    err.print(f"[red]error:[/red] {message}", markup=True)
+    raise typer.Exit(code)
+
+
+def open_database(*, migrate_sqlite: bool = True) -> Database:
+    """The configured database; SQLite is migrated on the spot, PostgreSQL must be current."""
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        fail(str(exc))
+    db = Database(settings.database_url)
+    if db.is_sqlite and migrate_sqlite:
+        db.upgrade()
+    elif not db.is_current():
+        fail("the database is not migrated to this version: run `orders-bot db upgrade` first.")
+    return db
+
+
+@contextmanager
+def unit_of_work(write: bool = True) -> Iterator[Session]:
+    """A transaction on the configured database; domain errors become one-line failures."""
+    db = open_database()
+    try:
+        with db.transaction() if write else db.read() as session:
+            yield session
+    except errors.OrdersError as exc:
+        fail(str(exc))
+    finally:
+        db.dispose()
+
+
+def to_jsonable(value: Any) -> Any:
+    """Dataclasses, enums and datetimes as plain JSON values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: to_jsonable(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    return value
+
+
+def emit(data: Any, as_json: bool, human: Callable[[], None]) -> None:
+    """Print `data` as JSON, or call `human` to print it for people."""
+    if as_json:
+        out.print_json(json.dumps(to_jsonable(data)))
+    else:
+        human()
+
+
+def table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Print a plain table."""
+    t = Table(*columns, box=None, pad_edge=False)
+    for row in rows:
+        t.add_row(*[str(c) if c is not None else "" for c in row])
+    out.print(t)
+
+
+def pick_workspace(session: Session, team_id: str | None) -> Workspace:
+    """The named workspace, or the only one."""
+    if team_id:
+        return find_workspace(session, team_id)
+    workspaces = onboarding.list_workspaces(session)
+    if len(workspaces) == 1:
+        return workspaces[0]
+    if not workspaces:
+        fail(
+            "no workspace is onboarded yet: `orders-bot workspace add T0123ABCD --name 'My team'`."
+        )
+    fail("there are several workspaces: say which with --workspace TEAM_ID.")
+
+
+# -- db ---------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+    db = open_database(migrate_sqlite=False)
+    db.upgrade()
+    out.print(f"database is at revision {db.current_revision()} (head)")
+    db.dispose()
+
+
+@db_app.command("status")
+def db_status(json_out: JsonOpt = False) -> None:
+    """Show the database's revision and whether it is current."""
+    db = open_database(migrate_sqlite=False)
+    data = {
+        "current": db.current_revision(),
+        "head": db.head_revision(),
+        "up_to_date": db.is_current(),
+    }
+    db.dispose()
+    emit(data, json_out, lambda: out.print(f"revision {data['current']} (head {data['head']})"))
+
+
+# -- workspaces, parties, members ----------------------------------------------------------
+
+
+def _workspace_row(w: Workspace) -> dict[str, Any]:
+    return {
+        "team_id": w.team_id,
+        "name": w.name,
+        "enterprise_id": w.enterprise_id,
+        "time_zone": w.time_zone,
+    }
+
+
+@workspace_app.command("add")
+def workspace_add(
+    team_id: Annotated[str, typer.Argument(help="The Slack team id, T0123ABCD.")],
+    name: Annotated[str | None, typer.Option(help="A name people recognise.")] = None,
+    enterprise_id: Annotated[
+        str | None, typer.Option(help="The Enterprise Grid id, E0123.")
+    ] = None,
+    time_zone: Annotated[str | None, typer.Option(help="IANA time zone for reminders.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Onboard a Slack workspace (or update its details)."""
+    if time_zone:
+        _check_time_zone(time_zone)
+    with unit_of_work() as s:
+        w = onboarding.add_workspace(
+            s, team_id, name, enterprise_id=enterprise_id, time_zone=time_zone
+        )
+        row = _workspace_row(w)
+    emit(
+        row, json_out, lambda: out.print(f"workspace {row['team_id']} ({row['name']}) is onboarded")
+    )
+
+
+def _check_time_zone(name: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        fail(f"{name!r} is not an IANA time zone: try Asia/Singapore, Europe/Berlin or UTC.")
+
+
+@workspace_app.command("list")
+def workspace_list(json_out: JsonOpt = False) -> None:
+    """List the onboarded workspaces."""
+    with unit_of_work(write=False) as s:
+        rows = [_workspace_row(w) for w in onboarding.list_workspaces(s)]
+    emit(
+        rows,
+        json_out,
+        lambda: table(
+            ["team", "name", "enterprise", "time zone"], [list(r.values()) for r in rows]
+        ),
+    )
+
+
+def _add_party(
+    kind: Party, name: str, workspace: str | None, channel: str | None, json_out: bool
+) -> None:
+    with unit_of_work() as s:
+        w = pick_workspace(s, workspace)
+        p = onboarding.add_party(s, w, kind, name, channel_id=channel)
+        row = {"workspace": w.team_id, "kind": kind.value, "name": p.name, "channel": p.channel_id}
+    emit(
+        row,
+        json_out,
+        lambda: out.print(f"{kind.label} {row['name']} is onboarded in {row['workspace']}"),
+    )
+
+
+def _list_parties(kind: Party | None, workspace: str | None, json_out: bool) -> None:
+    with unit_of_work(write=False) as s:
+        w = pick_workspace(s, workspace)
+        rows: list[dict[str, Any]] = [
+            {
+                "kind": p.kind.value,
+                "name": p.name,
+                "channel": p.channel_id,
+                "members": list(p.members),
+            }
+            for p in onboarding.list_parties(s, w.id, kind)
+        ]
+    emit(
+        rows,
+        json_out,
+        lambda: table(
+            ["kind", "name", "channel", "members"],
+            [[r["kind"], r["name"], r["channel"], " ".join(r["members"])] for r in rows],
+        ),
+    )
+
+
+ChannelOpt = Annotated[
+    str | None, typer.Option(help="The Slack channel id for its notifications, C0123.")
+]
+
+
+@merchant_app.command("add")
+def merchant_add(
+    name: str, workspace: WorkspaceOpt = None, channel: ChannelOpt = None, json_out: JsonOpt = False
+) -> None:
+    """Onboard a merchant (or change its channel)."""
+    _add_party(Party.MERCHANT, name, workspace, channel, json_out)
+
+
+@merchant_app.command("list")
+def merchant_list(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
+    """List the merchants and their members."""
+    _list_parties(Party.MERCHANT, workspace, json_out)
+
+
+@provider_app.command("add")
+def provider_add(
+    name: str, workspace: WorkspaceOpt = None, channel: ChannelOpt = None, json_out: JsonOpt = False
+) -> None:
+    """Onboard a service provider (or change its channel)."""
+    _add_party(Party.PROVIDER, name, workspace, channel, json_out)
+
+
+@provider_app.command("list")
+def provider_list(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
+    """List the service providers and their members."""
+    _list_parties(Party.PROVIDER, workspace, json_out)
+
+
+@member_app.command("add")
+def member_add(
+    user_ids: Annotated[list[str], typer.Argument(help="Slack user ids, U0123ABCD.")],
+    party: Annotated[str, typer.Option(help="The merchant or provider they act for.")],
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Register Slack users as members of a merchant or provider."""
+    with unit_of_work() as s:
+        w = pick_workspace(s, workspace)
+        p = onboarding.find_party(s, w.id, party)
+        for user_id in user_ids:
+            onboarding.add_member(s, p, user_id)
+        row = {
+            "workspace": w.team_id,
+            "party": p.name,
+            "kind": p.kind.value,
+            "members": onboarding.party_members(s, p.id),
+        }
+    emit(row, json_out, lambda: out.print(f"{row['party']} members: {' '.join(row['members'])}"))
+
+
+@member_app.command("list")
+def member_list(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
+    """List every party with its members."""
+    _list_parties(None, workspace, json_out)
+
+
+# -- services ---------------------------------------------------------------------------------
+
+
+def _status_arg(text: str) -> Any:
+    status = parse_service_status(text)
+    if status is None:
+        fail(
+            f"{text!r} is not a service status: use Draft, Pending Review, Online, Withdrawn, Turned Down or Archived."
+        )
+    return status
+
+
+@service_app.command("add")
+def service_add(
+    name: str,
+    provider: Annotated[str, typer.Option(help="The provider that offers it.")],
+    workspace: WorkspaceOpt = None,
+    status: Annotated[
+        str, typer.Option(help="Draft, Pending Review, Online, Withdrawn, Turned Down, Archived.")
+    ] = "Draft",
+    industry: Annotated[str | None, typer.Option()] = None,
+    description: Annotated[str | None, typer.Option()] = None,
+    app_names: Annotated[
+        list[str] | None, typer.Option("--app", help="An app it applies to (repeat).")
+    ] = None,
+    payment_terms: Annotated[str | None, typer.Option()] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Add a service to the Service Market (or update it)."""
+    service_status = _status_arg(status)
+    with unit_of_work() as s:
+        w = pick_workspace(s, workspace)
+        svc = catalog.add_service(
+            s,
+            w,
+            provider_name=provider,
+            name=name,
+            status=service_status,
+            industry=industry,
+            description=description,
+            apps=app_names,
+            payment_terms=payment_terms,
+        )
+        view = catalog.get_service(s, w.id, svc.id)
+    emit(
+        view,
+        json_out,
+        lambda: out.print(f"service {view.name} ({view.status.label}) by {view.provider_name}"),
+    )
+
+
+@service_app.command("list")
+def service_list(
+    workspace: WorkspaceOpt = None,
+    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """List the services and their status."""
+    wanted = _status_arg(status) if status else None
+    with unit_of_work(write=False) as s:
+        w = pick_workspace(s, workspace)
+        views = catalog.list_services(s, w.id, status=wanted)
+    emit(
+        views,
+        json_out,
+        lambda: table(
+            ["name", "provider", "status", "apps"],
+            [[v.name, v.provider_name, v.status.label, ", ".join(v.apps)] for v in views],
+        ),
+    )
+
+
+@service_app.command("set-status")
+def service_set_status(
+    name: str, status: str, workspace: WorkspaceOpt = None, json_out: JsonOpt = False
+) -> None:
+    """Put a service Online, withdraw it, archive it..."""
+    service_status = _status_arg(status)
+    with unit_of_work() as s:
+        w = pick_workspace(s, workspace)
+        svc = catalog.set_service_status(s, w.id, name, service_status)
+        view = catalog.get_service(s, w.id, svc.id)
+    emit(view, json_out, lambda: out.print(f"service {view.name} is {view.status.label}"))
+
+
+# -- fixtures ----------------------------------------------------------------------------------
+
+
+@app.command("seed")
+def seed(
+    file: Annotated[Path | None, typer.Argument(help="A YAML fixture; see the README.")] = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Load the demo fixture shipped with the bot.")
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Load a fixture: a workspace, its parties, members, services and orders (idempotent)."""
+    if (file is None) == (not demo):
+        fail("give a fixture FILE, or --demo for the demo fixture.")
+    path = demo_fixture_path() if demo else file
+    assert path is not None
+    with unit_of_work() as s:
+        report = load_fixture(s, path)
+    emit(
+        report,
+        json_out,
+        lambda: out.print(
+            f"{path}: workspace {report.workspace}; {len(report.orders_created)} orders created, "
+            f"{len(report.orders_skipped)} already there"
+        ),
+    )
+
+
+# -- orders -------------------------------------------------------------------------------------
+
+
+def _order_row(o: OrderView, viewer: Party) -> list[str]:
+    other = o.party_name(viewer.other)
+    return [
+        o.code,
+        o.status.label,
+        o.service_name,
+        other,
+        o.mini_program,
+        o.status_changed_at.strftime("%Y-%m-%d %H:%M"),
+    ]
+
+
+ORDER_COLUMNS = ["number", "status", "service", "other party", "mini program", "since"]
+
+
+@orders_app.command("list")
+def orders_list(
+    as_user: AsOpt,
+    statuses: Annotated[
+        list[str] | None, typer.Argument(help="Statuses to show (default: all).")
+    ] = None,
+    workspace: WorkspaceOpt = None,
+    cursor: Annotated[
+        str | None, typer.Option(help="The next-page cursor a previous page printed.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
+    json_out: JsonOpt = False,
+) -> None:
+    """List a member's party's orders, newest first."""
+    wanted = _parse_statuses(statuses or [])
+    with unit_of_work(write=False) as s:
+        w = pick_workspace(s, workspace)
+        caller = resolve_caller(s, w.team_id, as_user)
+        party = caller.ref
+        page = list_orders(s, party, wanted, cursor=cursor, limit=limit)
+        counts = count_by_status(s, party)
+
+    def human() -> None:
+        out.print(
+            f"{caller.party_name} ({caller.party.label}): "
+            + ", ".join(f"{st.label} {n}" for st, n in counts.items())
+        )
+        table(ORDER_COLUMNS, [_order_row(o, caller.party) for o in page.orders])
+        if page.next_cursor:
+            out.print(f"more: --cursor {page.next_cursor}")
+
+    emit(
+        {"orders": page.orders, "next_cursor": page.next_cursor, "counts": counts}, json_out, human
+    )
+
+
+def _parse_statuses(words: Sequence[str]) -> set[OrderStatus] | None:
+    statuses, unknown = parse_status_list(" ".join(words))
+    if unknown:
+        fail(
+            f"unknown status {unknown!r}: use "
+            + ", ".join(s.label for s in OrderStatus)
+            + ", open or all."
+        )
+    return set(statuses) if statuses else None
+
+
+@orders_app.command("search")
+def orders_search(
+    text: str, as_user: AsOpt, workspace: WorkspaceOpt = None, json_out: JsonOpt = False
+) -> None:
+    """Find a member's orders by number or number prefix."""
+    with unit_of_work(write=False) as s:
+        w = pick_workspace(s, workspace)
+        caller = resolve_caller(s, w.team_id, as_user)
+        found = search_orders(s, caller.ref, text)
+    emit(
+        found, json_out, lambda: table(ORDER_COLUMNS, [_order_row(o, caller.party) for o in found])
+    )
+
+
+@orders_app.command("show")
+def orders_show(
+    number: str, as_user: AsOpt, workspace: WorkspaceOpt = None, json_out: JsonOpt = False
+) -> None:
+    """Show one order and its timeline."""
+    with unit_of_work(write=False) as s:
+        w = pick_workspace(s, workspace)
+        caller = resolve_caller(s, w.team_id, as_user)
+        detail = get_order_detail(s, caller.ref, number)
+
+    def human() -> None:
+        o = detail.order
+        out.print(
+            f"{o.code}  {o.status.label}\n{o.service_name}: {o.mini_program} ({', '.join(o.apps)})"
+        )
+        out.print(
+            f"merchant {o.merchant_name}, provider {o.provider_name}; contact {o.contact_name} <{o.contact}>"
+        )
+        if o.requirements:
+            out.print(f"requirements: {o.requirements}")
+        for e in detail.timeline:
+            line = f"  {e.created_at:%Y-%m-%d %H:%M}  {e.actor_user_id} {e.past}"
+            if e.reason:
+                line += f": {e.reason}"
+            out.print(line + "".join(f"\n      file {f.name} {f.permalink}" for f in e.files))
+
+    emit(detail, json_out, human)
+
+
+@orders_app.command("act")
+def orders_act(
+    number: str,
+    action: Annotated[
+        str,
+        typer.Argument(
+            help="accept, decline, confirm, reject, submit_for_approval, approve, reject_approval, cancel."
+        ),
+    ],
+    as_user: AsOpt,
+    reason: Annotated[str | None, typer.Option(help="The reason or note.")] = None,
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Take an action on an order as a member (recorded on the timeline as from the CLI)."""
+    try:
+        chosen = Action(action.strip().lower().replace(" ", "_").replace("-", "_"))
+    except ValueError:
+        fail(
+            f"unknown action {action!r}: use "
+            + ", ".join(a.value for a in Action if a is not Action.PLACE)
+            + "."
+        )
+    with unit_of_work() as s:
+        w = pick_workspace(s, workspace)
+        caller = resolve_caller(s, w.team_id, as_user)
+        outcome = act(s, caller, number, chosen, reason=reason, source=EventSource.CLI)
+    emit(
+        outcome,
+        json_out,
+        lambda: out.print(f"{outcome.order.code} is now {outcome.order.status.label}"),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """The console script's entry point."""
+    app(args=list(argv) if argv is not None else sys.argv[1:], prog_name="orders-bot")

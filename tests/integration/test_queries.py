@@ -1,0 +1,136 @@
+"""Lists, pages, filters, search, counts and details, as each party sees them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from orders_core import errors
+from orders_core.lifecycle import Action, OrderStatus
+from orders_core.orders import (
+    count_by_status,
+    get_order_detail,
+    list_orders,
+    search_orders,
+)
+from tests.support.world import World
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+def codes(orders: object) -> list[str]:
+    """The order numbers of a page or a search."""
+    return [o.code for o in orders]  # type: ignore[attr-defined]
+
+
+def test_pages_walk_every_order_once_newest_first(world: World) -> None:
+    """Keyset pages: no gaps, no repeats, newest first, with and without filters."""
+    made = [world.order_in(status) for status in list(OrderStatus) * 3]
+    merchant = world.caller("U0ANA").ref
+    for statuses in (
+        None,
+        {OrderStatus.NEW},
+        {OrderStatus.NEW, OrderStatus.CANCELED, OrderStatus.UNDER_APPROVAL},
+    ):
+        seen: list[str] = []
+        cursor = None
+        with world.db.read() as s:
+            while True:
+                page = list_orders(s, merchant, statuses, cursor=cursor, limit=4)
+                assert len(page.orders) <= 4
+                seen += codes(page.orders)
+                assert all(statuses is None or o.status in statuses for o in page.orders)
+                cursor = page.next_cursor
+                if cursor is None:
+                    break
+        wanted = [
+            c
+            for c, st in zip(made, list(OrderStatus) * 3, strict=True)
+            if statuses is None or st in statuses
+        ]
+        assert seen == list(reversed(wanted))
+
+
+def test_each_party_sees_only_its_own_orders(world: World) -> None:
+    """Another merchant and an uninvolved provider see none of them; the provider sees them."""
+    world.order_in(OrderStatus.NEW)
+    world.order_in(OrderStatus.UNDER_APPROVAL)
+    with world.db.read() as s:
+        assert len(list_orders(s, world.caller("U0PIA").ref).orders) == 2
+        assert list_orders(s, world.caller("U0BOB").ref).orders == ()
+        assert list_orders(s, world.caller("U0RAJ").ref).orders == ()
+        with pytest.raises(errors.OrderNotFound):
+            get_order_detail(s, world.caller("U0BOB").ref, "1")
+
+
+def test_a_forged_cursor_is_refused(world: World) -> None:
+    """A cursor we did not make is a clear error, not a crash."""
+    with world.db.read() as s, pytest.raises(errors.InvalidInput, match="page link"):
+        list_orders(s, world.caller("U0ANA").ref, cursor="'; drop table orders")
+
+
+def test_search_by_number_in_every_spelling_and_by_prefix(world: World) -> None:
+    """Exact match first, then numbers that start with what was typed."""
+    for _ in range(12):
+        world.place()
+    merchant = world.caller("U0ANA").ref
+    with world.db.read() as s:
+        for text in ("7", "so-7", "SO-000007", "00007"):
+            assert codes(search_orders(s, merchant, text))[0] == "SO-000007"
+        # SO-00001 is SO-000001 exactly, and the prefix of SO-000010..SO-000019.
+        assert codes(search_orders(s, merchant, "SO-00001")) == [
+            "SO-000001",
+            "SO-000010",
+            "SO-000011",
+            "SO-000012",
+        ]
+        assert codes(search_orders(s, merchant, "SO-0000")) == [f"SO-{n:06d}" for n in range(1, 11)]
+        assert codes(search_orders(s, merchant, "99")) == []
+        with pytest.raises(errors.InvalidInput, match="not an order number"):
+            search_orders(s, merchant, "acme")
+
+
+def test_counts_per_status(world: World) -> None:
+    """Every status is counted, zeros included."""
+    world.order_in(OrderStatus.NEW)
+    world.order_in(OrderStatus.NEW)
+    world.order_in(OrderStatus.COMPLETED)
+    with world.db.read() as s:
+        counts = count_by_status(s, world.caller("U0BEN").ref)
+    assert counts == {
+        OrderStatus.NEW: 2,
+        OrderStatus.PENDING_CONFIRMATION: 0,
+        OrderStatus.IN_DEVELOPMENT: 0,
+        OrderStatus.UNDER_APPROVAL: 0,
+        OrderStatus.COMPLETED: 1,
+        OrderStatus.CANCELED: 0,
+    }
+
+
+def test_detail_has_every_field_and_the_timeline_in_order(world: World) -> None:
+    """Who did what, when, with times kept in UTC."""
+    number = world.order_in(OrderStatus.PENDING_CONFIRMATION, now=T0)
+    world.act("U0BEN", number, Action.REJECT, reason="Too expensive", now=T0 + timedelta(hours=2))
+    with world.db.read() as s:
+        detail = get_order_detail(s, world.caller("U0PIA").ref, number)
+    o = detail.order
+    assert (o.service_name, o.merchant_name, o.provider_name) == (
+        "Loyalty",
+        "Acme Coffee",
+        "Blue Pixel Studio",
+    )
+    assert (o.mini_program, o.apps, o.contact_name, o.contact, o.requirements) == (
+        "Acme Rewards",
+        ("Alipay+",),
+        "Ana",
+        "ana@acme.test",
+        "Stamp card",
+    )
+    assert o.status is OrderStatus.CANCELED and o.version == 3
+    assert o.created_at == T0 and o.status_changed_at == T0 + timedelta(hours=2)
+    assert [(e.action, e.actor_user_id, e.reason) for e in detail.timeline] == [
+        (Action.PLACE, "U0ANA", None),
+        (Action.ACCEPT, "U0PIA", None),
+        (Action.REJECT, "U0BEN", "Too expensive"),
+    ]

@@ -1,0 +1,1 @@
+"""Shared test support: databases and a small world of parties to act in."""
