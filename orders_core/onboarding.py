@@ -26,11 +26,12 @@ class PartyInfo:
     name: str
     channel_id: str | None
     members: tuple[str, ...]
+    workspace_id: int
 
     @property
     def ref(self) -> PartyRef:
         """The party, for scoping order queries."""
-        return PartyRef(self.id, self.kind)
+        return PartyRef(self.id, self.kind, self.workspace_id)
 
 
 def add_workspace(
@@ -149,7 +150,8 @@ def list_parties(session: Session, workspace_id: int, kind: Party | None = None)
     ):
         members.setdefault(party_id, []).append(user_id)
     return [
-        PartyInfo(p.id, p.kind, p.name, p.channel_id, tuple(members.get(p.id, ()))) for p in parties
+        PartyInfo(p.id, p.kind, p.name, p.channel_id, tuple(members.get(p.id, ())), workspace_id)
+        for p in parties
     ]
 
 

@@ -65,7 +65,7 @@ class Caller:
     @property
     def ref(self) -> PartyRef:
         """The caller's party, for scoping queries to what it may see."""
-        return PartyRef(self.party_id, self.party)
+        return PartyRef(self.party_id, self.party, self.workspace_id)
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,7 @@ class PartyRef:
 
     id: int
     kind: Party
+    workspace_id: int
 
 
 @dataclass(frozen=True)
@@ -401,7 +402,11 @@ def search_orders(
     ranges = [Order.number.between(low, high) for low, high in _prefix_ranges(digits)]
     query = (
         _view_query()
-        .where(column == party.id, or_(Order.number == exact, *ranges))
+        .where(
+            Order.workspace_id == party.workspace_id,  # the (workspace, number) index
+            or_(Order.number == exact, *ranges),
+            column == party.id,
+        )
         .order_by((Order.number != exact), Order.number)
         .limit(limit)
     )
@@ -414,7 +419,11 @@ def get_order(session: Session, party: PartyRef, number: str | int) -> OrderView
     if n is None:
         raise errors.OrderNotFound(str(number).strip())
     row = session.execute(
-        _view_query().where(_party_column(party.kind) == party.id, Order.number == n)
+        _view_query().where(
+            Order.workspace_id == party.workspace_id,
+            Order.number == n,
+            _party_column(party.kind) == party.id,
+        )
     ).first()
     if row is None:
         raise errors.OrderNotFound(format_order_number(n))
