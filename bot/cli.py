@@ -594,6 +594,66 @@ def orders_act(
     )
 
 
+# -- running -------------------------------------------------------------------------------------
+
+
+@app.command("run")
+def run(
+    http: Annotated[
+        bool,
+        typer.Option(
+            "--http", help="HTTP mode (Slack posts to /slack/events); default: Socket Mode."
+        ),
+    ] = False,
+    port: Annotated[int | None, typer.Option(help="HTTP port (default $PORT or 3000).")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="HTTP interface (default $HOST or 0.0.0.0).")
+    ] = None,
+) -> None:
+    """Run the bot: Socket Mode (SLACK_BOT_TOKEN, SLACK_APP_TOKEN) or --http (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET)."""
+    import signal
+
+    from bot.app import build_runtime
+    from bot.http import HttpServer
+    from bot.logs import configure_logging
+    from bot.settings import Mode
+
+    mode = Mode.HTTP if http else Mode.SOCKET
+    try:
+        settings = load_settings()
+        settings.require_slack(mode)
+    except SettingsError as exc:
+        fail(str(exc))
+    configure_logging(settings.log_level, settings.log_format)
+    runtime = build_runtime(settings, mode=mode)
+    runtime.start_background()
+    if mode is Mode.HTTP:
+        server = HttpServer(
+            runtime.wsgi,
+            host=host or settings.host,
+            port=port or settings.port,
+            threads=settings.http_threads,
+        )
+
+        def stop(signum: int, _frame: object) -> None:
+            err.print(f"signal {signum}: finishing requests in flight, then stopping")
+            server.close()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        err.print(
+            f"orders-bot listening on http://{host or settings.host}:{server.port}/slack/events"
+        )
+        server.serve_forever()
+    else:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        assert settings.slack_app_token is not None
+        err.print("orders-bot connected in Socket Mode")
+        SocketModeHandler(runtime.bolt, settings.slack_app_token.get_secret_value()).start()  # type: ignore[no-untyped-call]
+    runtime.stop()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """The console script's entry point."""
     app(args=list(argv) if argv is not None else sys.argv[1:], prog_name="orders-bot")

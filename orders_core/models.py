@@ -253,3 +253,61 @@ class EventFile(Base):
     mimetype: Mapped[str] = mapped_column(String(200), default="")
     size: Mapped[int] = mapped_column(BigInteger, default=0)
     permalink: Mapped[str] = mapped_column(String(1000), default="")
+
+
+class PostedMessage(Base):
+    """A message the bot posted about one or more orders, kept so it can be redrawn when they change.
+
+    `viewer_party_id` is the party whose buttons it shows; `kind` is what was drawn (a card, a
+    digest) so the same renderer can draw it again.
+    """
+
+    __tablename__ = "posted_messages"
+    __table_args__ = (UniqueConstraint("channel_id", "ts"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))
+    viewer_party_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"))
+    ref: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PostedMessageOrder(Base):
+    """Which orders a posted message shows."""
+
+    __tablename__ = "posted_message_orders"
+
+    message_id: Mapped[int] = mapped_column(ForeignKey("posted_messages.id"), primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), primary_key=True, index=True)
+
+
+class OutboxItem(Base):
+    """A side effect of a committed change, waiting to be delivered (to Slack) by a worker.
+
+    Written in the same transaction as the change, so a crash or an outage loses nothing. Items of
+    one `lane` (one message, one channel, one Home tab) are delivered one at a time, in order.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index(None, "status", "next_attempt_at"),
+        Index(None, "lane", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    workspace_id: Mapped[int | None] = mapped_column(ForeignKey("workspaces.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    lane: Mapped[str] = mapped_column(String(255))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column()
+    locked_by: Mapped[str | None] = mapped_column(String(64))
+    locked_until: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column()
+    done_at: Mapped[datetime | None] = mapped_column()

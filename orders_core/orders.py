@@ -430,6 +430,24 @@ def get_order(session: Session, party: PartyRef, number: str | int) -> OrderView
     return _to_view(*row)
 
 
+def get_orders(
+    session: Session, party: PartyRef, numbers: Collection[int]
+) -> tuple[OrderView, ...]:
+    """Some of the party's orders by number, newest first (numbers it cannot see are skipped)."""
+    if not numbers:
+        return ()
+    query = (
+        _view_query()
+        .where(
+            Order.workspace_id == party.workspace_id,
+            Order.number.in_(list(numbers)),
+            _party_column(party.kind) == party.id,
+        )
+        .order_by(Order.id.desc())
+    )
+    return tuple(_views(session, query))
+
+
 def get_order_by_id(session: Session, order_id: int) -> OrderView:
     """One order by its database id (for the bot's own bookkeeping, not for user input)."""
     row = session.execute(_view_query().where(Order.id == order_id)).first()
@@ -452,6 +470,24 @@ def timeline(session: Session, order_id: int) -> tuple[TimelineEntry, ...]:
         ):
             files.setdefault(f.event_id, []).append(_to_file(f))
     return tuple(_to_entry(e, files.get(e.id, [])) for e in events)
+
+
+def last_entries(session: Session, order_ids: Collection[int]) -> dict[int, TimelineEntry]:
+    """The newest timeline entry of each order, in one query (for lists and cards)."""
+    if not order_ids:
+        return {}
+    newest = (
+        select(OrderEvent.order_id, func.max(OrderEvent.seq).label("seq"))
+        .where(OrderEvent.order_id.in_(list(order_ids)))
+        .group_by(OrderEvent.order_id)
+        .subquery()
+    )
+    events = session.scalars(
+        select(OrderEvent).join(
+            newest, and_(OrderEvent.order_id == newest.c.order_id, OrderEvent.seq == newest.c.seq)
+        )
+    )
+    return {e.order_id: _to_entry(e) for e in events}
 
 
 def get_order_detail(session: Session, party: PartyRef, number: str | int) -> OrderDetail:
@@ -587,6 +623,28 @@ def _stale(session: Session, order: OrderView, action: Action) -> errors.StaleAc
     )
 
 
+def check_action(
+    session: Session,
+    caller: Caller,
+    number: str | int,
+    action: Action,
+    *,
+    expected_version: int | None = None,
+) -> tuple[OrderView, Transition]:
+    """Whether the caller may take `action` on the order now (before asking them for a reason).
+
+    Raises what `act` would raise for the party, status and version; writes nothing.
+    """
+    order = get_order(session, caller.ref, number)
+    rule = rule_for_action(action)
+    if rule.party is not caller.party:
+        raise errors.WrongParty(order.code, _verb(action), rule.party, order.party_name(rule.party))
+    transition = transition_for(order.status, action)
+    if transition is None or (expected_version is not None and expected_version != order.version):
+        raise _stale(session, order, action)
+    return order, transition
+
+
 def act(
     session: Session,
     caller: Caller,
@@ -613,18 +671,17 @@ def act(
     replayed = _replay(session, caller.workspace_id, idempotency_key)
     if replayed is not None:
         return replayed
-    order = get_order(session, caller.ref, number)
-    rule = rule_for_action(action)
     verb = _verb(action)
-    if rule.party is not caller.party:
-        raise errors.WrongParty(order.code, verb, rule.party, order.party_name(rule.party))
-    transition = transition_for(order.status, action)
-    if transition is None or (expected_version is not None and expected_version != order.version):
+    try:
+        order, transition = check_action(
+            session, caller, number, action, expected_version=expected_version
+        )
+    except errors.StaleAction:
         # The same click may have won a moment ago, between our first look and this read.
         replayed = _replay(session, caller.workspace_id, idempotency_key)
         if replayed is not None:
             return replayed
-        raise _stale(session, order, action)
+        raise
     clean_reason = _clean_reason(transition, reason, verb)
     _check_files(transition, files, verb)
 

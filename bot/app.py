@@ -1,0 +1,121 @@
+"""The composition root: every entry point (run, the console, tests, benchmarks) builds here."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+
+from bot.blocks.orders import render_error
+from bot.clock import Clock, SystemClock
+from bot.deliveries import Deliveries, post_response_url
+from bot.deps import Deps
+from bot.http import SlackWsgiApp
+from bot.listeners import actions, commands, events, views
+from bot.outbox import Outbox, OutboxWorker
+from bot.settings import Mode, Settings
+from bot.slack_clients import SingleTokenClients, SlackClients, make_client
+from orders_core.db import Database
+
+log = logging.getLogger(__name__)
+
+OOPS = render_error(
+    "Something went wrong on our side and your request may not have been completed. "
+    "Check the order with `/orders view NUMBER` before trying again."
+)
+
+
+@dataclass
+class Runtime:
+    """Everything a running bot is made of."""
+
+    settings: Settings
+    db: Database
+    clock: Clock
+    clients: SlackClients
+    bolt: App
+    outbox: Outbox
+    worker: OutboxWorker
+    deps: Deps
+    wsgi: SlackWsgiApp
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def start_background(self) -> None:
+        """Start delivering notifications."""
+        self.worker.start()
+
+    def stop(self) -> None:
+        """Finish the outbox item in hand and release the database."""
+        self.worker.stop()
+        self.db.dispose()
+
+
+def ready_probe(db: Database) -> tuple[bool, str]:
+    """Database reachable and migrated."""
+    try:
+        if not db.is_current():
+            return False, f"database at {db.current_revision()}, code needs {db.head_revision()}"
+    except Exception as exc:  # any driver error means "not ready", with its reason
+        return False, f"database unreachable: {exc.__class__.__name__}"
+    return True, "ok"
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    mode: Mode = Mode.HTTP,
+    clock: Clock | None = None,
+    db: Database | None = None,
+    migrate: bool | None = None,
+    token_verification: bool = True,
+) -> Runtime:
+    """Wire the database, the clock, Slack clients, the outbox and the Bolt app together."""
+    settings.require_slack(mode)
+    db = db or Database(settings.database_url)
+    if migrate if migrate is not None else db.is_sqlite:
+        db.upgrade()  # SQLite applies pending migrations at start; PostgreSQL uses `db upgrade`
+    clock = clock or SystemClock()
+    assert settings.slack_bot_token is not None
+    token = settings.slack_bot_token.get_secret_value()
+    clients = SingleTokenClients(settings.slack_api_url, token)
+    outbox = Outbox(db, clock)
+    worker = OutboxWorker(outbox, Deliveries(db, clock, clients))
+    deps = Deps(db, clock, worker)
+    bolt = App(
+        client=make_client(settings.slack_api_url, token),
+        signing_secret=settings.slack_signing_secret.get_secret_value()
+        if settings.slack_signing_secret
+        else None,
+        process_before_response=False,
+        token_verification_enabled=token_verification,
+        listener_executor=ThreadPoolExecutor(
+            max_workers=max(4, settings.http_threads), thread_name_prefix="bolt"
+        ),
+    )
+    register(bolt, deps)
+    wsgi = SlackWsgiApp(bolt, ready=lambda: ready_probe(db))
+    return Runtime(settings, db, clock, clients, bolt, outbox, worker, deps, wsgi)
+
+
+def register(bolt: App, deps: Deps) -> None:
+    """Every listener, and an error handler that still answers the user."""
+    commands.register(bolt, deps)
+    actions.register(bolt, deps)
+    views.register(bolt, deps)
+    events.register(bolt, deps)
+
+    @bolt.error
+    def on_error(
+        error: Exception, body: dict[str, Any], response: BoltResponse | None
+    ) -> BoltResponse | None:
+        log.error("unhandled error in a listener", exc_info=error)
+        url = body.get("response_url")
+        if url:
+            try:
+                post_response_url(url, OOPS, replace_original=False)
+            except Exception:  # Slack unreachable too: the log above is what remains
+                log.warning("could not tell the user about the error")
+        return response

@@ -1,0 +1,660 @@
+"""Block Kit for orders: list rows, channel cards, the detail, and the reason modals.
+
+Pure functions of read models: no database, no Slack client. What buttons an order shows comes
+from the lifecycle table (`actions_for`), for the party looking at it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bot.blocks.format import clip, duration, escape, mention, status_text, when
+from orders_core.lifecycle import (
+    Action,
+    OrderStatus,
+    Party,
+    ReasonRule,
+    Transition,
+    actions_for,
+    parse_status,
+    rule_for_action,
+)
+from orders_core.orders import OrderDetail, OrderPage, OrderView, TimelineEntry
+
+Block = dict[str, Any]
+
+ACTION_PREFIX = "order:"
+OPEN_ACTION = "order:open"
+LIST_FILTER_ACTION = "list:filter"
+LIST_PAGE_ACTION = "list:page"
+ORDER_ACTION_CALLBACK = "order_action"
+DETAIL_CALLBACK = "order_detail"
+REASON_BLOCK = "reason"
+FILES_BLOCK = "files"
+PAGE_SIZE = 10
+MAX_MESSAGE_BLOCKS = 50
+MAX_VIEW_BLOCKS = 100
+MESSAGE_CHAR_BUDGET = 11_000  # Slack refuses messages near 13k characters of blocks
+
+
+def action_id(action: Action) -> str:
+    """The action_id of an action's button: order:confirm."""
+    return ACTION_PREFIX + action.value
+
+
+@dataclass(frozen=True)
+class Message:
+    """A message's fallback text and blocks."""
+
+    text: str
+    blocks: list[Block]
+
+    def as_kwargs(self) -> dict[str, Any]:
+        """For chat.postMessage / chat.update / respond."""
+        return {"text": self.text, "blocks": self.blocks}
+
+
+@dataclass(frozen=True)
+class ListSpec:
+    """Which list a message shows (it comes back in every button, to redraw the same list)."""
+
+    statuses: tuple[OrderStatus, ...] | None = None
+    cursor: str | None = None
+    query: str | None = None
+    """Set for search results: the number (or its start) that was searched."""
+    shown: tuple[int, ...] = ()
+    """The order numbers the message shows: a redraw after an action keeps the same rows."""
+    next_cursor: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Compact form for button values."""
+        data: dict[str, Any] = {"k": "list"}
+        if self.statuses:
+            data["s"] = [s.value for s in self.statuses]
+        if self.cursor:
+            data["c"] = self.cursor
+        if self.query:
+            data["q"] = self.query[:40]
+        if self.shown:
+            data["o"] = list(self.shown)
+        if self.next_cursor:
+            data["n"] = self.next_cursor
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ListSpec:
+        """Read back; anything unknown is ignored (the value came from a client)."""
+        statuses = tuple(s for s in (parse_status(str(x)) for x in data.get("s") or []) if s)
+        cursor = data.get("c")
+        query = data.get("q")
+        shown = tuple(int(n) for n in (data.get("o") or [])[:PAGE_SIZE] if str(n).isdigit())
+        after = data.get("n")
+        return cls(
+            statuses or None,
+            str(cursor) if cursor else None,
+            str(query)[:40] if query else None,
+            shown,
+            str(after) if after else None,
+        )
+
+
+@dataclass(frozen=True)
+class ButtonValue:
+    """What an order button carries: the order, the version it was drawn at, and where it is."""
+
+    number: int
+    version: int
+    where: dict[str, Any] = field(default_factory=dict)
+
+    def encode(self) -> str:
+        """As a button value (under Slack's 2,000 characters)."""
+        return json.dumps(
+            {"n": self.number, "v": self.version, "w": self.where}, separators=(",", ":")
+        )
+
+    @classmethod
+    def decode(cls, value: str | None) -> ButtonValue | None:
+        """Read a button value back; None when it is not one of ours."""
+        try:
+            data = json.loads(value or "")
+            where = data.get("w") or {}
+            return cls(int(data["n"]), int(data["v"]), where if isinstance(where, dict) else {})
+        except (ValueError, TypeError, KeyError, AttributeError):
+            return None
+
+
+# -- pieces -------------------------------------------------------------------------------------
+
+
+def _plain(text: str, limit: int = 75) -> dict[str, Any]:
+    return {"type": "plain_text", "text": clip(text, limit), "emoji": True}
+
+
+def _confirm_dialog(order: OrderView, t: Transition) -> dict[str, Any]:
+    what = {
+        Action.CONFIRM: "The provider will start building the mini program.",
+        Action.APPROVE: "The order will be Completed; this cannot be undone.",
+        Action.ACCEPT: "The merchant will be asked to confirm.",
+    }.get(t.action, "")
+    return {
+        "title": _plain(f"{t.label} {order.code}?", 100),
+        "text": {
+            "type": "mrkdwn",
+            "text": clip(f"{t.label} *{order.code}* ({escape(order.mini_program)})? {what}", 300),
+        },
+        "confirm": _plain(t.label, 30),
+        "deny": _plain("Not now", 30),
+    }
+
+
+def action_buttons(order: OrderView, viewer: Party, where: Mapping[str, Any]) -> list[Block]:
+    """The buttons the viewer's party may press on this order, in table order."""
+    value = ButtonValue(order.number, order.version, dict(where)).encode()
+    buttons: list[Block] = []
+    for t in actions_for(order.status, viewer):
+        button: Block = {
+            "type": "button",
+            "action_id": action_id(t.action),
+            "text": _plain(t.label),
+            "value": value,
+        }
+        if t.target is OrderStatus.CANCELED or t.action is Action.REJECT_APPROVAL:
+            button["style"] = "danger"
+        elif t.reason is ReasonRule.NONE:
+            button["style"] = "primary"
+        if t.reason is ReasonRule.NONE and not t.files_allowed:
+            button["confirm"] = _confirm_dialog(order, t)  # one click: ask once
+        buttons.append(button)
+    return buttons
+
+
+def _actions_block(order: OrderView, viewer: Party, where: Mapping[str, Any]) -> list[Block]:
+    buttons = action_buttons(order, viewer, where)
+    if not buttons:
+        return []
+    return [
+        {"type": "actions", "block_id": f"act:{order.number}:{order.version}", "elements": buttons}
+    ]
+
+
+def last_change_text(entry: TimelineEntry | None, *, reason_limit: int = 200) -> str:
+    """ "Confirmed by @ana at 10:42", with the reason when there is one."""
+    if entry is None:
+        return ""
+    text = f"{entry.past.capitalize()} by {mention(entry.actor_user_id)} {when(entry.created_at)}"
+    if entry.reason:
+        text += f": “{escape(clip(entry.reason, reason_limit))}”"
+    if entry.files:
+        text += f" · {len(entry.files)} file{'s' if len(entry.files) > 1 else ''}"
+    return text
+
+
+def order_summary(
+    order: OrderView, viewer: Party, now: datetime, where: Mapping[str, Any]
+) -> Block:
+    """The row's main section: number (a button that opens the detail), service, other party,
+    mini program, status with its icon, and how long it has been in it."""
+    other = order.party_name(viewer.other)
+    text = (
+        f"*{order.code}* · {escape(order.service_name)}\n"
+        f"{status_text(order.status)} for {duration(now - order.status_changed_at)}"
+        f" · {escape(other)} · _{escape(order.mini_program)}_"
+    )
+    return {
+        "type": "section",
+        "block_id": f"order:{order.number}",
+        "text": {"type": "mrkdwn", "text": clip(text, 3000)},
+        "accessory": {
+            "type": "button",
+            "action_id": OPEN_ACTION,
+            "text": _plain(order.code),
+            "value": ButtonValue(order.number, order.version, dict(where)).encode(),
+            "accessibility_label": f"Open {order.code}",
+        },
+    }
+
+
+def order_row(
+    order: OrderView,
+    viewer: Party,
+    last: TimelineEntry | None,
+    now: datetime,
+    where: Mapping[str, Any],
+) -> list[Block]:
+    """One order in a list: summary, last change, and the viewer's buttons."""
+    blocks = [order_summary(order, viewer, now, where)]
+    if last is not None:
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": clip(last_change_text(last), 3000)}],
+            }
+        )
+    return blocks + _actions_block(order, viewer, where)
+
+
+# -- the list -------------------------------------------------------------------------------------
+
+_FILTERS: list[tuple[str, str]] = [
+    ("all", "All statuses"),
+    ("open", "Open (not finished)"),
+    *[(s.value, s.label) for s in OrderStatus],
+]
+
+
+def _filter_key(statuses: tuple[OrderStatus, ...] | None) -> str | None:
+    if not statuses:
+        return "all"
+    if set(statuses) == {s for s in OrderStatus if not s.is_terminal}:
+        return "open"
+    if len(statuses) == 1:
+        return statuses[0].value
+    return None
+
+
+def filter_statuses(key: str) -> tuple[OrderStatus, ...] | None:
+    """The statuses a filter option stands for (None: all)."""
+    if key == "open":
+        return tuple(s for s in OrderStatus if not s.is_terminal)
+    status = parse_status(key)
+    return (status,) if status else None
+
+
+def _option(key: str, label: str) -> dict[str, Any]:
+    return {"text": _plain(label), "value": key}
+
+
+def render_order_list(
+    page: OrderPage,
+    *,
+    viewer: Party,
+    party_name: str,
+    spec: ListSpec,
+    last_entries: Mapping[int, TimelineEntry],
+    now: datetime,
+    notice: str | None = None,
+) -> Message:
+    """The `/orders list` message: a filter, one row per order, and a Next page button."""
+    where = ListSpec(
+        spec.statuses,
+        spec.cursor,
+        spec.query,
+        tuple(o.number for o in page.orders),
+        page.next_cursor,
+    ).to_json()
+    shown = ", ".join(s.label for s in spec.statuses) if spec.statuses else "all statuses"
+    title = f"*{escape(party_name)}* — orders, newest first ({shown})"
+    if spec.query:
+        shown = f"matching {spec.query}"
+        title = f"*{escape(party_name)}* — orders whose number matches *{escape(spec.query)}*"
+    select: Block = {
+        "type": "static_select",
+        "action_id": LIST_FILTER_ACTION,
+        "placeholder": _plain("Filter by status"),
+        "options": [_option(k, label) for k, label in _FILTERS],
+    }
+    key = _filter_key(spec.statuses)
+    if key is not None:
+        select["initial_option"] = _option(key, dict(_FILTERS)[key])
+    blocks: list[Block] = []
+    if notice:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": clip(notice, 3000)}})
+    blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": title}})
+    if not spec.query:
+        blocks.append({"type": "actions", "block_id": "list:controls", "elements": [select]})
+    blocks.append({"type": "divider"})
+    if not page.orders:
+        blocks.append(
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": "No orders here. Try another status, or `/orders list all`.",
+                },
+            }
+        )
+    for order in page.orders:
+        blocks += order_row(order, viewer, last_entries.get(order.id), now, where)
+    nav: list[Block] = []
+    if spec.cursor:
+        nav.append(
+            {
+                "type": "button",
+                "action_id": LIST_PAGE_ACTION,
+                "text": _plain("First page"),
+                "value": json.dumps(ListSpec(spec.statuses).to_json(), separators=(",", ":")),
+            }
+        )
+    if page.next_cursor:
+        nav.append(
+            {
+                "type": "button",
+                "action_id": LIST_PAGE_ACTION + ":next",
+                "text": _plain("Next page"),
+                "value": json.dumps(
+                    ListSpec(spec.statuses, page.next_cursor).to_json(), separators=(",", ":")
+                ),
+            }
+        )
+    if nav:
+        blocks.append({"type": "actions", "block_id": "list:nav", "elements": nav})
+    count = len(page.orders)
+    text = f"{party_name}: {count} order{'' if count == 1 else 's'} ({shown})"
+    return Message(text, blocks[:MAX_MESSAGE_BLOCKS])
+
+
+# -- cards --------------------------------------------------------------------------------------
+
+
+def render_order_card(
+    order: OrderView,
+    *,
+    viewer: Party,
+    last: TimelineEntry | None,
+    now: datetime,
+    notice: str | None = None,
+) -> Message:
+    """A channel message about one order, with the viewer party's buttons; redrawn on every change."""
+    blocks: list[Block] = []
+    if notice:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": clip(notice, 3000)}})
+    blocks += order_row(order, viewer, last, now, {"k": "card"})
+    waiting = order.status.waiting_on
+    if waiting is not None:
+        who = "you" if waiting is viewer else order.party_name(waiting)
+        hint = f"Waiting on {escape(who)}."
+    else:
+        hint = "This order is finished."
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": hint}]})
+    text = f"{order.code} is {order.status.label}" + (
+        f" — {notice_plain(notice)}" if notice else ""
+    )
+    return Message(clip(text, 3000), blocks)
+
+
+def notice_plain(notice: str) -> str:
+    """A notice without its mrkdwn decoration, for fallback text."""
+    return notice.replace("*", "")
+
+
+def action_notice(order: OrderView, entry: TimelineEntry) -> str:
+    """What the other party's channel is told: "Acme Coffee rejected SO-000123: <reason>"."""
+    party = order.party_name(entry.actor_party) if entry.actor_party else "Someone"
+    text = f"*{escape(party)}* {entry.past} *{order.code}*"
+    if entry.reason:
+        text += f": {escape(clip(entry.reason, 500))}"
+    return text + f" ({mention(entry.actor_user_id)})"
+
+
+# -- the detail -----------------------------------------------------------------------------------
+
+
+def _files_text(entry: TimelineEntry) -> str:
+    parts = []
+    for f in entry.files:
+        size = f"{f.size / 1024:.0f} KB" if f.size else ""
+        name = escape(clip(f.name, 80))
+        link = f"<{f.permalink}|{name}>" if f.permalink.startswith("https://") else name
+        parts.append(f":paperclip: {link}" + (f" ({size})" if size else ""))
+    return "\n".join(parts)
+
+
+def timeline_blocks(
+    timeline: Sequence[TimelineEntry], budget_blocks: int, budget_chars: int
+) -> list[Block]:
+    """The timeline, newest last; the oldest entries give way when the message would be too big."""
+    rendered: list[Block] = []
+    used = 0
+    for entry in reversed(timeline):
+        move = (
+            f"{entry.from_status.label} → {entry.to_status.label}"
+            if entry.from_status
+            else entry.to_status.label
+        )
+        text = f"{when(entry.created_at)} — {mention(entry.actor_user_id)} *{entry.past}* · {move}"
+        if entry.reason:
+            text += "\n" + escape(entry.reason)
+        if entry.files:
+            text += "\n" + _files_text(entry)
+        text = clip(text, 3000)
+        if len(rendered) + 1 > budget_blocks or used + len(text) > budget_chars:
+            break
+        rendered.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+        used += len(text)
+    rendered.reverse()
+    hidden = len(timeline) - len(rendered)
+    if hidden:
+        rendered.insert(
+            0,
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": f"… {hidden} earlier entries not shown"}],
+            },
+        )
+    return rendered
+
+
+def detail_blocks(
+    detail: OrderDetail,
+    viewer: Party,
+    now: datetime,
+    where: Mapping[str, Any],
+    *,
+    max_blocks: int,
+    max_chars: int,
+) -> list[Block]:
+    """Every field, the buttons at the top, and the timeline."""
+    o = detail.order
+    blocks: list[Block] = [
+        {"type": "header", "text": _plain(f"{o.code} · {o.mini_program}", 150)},
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": f"{status_text(o.status)} for {duration(now - o.status_changed_at)}",
+            },
+        },
+    ]
+    blocks += _actions_block(o, viewer, where)
+    fields = [
+        ("Service", escape(o.service_name)),
+        ("Merchant", escape(o.merchant_name)),
+        ("Service provider", escape(o.provider_name)),
+        ("Mini program", escape(o.mini_program)),
+        ("Applicable apps", escape(", ".join(o.apps)) or "—"),
+        ("Contact", f"{escape(o.contact_name)}\n{escape(o.contact)}"),
+        ("Placed", f"{mention(o.placed_by)} {when(o.created_at)}"),
+        ("Last change", when(o.updated_at)),
+    ]
+    blocks.append(
+        {
+            "type": "section",
+            "fields": [{"type": "mrkdwn", "text": clip(f"*{k}*\n{v}", 2000)} for k, v in fields],
+        }
+    )
+    if o.requirements:
+        blocks.append(
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": clip("*Requirements*\n" + escape(o.requirements), 3000),
+                },
+            }
+        )
+    blocks += [
+        {"type": "divider"},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "*Timeline*"}},
+    ]
+    used_chars = sum(len(json.dumps(b)) for b in blocks)
+    blocks += timeline_blocks(detail.timeline, max_blocks - len(blocks) - 1, max_chars - used_chars)
+    return blocks
+
+
+def render_detail_message(
+    detail: OrderDetail, viewer: Party, now: datetime, notice: str | None = None
+) -> Message:
+    """`/orders view`: the detail as an ephemeral message."""
+    head = (
+        [{"type": "section", "text": {"type": "mrkdwn", "text": clip(notice, 3000)}}]
+        if notice
+        else []
+    )
+    blocks = head + detail_blocks(
+        detail,
+        viewer,
+        now,
+        {"k": "detail"},
+        max_blocks=MAX_MESSAGE_BLOCKS - len(head),
+        max_chars=MESSAGE_CHAR_BUDGET,
+    )
+    return Message(f"{detail.order.code} is {detail.order.status.label}", blocks)
+
+
+def render_detail_modal(
+    detail: OrderDetail, viewer: Party, now: datetime, notice: str | None = None
+) -> dict[str, Any]:
+    """Clicking an order number: the detail in a modal."""
+    head = (
+        [{"type": "section", "text": {"type": "mrkdwn", "text": clip(notice, 3000)}}]
+        if notice
+        else []
+    )
+    return {
+        "type": "modal",
+        "callback_id": DETAIL_CALLBACK,
+        "title": _plain(detail.order.code, 24),
+        "close": _plain("Close", 24),
+        "private_metadata": json.dumps({"n": detail.order.number}),
+        "blocks": head
+        + detail_blocks(
+            detail,
+            viewer,
+            now,
+            {"k": "modal"},
+            max_blocks=MAX_VIEW_BLOCKS - len(head),
+            max_chars=60_000,
+        ),
+    }
+
+
+# -- reason modals --------------------------------------------------------------------------------
+
+_SUBMIT = {
+    Action.DECLINE: "Reject",
+    Action.REJECT: "Reject",
+    Action.REJECT_APPROVAL: "Reject",
+    Action.CANCEL: "Cancel order",
+    Action.SUBMIT_FOR_APPROVAL: "Submit",
+}
+_EXPLAIN = {
+    Action.DECLINE: "The order will be *Canceled*. You may say why (optional).",
+    Action.REJECT: "The order will be *Canceled*. You may say why (optional).",
+    Action.REJECT_APPROVAL: "The mini program goes back to *In Development*. Say what needs to change; you can attach files.",
+    Action.CANCEL: "The order will be *Canceled*. Please say why.",
+    Action.SUBMIT_FOR_APPROVAL: "The merchant will be asked to approve the mini program. Add a note and files (a build, screenshots) if useful.",
+}
+
+
+def needs_modal(action: Action) -> bool:
+    """True when the action asks for a reason, a note or files before it is taken."""
+    t = rule_for_action(action)
+    return t.reason is not ReasonRule.NONE or t.files_allowed
+
+
+def render_reason_modal(order: OrderView, action: Action, metadata: str) -> dict[str, Any]:
+    """The pop-up that takes a reason (required or optional), a note, or files."""
+    t = rule_for_action(action)
+    noun = "note" if action is Action.SUBMIT_FOR_APPROVAL else "reason"
+    reason_input: Block = {
+        "type": "input",
+        "block_id": REASON_BLOCK,
+        "optional": t.reason is not ReasonRule.REQUIRED,
+        "label": _plain(
+            noun.capitalize() + (" (required)" if t.reason is ReasonRule.REQUIRED else ""), 2000
+        ),
+        "element": {
+            "type": "plain_text_input",
+            "action_id": REASON_BLOCK,
+            "multiline": True,
+            "max_length": 3000,
+            "placeholder": _plain(f"Your {noun}, up to 3,000 characters", 150),
+        },
+    }
+    blocks: list[Block] = [
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": clip(
+                    f"*{order.code}* · {escape(order.mini_program)} · {escape(order.service_name)}\n{_EXPLAIN[action]}",
+                    3000,
+                ),
+            },
+        },
+        reason_input,
+    ]
+    if t.files_allowed:
+        blocks.append(
+            {
+                "type": "input",
+                "block_id": FILES_BLOCK,
+                "optional": True,
+                "label": _plain("Files", 2000),
+                "element": {"type": "file_input", "action_id": FILES_BLOCK, "max_files": 10},
+            }
+        )
+    return {
+        "type": "modal",
+        "callback_id": ORDER_ACTION_CALLBACK,
+        "title": _plain(clip(f"{t.label} {order.code}", 24), 24),
+        "submit": _plain(_SUBMIT[action], 24),
+        "close": _plain("Back", 24),
+        "private_metadata": metadata,
+        "blocks": blocks,
+    }
+
+
+# -- help and errors ------------------------------------------------------------------------------
+
+USAGE = """*`/orders`* — your service orders, in Slack
+• `/orders list [STATUS…]` — your orders, newest first (`pending confirmation`, `under-approval`, `open`, `all`…)
+• `/orders search NUMBER` — find by number or its start (`123`, `SO-0001`)
+• `/orders view NUMBER` or `/orders NUMBER` — one order with its timeline
+• `/orders help` — this help"""
+
+
+def render_help(
+    party_name: str | None,
+    party: Party | None,
+    counts: Mapping[OrderStatus, int] | None,
+    usage: str = USAGE,
+) -> Message:
+    """Usage, and the caller's party with its count of orders per status."""
+    blocks: list[Block] = [{"type": "section", "text": {"type": "mrkdwn", "text": usage}}]
+    if party_name and party and counts is not None:
+        summary = " · ".join(f"{status_text(s)} *{n}*" for s, n in counts.items())
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": f"You act for *{escape(party_name)}* ({party.label}). {summary}",
+                    }
+                ],
+            }
+        )
+    return Message("/orders: your service orders in Slack", blocks)
+
+
+def render_error(text: str) -> Message:
+    """A short refusal: what was wrong and what would work."""
+    return Message(
+        text.replace("*", ""),
+        [{"type": "section", "text": {"type": "mrkdwn", "text": f":warning: {clip(text, 2900)}"}}],
+    )

@@ -1,0 +1,179 @@
+"""Delivering outbox items to Slack: each kind draws the current state and makes one call."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.error import HTTPError
+from urllib.request import Request, urlopen
+
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import update
+
+from bot.blocks.format import SLACK_FORMAT
+from bot.blocks.orders import ListSpec, Message, render_error, render_order_card
+from bot.clock import Clock
+from bot.outbox import Claimed, Permanent, Retry
+from bot.screens import detail_message, detail_modal, home_screen, list_screen, posted_message
+from bot.slack_clients import SlackClients
+from orders_core import errors
+from orders_core.db import Database
+from orders_core.models import PartyOrg, PostedMessage, PostedMessageOrder, Workspace
+from orders_core.orders import get_order_by_id, last_entries, resolve_caller
+
+log = logging.getLogger(__name__)
+
+GONE_ERRORS = frozenset(
+    {"message_not_found", "channel_not_found", "cant_update_message", "is_archived"}
+)
+
+
+@dataclass
+class Deliveries:
+    """The outbox's `deliver` function, with what it needs to draw and send."""
+
+    db: Database
+    clock: Clock
+    clients: SlackClients
+
+    def __call__(self, item: Claimed) -> None:
+        """Deliver one item; raises Retry or Permanent (or a Slack error) when it could not."""
+        handler: Callable[[Claimed], None] | None = getattr(self, f"_deliver_{item.kind}", None)
+        if handler is None:
+            raise Permanent(f"unknown outbox item kind {item.kind!r}")
+        handler(item)
+
+    def _team(self, workspace_id: int | None) -> tuple[str, str | None]:
+        with self.db.read() as s:
+            ws = s.get(Workspace, workspace_id) if workspace_id else None
+            if ws is None:
+                raise Permanent(f"workspace {workspace_id} is gone")
+            return ws.team_id, ws.enterprise_id
+
+    def _client(self, workspace_id: int | None):  # type: ignore[no-untyped-def]
+        team_id, enterprise_id = self._team(workspace_id)
+        return self.clients.for_team(team_id, enterprise_id)
+
+    # -- kinds ---------------------------------------------------------------------------------
+
+    def _deliver_refresh_message(self, item: Claimed) -> None:
+        now = self.clock.now()
+        with self.db.read() as s:
+            try:
+                posted, message = posted_message(s, int(item.payload["message_id"]), now)
+            except LookupError as exc:
+                raise Permanent(str(exc)) from exc
+            channel, ts = posted.channel_id, posted.ts
+        try:
+            self._client(item.workspace_id).chat_update(
+                channel=channel, ts=ts, **message.as_kwargs()
+            )
+        except SlackApiError as exc:
+            if exc.response.get("error") in GONE_ERRORS:
+                forget_message(self.db, int(item.payload["message_id"]))
+                raise Permanent(f"{channel}/{ts}: {exc.response.get('error')}") from exc
+            raise
+
+    def _deliver_post_card(self, item: Claimed) -> None:
+        p = item.payload
+        now = self.clock.now()
+        with self.db.read() as s:
+            order = get_order_by_id(s, int(p["order_id"]))
+            party = s.get(PartyOrg, int(p["party_id"]))
+            if party is None:
+                raise Permanent("the party is gone")
+            last = last_entries(s, [order.id]).get(order.id)
+            message = render_order_card(
+                order, viewer=party.kind, last=last, now=now, notice=p.get("notice")
+            )
+        answer = self._client(item.workspace_id).chat_postMessage(
+            channel=p["channel"], **message.as_kwargs()
+        )
+        # Kept so that every later change to the order redraws this card too.
+        with self.db.transaction() as s:
+            posted = PostedMessage(
+                workspace_id=order.workspace_id,
+                channel_id=str(answer["channel"]),
+                ts=str(answer["ts"]),
+                kind="card",
+                viewer_party_id=party.id,
+                ref={"notice": p.get("notice")},
+                created_at=now,
+                updated_at=now,
+            )
+            s.add(posted)
+            s.flush()
+            s.add(PostedMessageOrder(message_id=posted.id, order_id=order.id))
+
+    def _deliver_respond(self, item: Claimed) -> None:
+        p = item.payload
+        now = self.clock.now()
+        where = p.get("where") or {}
+        with self.db.read() as s:
+            try:
+                caller = resolve_caller(s, p["team"], p["user"])
+                if where.get("k") == "list":
+                    message = list_screen(
+                        s, caller, ListSpec.from_json(where), now, p.get("notice")
+                    )
+                elif p.get("number") is not None:
+                    message = detail_message(s, caller, int(p["number"]), now, p.get("notice"))
+                else:
+                    return
+            except errors.OrdersError as exc:
+                message = render_error(exc.render(SLACK_FORMAT))
+        post_response_url(p["url"], message, replace_original=True)
+
+    def _deliver_view_refresh(self, item: Claimed) -> None:
+        p = item.payload
+        now = self.clock.now()
+        with self.db.read() as s:
+            caller = resolve_caller(s, p["team"], p["user"])
+            view = detail_modal(s, caller, int(p["number"]), now, p.get("notice"))
+        try:
+            self._client(item.workspace_id).views_update(view_id=p["view_id"], view=view)
+        except SlackApiError as exc:
+            if exc.response.get("error") in ("not_found", "view_not_found"):
+                raise Permanent("the modal was closed") from exc
+            raise
+
+    def _deliver_home_refresh(self, item: Claimed) -> None:
+        p = item.payload
+        now = self.clock.now()
+        with self.db.read() as s:
+            try:
+                caller = resolve_caller(s, p["team"], p["user"])
+            except errors.OrdersError:
+                caller = None
+            view = home_screen(s, caller, now)
+        self._client(item.workspace_id).views_publish(user_id=p["user"], view=view)
+
+
+def post_response_url(
+    url: str, message: Message, *, replace_original: bool, ephemeral: bool = True
+) -> None:
+    """POST a message to a response_url (slack_sdk's WebhookClient, minus its retry sleeps)."""
+    body: dict[str, object] = {**message.as_kwargs(), "replace_original": replace_original}
+    if not replace_original:
+        body["response_type"] = "ephemeral" if ephemeral else "in_channel"
+    request = Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urlopen(request, timeout=10) as answer:
+            answer.read()
+    except HTTPError as exc:
+        exc.close()
+        if exc.code in (404, 410):
+            raise Permanent(f"response_url expired or used up ({exc.code})") from exc
+        if exc.code == 429:
+            raise Retry("rate limited", float(exc.headers.get("Retry-After") or 1)) from exc
+        raise Retry(f"response_url answered {exc.code}") from exc
+
+
+def forget_message(db: Database, message_id: int) -> None:
+    """A posted message is gone from Slack: stop redrawing it (the row is kept)."""
+    with db.transaction() as s:
+        s.execute(update(PostedMessage).where(PostedMessage.id == message_id).values(kind="gone"))

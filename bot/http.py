@@ -1,0 +1,181 @@
+"""HTTP mode: Bolt behind a small WSGI app, served by waitress (a production WSGI server).
+
+Routes: POST /slack/events (Slack), GET /healthz (alive), GET /readyz (database reachable and
+migrated). Waitress runs in-process, so the local console and the tests serve the very same
+WSGI app on a free port.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from slack_bolt import App
+from slack_bolt.context import BoltContext
+from slack_bolt.request import BoltRequest
+from slack_bolt.request.internals import build_context
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+MAX_BODY = 1024 * 1024
+
+
+class FormSafeBoltRequest(BoltRequest):
+    """A BoltRequest that reads a form body correctly when "payload" merely appears in it.
+
+    slack-bolt 1.30 treats any form body containing the text "payload" as an interaction and,
+    finding no `payload` field, reads it as empty: `/orders search payload`, or a channel named
+    #payload-team, would be answered 404. Parse such bodies as the form they are.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        raw = self.raw_body
+        if not self.body and raw and not raw.lstrip().startswith("{"):
+            fields = dict(parse_qsl(raw, keep_blank_values=True))
+            self.body = json.loads(fields["payload"]) if "payload" in fields else fields
+            self.context = build_context(BoltContext(), self.body)
+
+    def to_copyable(self) -> BoltRequest:
+        """Copies keep the fix."""
+        return FormSafeBoltRequest(
+            body=self.raw_body,
+            query=self.query,
+            headers=self.headers,
+            context=self.context.to_copyable(),
+            mode=self.mode,
+        )
+
+
+Probe = Callable[[], tuple[bool, str]]
+StartResponse = Callable[..., Any]
+
+
+class SlackWsgiApp:
+    """The WSGI application of HTTP mode."""
+
+    def __init__(self, bolt: App, *, ready: Probe | None = None) -> None:
+        self.bolt = bolt
+        self.ready = ready
+        self.in_flight = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        with self._lock:
+            self.in_flight += 1
+        try:
+            return self._route(environ, start_response)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _route(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = environ.get("PATH_INFO", "/")
+        if path == EVENTS_PATH and method == "POST":
+            return self._slack(environ, start_response)
+        if path == "/healthz" and method == "GET":
+            return _text(start_response, 200, "ok")
+        if path == "/readyz" and method == "GET":
+            ok, why = self.ready() if self.ready else (True, "ok")
+            return _text(start_response, 200 if ok else 503, why)
+        return _text(start_response, 404, "not found")
+
+    def _slack(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > MAX_BODY:
+            return _text(start_response, 413, "request too large")
+        raw = environ["wsgi.input"].read(length).decode("utf-8") if length else ""
+        headers = {
+            key[5:].replace("_", "-").lower(): value
+            for key, value in environ.items()
+            if key.startswith("HTTP_")
+        }
+        if environ.get("CONTENT_TYPE"):
+            headers["content-type"] = environ["CONTENT_TYPE"]
+        request = FormSafeBoltRequest(
+            body=raw, query=environ.get("QUERY_STRING", ""), headers=headers
+        )
+        response = self.bolt.dispatch(request)
+        out_headers = [(k, v) for k, values in response.headers.items() for v in values]
+        start_response(f"{response.status} {_REASONS.get(response.status, 'OK')}", out_headers)
+        body = response.body
+        return [body.encode("utf-8") if isinstance(body, str) else body]
+
+
+_REASONS = {
+    200: "OK",
+    302: "Found",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    413: "Payload Too Large",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+def _text(start_response: StartResponse, status: int, text: str) -> list[bytes]:
+    start_response(
+        f"{status} {_REASONS.get(status, 'OK')}", [("Content-Type", "text/plain; charset=utf-8")]
+    )
+    return [text.encode("utf-8")]
+
+
+class HttpServer:
+    """Waitress serving a WSGI app, in a thread (console, tests) or in the foreground (run --http)."""
+
+    def __init__(
+        self,
+        app: Callable[..., Iterable[bytes]],
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        threads: int = 8,
+    ) -> None:
+        from waitress.server import create_server
+
+        self.server = create_server(
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="orders-bot",
+            clear_untrusted_proxy_headers=True,
+        )
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        """The port it listens on (a free one when 0 was asked)."""
+        return int(self.server.effective_port)  # type: ignore[union-attr]
+
+    @property
+    def url(self) -> str:
+        """http://127.0.0.1:PORT."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> HttpServer:
+        """Serve in a background thread."""
+        self._thread = threading.Thread(target=self.server.run, name="http", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until close()."""
+        self.server.run()
+
+    def close(self) -> None:
+        """Stop accepting, let the request threads finish, and stop."""
+        self.server.close()
+        self.server.task_dispatcher.shutdown()
+        if self._thread is not None:
+            self._thread.join(10)

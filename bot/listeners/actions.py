@@ -1,0 +1,214 @@
+"""Buttons and selects on order messages, modals and the Home tab."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot import notify
+from bot.blocks.format import SLACK_FORMAT
+from bot.blocks.orders import (
+    ACTION_PREFIX,
+    LIST_FILTER_ACTION,
+    LIST_PAGE_ACTION,
+    OPEN_ACTION,
+    ButtonValue,
+    ListSpec,
+    filter_statuses,
+    needs_modal,
+    render_error,
+    render_reason_modal,
+)
+from bot.deliveries import post_response_url
+from bot.deps import Deps
+from bot.listeners.replies import tell
+from bot.screens import detail_modal, list_screen
+from orders_core import errors
+from orders_core.lifecycle import Action
+from orders_core.orders import act, check_action, resolve_caller
+
+log = logging.getLogger(__name__)
+
+ORDER_ACTIONS = re.compile("^" + re.escape(ACTION_PREFIX) + r"(?!open$)[a-z_]+$")
+NOT_OURS = render_error("That button is out of date or not one of ours. Try `/orders list`.")
+
+
+def who(body: dict[str, Any]) -> tuple[str, str]:
+    """The team and user of a payload, as Slack sent them (never from a button's value)."""
+    user = body.get("user") or {}
+    team = (body.get("team") or {}).get("id") or user.get("team_id") or ""
+    return team, user.get("id") or ""
+
+
+def register(app: App, deps: Deps) -> None:
+    """Listen to order buttons, the list's filter and its pages."""
+
+    @app.action(OPEN_ACTION)
+    def open_order(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
+        ack()
+        value = ButtonValue.decode(action.get("value"))
+        if value is None:
+            tell(client, body, NOT_OURS)
+            return
+        team, user = who(body)
+        try:
+            with deps.db.read() as s:
+                view = detail_modal(
+                    s, resolve_caller(s, team, user), value.number, deps.clock.now()
+                )
+        except errors.OrdersError as exc:
+            tell(client, body, render_error(exc.render(SLACK_FORMAT)))
+            return
+        if (body.get("view") or {}).get("type") == "modal":
+            client.views_push(trigger_id=body["trigger_id"], view=view)
+        else:
+            client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    @app.action(ORDER_ACTIONS)
+    def order_action(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
+        ack()
+        value = ButtonValue.decode(action.get("value"))
+        try:
+            chosen = Action(action["action_id"].removeprefix(ACTION_PREFIX))
+        except ValueError:
+            chosen = None
+        if value is None or chosen is None or chosen is Action.PLACE:
+            tell(client, body, NOT_OURS)
+            return
+        origin = notify.origin_of(body, value.where)
+        if needs_modal(chosen):
+            ask_for_reason(deps, body, client, value, chosen, origin)
+        else:
+            take_action(deps, body, client, value, chosen, origin)
+
+    @app.action(LIST_FILTER_ACTION)
+    def filter_list(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
+        ack()
+        key = (action.get("selected_option") or {}).get("value") or "all"
+        redraw_list(deps, body, client, ListSpec(filter_statuses(key)))
+
+    @app.action(re.compile("^" + re.escape(LIST_PAGE_ACTION)))
+    def page_list(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
+        ack()
+        try:
+            spec = ListSpec.from_json(json.loads(action.get("value") or "{}"))
+        except (ValueError, AttributeError):
+            tell(client, body, NOT_OURS)
+            return
+        redraw_list(deps, body, client, spec)
+
+
+def redraw_list(deps: Deps, body: dict[str, Any], client: WebClient, spec: ListSpec) -> None:
+    """Draw the list again in place of the message that was clicked."""
+    team, user = who(body)
+    try:
+        with deps.db.read() as s:
+            message = list_screen(s, resolve_caller(s, team, user), spec, deps.clock.now())
+    except errors.OrdersError as exc:
+        tell(client, body, render_error(exc.render(SLACK_FORMAT)))
+        return
+    if body.get("response_url"):
+        post_response_url(body["response_url"], message, replace_original=True)
+
+
+def idempotency_key(team: str, user: str, value: ButtonValue, action: Action) -> str:
+    """One click: the same person, order, action and drawn version (a double click repeats it)."""
+    return f"click:{team}:{user}:{value.number}:{action.value}:v{value.version}"
+
+
+def take_action(
+    deps: Deps,
+    body: dict[str, Any],
+    client: WebClient,
+    value: ButtonValue,
+    action: Action,
+    origin: notify.Origin,
+) -> None:
+    """A one-click action (Confirm, Approve, Accept): applied, then every message redrawn."""
+    team, user = who(body)
+    now = deps.clock.now()
+    try:
+        with deps.db.transaction() as s:
+            caller = resolve_caller(s, team, user)
+            outcome = act(
+                s,
+                caller,
+                value.number,
+                action,
+                expected_version=value.version,
+                idempotency_key=idempotency_key(team, user, value, action),
+                now=now,
+            )
+            notify.after_action(s, outcome, caller, origin, now=now)
+    except errors.OrdersError as exc:
+        refuse(deps, body, client, exc, origin, value.number)
+        return
+    deps.committed()
+
+
+def refuse(
+    deps: Deps,
+    body: dict[str, Any],
+    client: WebClient,
+    exc: errors.OrdersError,
+    origin: notify.Origin,
+    number: int | None,
+) -> None:
+    """Tell the clicker why nothing changed; redraw what they clicked if it had gone stale."""
+    if isinstance(exc, errors.StaleAction):
+        try:
+            with deps.db.transaction() as s:
+                caller = resolve_caller(s, origin.team_id, origin.user_id)
+                notify.redraw_origin(
+                    s, origin, now=deps.clock.now(), workspace_id=caller.workspace_id, number=number
+                )
+        except errors.OrdersError:
+            pass
+        deps.committed()
+    tell(client, body, render_error(exc.render(SLACK_FORMAT)))
+
+
+def ask_for_reason(
+    deps: Deps,
+    body: dict[str, Any],
+    client: WebClient,
+    value: ButtonValue,
+    action: Action,
+    origin: notify.Origin,
+) -> None:
+    """Reject, Cancel, Submit: check first, then open the modal that asks for a reason or files."""
+    team, user = who(body)
+    try:
+        with deps.db.read() as s:
+            order, _ = check_action(
+                s,
+                resolve_caller(s, team, user),
+                value.number,
+                action,
+                expected_version=value.version,
+            )
+    except errors.OrdersError as exc:
+        refuse(deps, body, client, exc, origin, value.number)
+        return
+    metadata = json.dumps(
+        {"n": value.number, "v": value.version, "a": action.value, "o": origin.to_json()},
+        separators=(",", ":"),
+    )
+    modal = render_reason_modal(order, action, metadata)
+    if origin.kind == "modal":
+        client.views_push(trigger_id=body["trigger_id"], view=modal)
+    else:
+        client.views_open(trigger_id=body["trigger_id"], view=modal)

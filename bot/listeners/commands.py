@@ -1,0 +1,127 @@
+"""`/orders`: help, list, search and view (and, in later modules, more subcommands)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+
+from bot.blocks.format import SLACK_FORMAT, escape
+from bot.blocks.orders import ListSpec, Message, render_error, render_help
+from bot.deps import Deps
+from bot.listeners import COMMAND
+from bot.screens import detail_message, list_screen
+from orders_core import errors
+from orders_core.lifecycle import OrderStatus, parse_status_list
+from orders_core.orders import count_by_status, parse_order_number, resolve_caller, search_orders
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Deps, dict[str, Any], str, WebClient], Message | None]
+SUBCOMMANDS: dict[str, Handler] = {}
+
+
+def subcommand(*names: str) -> Callable[[Handler], Handler]:
+    """Register a subcommand of /orders under one or more names."""
+
+    def add(handler: Handler) -> Handler:
+        for name in names:
+            SUBCOMMANDS[name] = handler
+        return handler
+
+    return add
+
+
+def register(app: App, deps: Deps) -> None:
+    """Listen to /orders."""
+
+    @app.command(COMMAND)
+    def orders_command(
+        ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient
+    ) -> None:
+        ack()
+        message = answer(deps, command, client)
+        if message is not None:
+            respond(response_type="ephemeral", **message.as_kwargs())
+
+
+def answer(deps: Deps, command: dict[str, Any], client: WebClient) -> Message | None:
+    """What /orders TEXT answers; every mistake gets a short message, never silence."""
+    text = (command.get("text") or "").strip()
+    word, _, rest = text.partition(" ")
+    name = word.lower()
+    try:
+        if name in SUBCOMMANDS:
+            return SUBCOMMANDS[name](deps, command, rest.strip(), client)
+        if parse_order_number(text) is not None:
+            return view(deps, command, text, client)
+        return render_error(
+            f"I don't know `/orders {escape(clip_word(word))}`. Try `/orders list`, `/orders search 123`, "
+            "`/orders view SO-000123` or `/orders help`."
+        )
+    except errors.OrdersError as exc:
+        return render_error(exc.render(SLACK_FORMAT))
+
+
+def clip_word(word: str) -> str:
+    """A user's word, short enough to quote back."""
+    return word if len(word) <= 40 else word[:39] + "…"
+
+
+@subcommand("", "help")
+def help_(deps: Deps, command: dict[str, Any], rest: str, client: WebClient) -> Message:
+    """Usage, with the caller's party and its counts."""
+    with deps.db.read() as s:
+        try:
+            caller = resolve_caller(s, command["team_id"], command["user_id"])
+        except errors.OrdersError as exc:
+            message = render_help(None, None, None)
+            return Message(
+                message.text, [*message.blocks, *render_error(exc.render(SLACK_FORMAT)).blocks]
+            )
+        return render_help(caller.party_name, caller.party, count_by_status(s, caller.ref))
+
+
+@subcommand("list", "ls")
+def list_(deps: Deps, command: dict[str, Any], rest: str, client: WebClient) -> Message:
+    """The caller's orders, optionally only some statuses."""
+    statuses, unknown = parse_status_list(rest)
+    if unknown is not None:
+        names = ", ".join(f"`{s.label.lower()}`" for s in OrderStatus)
+        return render_error(
+            f"I don't know the status `{escape(clip_word(unknown))}`. Use {names}, `open` or `all`."
+        )
+    with deps.db.read() as s:
+        caller = resolve_caller(s, command["team_id"], command["user_id"])
+        return list_screen(
+            s, caller, ListSpec(tuple(sorted(statuses)) if statuses else None), deps.clock.now()
+        )
+
+
+@subcommand("search", "find")
+def search(deps: Deps, command: dict[str, Any], rest: str, client: WebClient) -> Message:
+    """Orders whose number is, or starts with, what was typed."""
+    if not rest:
+        return render_error(
+            "Search for an order number: `/orders search 123` or `/orders search SO-0001`."
+        )
+    with deps.db.read() as s:
+        caller = resolve_caller(s, command["team_id"], command["user_id"])
+        if not search_orders(s, caller.ref, rest, limit=1):
+            return render_error(
+                f"No order of yours matches `{escape(clip_word(rest))}`. Try `/orders list` to see them all."
+            )
+        return list_screen(s, caller, ListSpec(query=rest.strip()), deps.clock.now())
+
+
+@subcommand("view", "show", "open")
+def view(deps: Deps, command: dict[str, Any], rest: str, client: WebClient) -> Message:
+    """One order and its timeline."""
+    if not rest:
+        return render_error("Which order? `/orders view SO-000123` (or just `/orders 123`).")
+    with deps.db.read() as s:
+        caller = resolve_caller(s, command["team_id"], command["user_id"])
+        return detail_message(s, caller, rest, deps.clock.now())

@@ -1,0 +1,47 @@
+"""Telling the person who clicked: an ephemeral answer wherever they clicked from."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.blocks.orders import Message
+from bot.deliveries import post_response_url
+from bot.outbox import Permanent, Retry
+
+log = logging.getLogger(__name__)
+
+
+def error_modal(message: Message) -> dict[str, Any]:
+    """A small modal carrying a refusal (for clicks inside modals and the Home tab)."""
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "Not possible"},
+        "close": {"type": "plain_text", "text": "OK"},
+        "blocks": message.blocks,
+    }
+
+
+def tell(client: WebClient, body: dict[str, Any], message: Message) -> None:
+    """Answer the clicker only: through the response_url, as an ephemeral, or in a modal."""
+    try:
+        if body.get("response_url"):
+            post_response_url(body["response_url"], message, replace_original=False)
+            return
+        container = body.get("container") or {}
+        channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
+        user = (body.get("user") or {}).get("id")
+        if container.get("type") == "view" and body.get("trigger_id"):
+            view = body.get("view") or {}
+            if view.get("type") == "modal":
+                client.views_push(trigger_id=body["trigger_id"], view=error_modal(message))
+            else:
+                client.views_open(trigger_id=body["trigger_id"], view=error_modal(message))
+        elif channel and user:
+            client.chat_postEphemeral(channel=channel, user=user, **message.as_kwargs())
+    except (SlackApiError, Retry, Permanent, OSError) as exc:
+        # Nothing changed, and Slack is not listening: the log is all we can do.
+        log.warning("could not tell %s: %s", (body.get("user") or {}).get("id"), exc)

@@ -1,0 +1,96 @@
+"""Modal submissions: the reason (and files) for Reject, Cancel and Submit for approval."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot import notify
+from bot.blocks.format import SLACK_FORMAT
+from bot.blocks.orders import FILES_BLOCK, ORDER_ACTION_CALLBACK, REASON_BLOCK
+from bot.deps import Deps
+from bot.listeners.actions import who
+from orders_core import errors
+from orders_core.lifecycle import Action
+from orders_core.orders import AttachedFile, act, resolve_caller
+
+log = logging.getLogger(__name__)
+
+
+def submitted_files(values: dict[str, Any]) -> list[AttachedFile]:
+    """The files of a file_input, as Slack sends them (`files` may be missing or null)."""
+    files = ((values.get(FILES_BLOCK) or {}).get(FILES_BLOCK) or {}).get("files") or []
+    return [
+        AttachedFile(
+            slack_file_id=str(f.get("id", "")),
+            name=str(f.get("name") or f.get("title") or f.get("id", "file")),
+            mimetype=str(f.get("mimetype") or ""),
+            size=int(f.get("size") or 0),
+            permalink=str(f.get("permalink") or f.get("url_private") or ""),
+        )
+        for f in files
+        if isinstance(f, dict) and f.get("id")
+    ]
+
+
+def register(app: App, deps: Deps) -> None:
+    """Listen to reason modals."""
+
+    @app.view(ORDER_ACTION_CALLBACK)
+    def submit_reason(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        team, user = who(body)
+        try:
+            meta = json.loads(view.get("private_metadata") or "{}")
+            number, version, action = int(meta["n"]), int(meta["v"]), Action(meta["a"])
+            origin_data = meta.get("o") or {}
+        except (ValueError, KeyError, TypeError):
+            ack(
+                response_action="errors",
+                errors={REASON_BLOCK: "This form is out of date: close it and try again."},
+            )
+            return
+        # The origin came back from the client: only its surface is used, never its user or team.
+        origin = notify.Origin.from_json({**origin_data, "t": team, "u": user})
+        values = (view.get("state") or {}).get("values") or {}
+        reason = ((values.get(REASON_BLOCK) or {}).get(REASON_BLOCK) or {}).get("value")
+        now = deps.clock.now()
+        try:
+            with deps.db.transaction() as s:
+                caller = resolve_caller(s, team, user)
+                outcome = act(
+                    s,
+                    caller,
+                    number,
+                    action,
+                    reason=reason,
+                    files=submitted_files(values),
+                    expected_version=version,
+                    idempotency_key=f"view:{view.get('id')}",
+                    now=now,
+                )
+                notify.after_action(s, outcome, caller, origin, now=now)
+        except errors.OrdersError as exc:
+            block = (
+                FILES_BLOCK
+                if isinstance(exc, errors.InvalidInput) and "files" in exc.fields
+                else REASON_BLOCK
+            )
+            if block == FILES_BLOCK and FILES_BLOCK not in values:
+                block = REASON_BLOCK
+            ack(response_action="errors", errors={block: exc.render(SLACK_FORMAT)[:2000]})
+            if isinstance(exc, errors.StaleAction):
+                with deps.db.transaction() as s:
+                    notify.redraw_origin(
+                        s,
+                        origin,
+                        now=now,
+                        workspace_id=resolve_caller(s, team, user).workspace_id,
+                        number=number,
+                    )
+                deps.committed()
+            return
+        ack()
+        deps.committed()

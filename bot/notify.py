@@ -1,0 +1,245 @@
+"""Keeping every message about an order true: what to redraw and whom to tell after a change.
+
+Called inside the transaction of the change itself, so the state and the notifications it owes
+commit together; the outbox worker delivers them afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import outbox
+from bot.blocks.orders import action_notice
+from orders_core.lifecycle import Party
+from orders_core.models import PostedMessage, PostedMessageOrder
+from orders_core.onboarding import party_members
+from orders_core.orders import ActionOutcome, Caller, OrderView
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a user acted from, so that surface can be redrawn after the action.
+
+    kind: "respond" (an ephemeral message, via its response_url), "channel" (a posted message,
+    redrawn like every recorded one), "modal" (views.update), "home" (views.publish), or "none".
+    """
+
+    kind: str
+    team_id: str
+    user_id: str
+    response_url: str | None = None
+    where: dict[str, Any] = field(default_factory=dict)
+    channel_id: str | None = None
+    ts: str | None = None
+    view_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """For a modal's private_metadata (the origin of a Reject opened from a message)."""
+        data: dict[str, Any] = {"k": self.kind, "t": self.team_id, "u": self.user_id}
+        for key, value in (
+            ("r", self.response_url),
+            ("w", self.where),
+            ("c", self.channel_id),
+            ("s", self.ts),
+            ("v", self.view_id),
+        ):
+            if value:
+                data[key] = value
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Origin:
+        """Read back from private_metadata (the team and user are re-checked by the caller)."""
+        return cls(
+            kind=str(data.get("k", "none")),
+            team_id=str(data.get("t", "")),
+            user_id=str(data.get("u", "")),
+            response_url=data.get("r"),
+            where=data.get("w") or {},
+            channel_id=data.get("c"),
+            ts=data.get("s"),
+            view_id=data.get("v"),
+        )
+
+
+def origin_of(body: dict[str, Any], where: dict[str, Any] | None = None) -> Origin:
+    """The origin of a block_actions payload, from its container (as Slack fills it)."""
+    container = body.get("container") or {}
+    team_id = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id") or ""
+    user_id = (body.get("user") or {}).get("id") or ""
+    if container.get("type") == "message":
+        if container.get("is_ephemeral") or not container.get("message_ts"):
+            return Origin(
+                "respond",
+                team_id,
+                user_id,
+                response_url=body.get("response_url"),
+                where=where or {},
+            )
+        return Origin(
+            "channel",
+            team_id,
+            user_id,
+            channel_id=container.get("channel_id"),
+            ts=container.get("message_ts"),
+        )
+    view = body.get("view") or {}
+    if view.get("type") == "home":
+        return Origin("home", team_id, user_id)
+    if view.get("id"):
+        return Origin("modal", team_id, user_id, view_id=view.get("root_view_id") or view.get("id"))
+    return Origin("none", team_id, user_id)
+
+
+def redraw_origin(
+    session: Session,
+    origin: Origin,
+    *,
+    now: datetime,
+    workspace_id: int,
+    number: int | None,
+    notice: str | None = None,
+) -> None:
+    """Queue a redraw of the surface the user acted from (channel messages are redrawn as records)."""
+    if origin.kind == "respond" and origin.response_url:
+        outbox.enqueue(
+            session,
+            kind="respond",
+            lane=f"respond:{origin.response_url[-60:]}",
+            payload={
+                "url": origin.response_url,
+                "team": origin.team_id,
+                "user": origin.user_id,
+                "where": origin.where,
+                "number": number,
+                "notice": notice,
+            },
+            now=now,
+            workspace_id=workspace_id,
+        )
+    elif origin.kind == "modal" and origin.view_id and number is not None:
+        outbox.enqueue(
+            session,
+            kind="view_refresh",
+            lane=f"view:{origin.view_id}",
+            payload={
+                "view_id": origin.view_id,
+                "team": origin.team_id,
+                "user": origin.user_id,
+                "number": number,
+                "notice": notice,
+            },
+            now=now,
+            workspace_id=workspace_id,
+        )
+    elif origin.kind == "home":
+        refresh_home(session, origin.team_id, [origin.user_id], now=now, workspace_id=workspace_id)
+    elif origin.kind == "channel" and origin.channel_id and origin.ts:
+        redraw_posted(session, origin.channel_id, origin.ts, now=now, workspace_id=workspace_id)
+
+
+def redraw_posted(
+    session: Session, channel_id: str, ts: str, *, now: datetime, workspace_id: int
+) -> None:
+    """Queue a redraw of one posted message, if it is one we keep."""
+    message_id = session.scalar(
+        select(PostedMessage.id).where(
+            PostedMessage.channel_id == channel_id, PostedMessage.ts == ts
+        )
+    )
+    if message_id is not None:
+        outbox.enqueue(
+            session,
+            kind="refresh_message",
+            lane=f"msg:{message_id}",
+            payload={"message_id": message_id},
+            now=now,
+            workspace_id=workspace_id,
+        )
+
+
+def redraw_order_messages(
+    session: Session, order_id: int, *, now: datetime, workspace_id: int
+) -> None:
+    """Queue a redraw of every message we posted that shows this order (cards, digests)."""
+    for message_id in session.scalars(
+        select(PostedMessageOrder.message_id).where(PostedMessageOrder.order_id == order_id)
+    ):
+        outbox.enqueue(
+            session,
+            kind="refresh_message",
+            lane=f"msg:{message_id}",
+            payload={"message_id": message_id},
+            now=now,
+            workspace_id=workspace_id,
+        )
+
+
+def refresh_home(
+    session: Session, team_id: str, user_ids: list[str], *, now: datetime, workspace_id: int
+) -> None:
+    """Queue a republish of these users' Home tabs."""
+    for user_id in user_ids:
+        outbox.enqueue(
+            session,
+            kind="home_refresh",
+            lane=f"home:{team_id}:{user_id}",
+            payload={"team": team_id, "user": user_id},
+            now=now,
+            workspace_id=workspace_id,
+        )
+
+
+def post_card(
+    session: Session, order: OrderView, party: Party, notice: str | None, *, now: datetime
+) -> None:
+    """Queue a card about the order in `party`'s channel (with that party's buttons)."""
+    channel = order.party_channel_id(party)
+    if not channel:
+        return
+    outbox.enqueue(
+        session,
+        kind="post_card",
+        lane=f"chan:{channel}",
+        payload={
+            "order_id": order.id,
+            "party_id": order.party_id(party),
+            "channel": channel,
+            "notice": notice,
+        },
+        now=now,
+        workspace_id=order.workspace_id,
+    )
+
+
+def after_action(
+    session: Session,
+    outcome: ActionOutcome,
+    caller: Caller,
+    origin: Origin | None,
+    *,
+    now: datetime,
+) -> None:
+    """Everything people must see after an action, queued in the action's own transaction."""
+    order = outcome.order
+    if origin is not None:
+        done = f":white_check_mark: {outcome.entry.past.capitalize()} *{order.code}* — it is now {order.status.label}."
+        redraw_origin(
+            session,
+            origin,
+            now=now,
+            workspace_id=order.workspace_id,
+            number=order.number,
+            notice=done,
+        )
+    if outcome.replayed:
+        return  # the first delivery already told everyone
+    redraw_order_messages(session, order.id, now=now, workspace_id=order.workspace_id)
+    post_card(session, order, caller.party.other, action_notice(order, outcome.entry), now=now)
+    members = party_members(session, order.merchant_id) + party_members(session, order.provider_id)
+    refresh_home(session, caller.team_id, members, now=now, workspace_id=order.workspace_id)

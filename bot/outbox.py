@@ -1,0 +1,337 @@
+"""The notification outbox: Slack side effects written with the change, delivered by a worker.
+
+A state change and every message it must update are committed in one transaction; a worker
+thread (one per process, any number of processes) then claims due items and delivers them, with
+retries and backoff, honouring 429 Retry-After. Items of one lane (one message, one channel,
+one Home tab, one response_url) go one at a time and in order; redraws render the state at
+delivery time, so several pending redraws of one message collapse into one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.orm import Session, aliased
+
+from bot.clock import Clock
+from orders_core.db import Database
+from orders_core.models import OutboxItem
+
+log = logging.getLogger(__name__)
+
+PENDING, DONE, FAILED = "pending", "done", "failed"
+LEASE = timedelta(seconds=60)
+MAX_ATTEMPTS = 40
+MAX_BACKOFF = 300.0
+
+# Slack errors that mean "try again later"; any other error is final for that item.
+RETRYABLE_ERRORS = frozenset(
+    {
+        "ratelimited",
+        "internal_error",
+        "fatal_error",
+        "service_unavailable",
+        "request_timeout",
+        "team_added_to_org",
+    }
+)
+# Redraws render the current state when delivered: pending ones of a lane collapse into one.
+COLLAPSIBLE = frozenset({"refresh_message", "respond", "view_refresh", "home_refresh"})
+
+
+class Retry(Exception):
+    """Deliver this item again after `delay` seconds."""
+
+    def __init__(self, reason: str, delay: float | None = None) -> None:
+        super().__init__(reason)
+        self.delay = delay
+
+
+class Permanent(Exception):
+    """This item can never be delivered (the message is gone, the bot left the channel)."""
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """An item this worker holds the lease of."""
+
+    id: int
+    workspace_id: int | None
+    kind: str
+    lane: str
+    payload: dict[str, Any]
+    attempts: int
+    collapse_upto: int
+
+
+Deliver = Callable[[Claimed], None]
+
+
+def enqueue(
+    session: Session,
+    *,
+    kind: str,
+    lane: str,
+    payload: Mapping[str, Any],
+    now: datetime,
+    workspace_id: int | None = None,
+) -> None:
+    """Add a side effect to the caller's transaction."""
+    session.add(
+        OutboxItem(
+            workspace_id=workspace_id,
+            kind=kind,
+            lane=lane,
+            payload=dict(payload),
+            status=PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+
+
+def classify(exc: BaseException) -> Retry | Permanent:
+    """Turn a Slack or network failure into a retry (with Slack's Retry-After) or a final failure."""
+    if isinstance(exc, Retry | Permanent):
+        return exc
+    if isinstance(exc, SlackApiError):
+        status = exc.response.status_code
+        error = str(exc.response.get("error", "")) if isinstance(exc.response.data, dict) else ""
+        if status == 429:
+            after = exc.response.headers.get("Retry-After") or exc.response.headers.get(
+                "retry-after"
+            )
+            return Retry("rate limited", float(after[0] if isinstance(after, list) else after or 1))
+        if status >= 500 or error in RETRYABLE_ERRORS:
+            return Retry(f"slack {status} {error}".strip())
+        return Permanent(error or f"slack {status}")
+    # Network trouble (timeouts, refused connections) and anything unexpected: try again later.
+    return Retry(f"{exc.__class__.__name__}: {exc}")
+
+
+class Outbox:
+    """Claiming, completing and rescheduling items in the database."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    def claim(self, worker: str, limit: int = 20) -> list[Claimed]:
+        """Lease the first due item of up to `limit` lanes that no other worker holds."""
+        now = self.clock.now()
+        earlier = aliased(OutboxItem)
+        query = (
+            select(OutboxItem)
+            .where(
+                OutboxItem.status == PENDING,
+                OutboxItem.next_attempt_at <= now,
+                (OutboxItem.locked_until.is_(None)) | (OutboxItem.locked_until < now),
+                ~exists().where(
+                    and_(
+                        earlier.lane == OutboxItem.lane,
+                        earlier.status == PENDING,
+                        earlier.id < OutboxItem.id,
+                    )
+                ),
+            )
+            .order_by(OutboxItem.id)
+            .limit(limit)
+        )
+        if not self.db.is_sqlite:
+            query = query.with_for_update(skip_locked=True, of=OutboxItem)
+        claimed: list[Claimed] = []
+        with self.db.transaction() as s:
+            for item in s.scalars(query):
+                item.locked_by = worker
+                item.locked_until = now + LEASE
+                upto = item.id
+                if item.kind in COLLAPSIBLE:
+                    upto = (
+                        s.scalar(
+                            select(OutboxItem.id)
+                            .where(
+                                OutboxItem.lane == item.lane,
+                                OutboxItem.status == PENDING,
+                                OutboxItem.kind == item.kind,
+                            )
+                            .order_by(OutboxItem.id.desc())
+                            .limit(1)
+                        )
+                        or item.id
+                    )
+                claimed.append(
+                    Claimed(
+                        item.id,
+                        item.workspace_id,
+                        item.kind,
+                        item.lane,
+                        dict(item.payload),
+                        item.attempts,
+                        upto,
+                    )
+                )
+        return claimed
+
+    def complete(self, item: Claimed) -> None:
+        """Delivered: the item, and the redraws of its lane it made redundant, are done."""
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            s.execute(
+                update(OutboxItem)
+                .where(
+                    OutboxItem.lane == item.lane,
+                    OutboxItem.status == PENDING,
+                    OutboxItem.kind == item.kind,
+                    OutboxItem.id >= item.id,
+                    OutboxItem.id <= item.collapse_upto,
+                )
+                .values(status=DONE, done_at=now, locked_by=None, locked_until=None)
+                .execution_options(synchronize_session=False)
+            )
+
+    def reschedule(self, item: Claimed, reason: str, delay: float | None) -> bool:
+        """Try again later (exponential backoff, or Slack's Retry-After); False once given up."""
+        attempts = item.attempts + 1
+        if delay is None:
+            delay = min(MAX_BACKOFF, 2.0 ** min(attempts, 12)) * random.uniform(0.5, 1.0)
+        give_up = attempts >= MAX_ATTEMPTS
+        with self.db.transaction() as s:
+            s.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id == item.id)
+                .values(
+                    attempts=attempts,
+                    status=FAILED if give_up else PENDING,
+                    next_attempt_at=self.clock.now() + timedelta(seconds=delay),
+                    locked_by=None,
+                    locked_until=None,
+                    last_error=reason[:2000],
+                )
+            )
+        return not give_up
+
+    def fail(self, item: Claimed, reason: str) -> None:
+        """Never deliverable: keep it, marked failed, for the operator."""
+        with self.db.transaction() as s:
+            s.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id == item.id)
+                .values(
+                    status=FAILED,
+                    attempts=item.attempts + 1,
+                    last_error=reason[:2000],
+                    locked_by=None,
+                    locked_until=None,
+                    done_at=self.clock.now(),
+                )
+            )
+
+    def pending_count(self) -> int:
+        """How many items wait (for tests and readiness)."""
+        with self.db.read() as s:
+            return (
+                s.scalar(
+                    select(func.count()).select_from(OutboxItem).where(OutboxItem.status == PENDING)
+                )
+                or 0
+            )
+
+
+class OutboxWorker:
+    """A background thread that delivers the outbox; `wake()` after a commit makes it go at once."""
+
+    def __init__(
+        self, outbox: Outbox, deliver: Deliver, *, idle_seconds: float = 1.0, batch: int = 20
+    ) -> None:
+        self.outbox = outbox
+        self.deliver = deliver
+        self.idle_seconds = idle_seconds
+        self.batch = batch
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.delivering = threading.Lock()
+
+    def wake(self) -> None:
+        """Something was committed: look now instead of at the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        """Start delivering in the background."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="outbox-worker", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the item in hand, then stop."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                worked = self.run_once()
+            except Exception:  # the database may be briefly unreachable: keep the thread alive
+                log.exception("outbox: claiming failed; retrying shortly")
+                worked = 0
+            if not worked:
+                self._wake.wait(self.idle_seconds)
+                self._wake.clear()
+
+    def run_once(self) -> int:
+        """Claim and deliver one batch; how many items were handled."""
+        items = self.outbox.claim(self.name, self.batch)
+        for item in items:
+            if self._stop.is_set() and item is not items[0]:
+                # Shutting down: leave the rest for another worker (their lease will lapse).
+                break
+            with self.delivering:
+                self._deliver_one(item)
+        return len(items)
+
+    def _deliver_one(self, item: Claimed) -> None:
+        try:
+            self.deliver(item)
+        except Exception as exc:
+            verdict = classify(exc)
+            if not isinstance(exc, Retry | Permanent | SlackApiError | OSError):
+                log.exception("outbox: unexpected error delivering %s %s", item.kind, item.lane)
+            if isinstance(verdict, Permanent):
+                log.warning("outbox: %s %s failed for good: %s", item.kind, item.lane, verdict)
+                self.outbox.fail(item, str(verdict))
+            else:
+                kept = self.outbox.reschedule(item, str(verdict), verdict.delay)
+                log.info(
+                    "outbox: %s %s will be retried (%s)%s",
+                    item.kind,
+                    item.lane,
+                    verdict,
+                    "" if kept else ": gave up",
+                )
+            return
+        self.outbox.complete(item)
+
+    def drain(self, timeout: float = 10.0) -> bool:
+        """Deliver until nothing is due (tests, the console, shutdown); True if emptied."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.run_once():
+                return True
+        return False

@@ -1,0 +1,104 @@
+"""What a person sees, read from the database and drawn: the list, the detail, a card, Home.
+
+Listeners (answering a click now) and the outbox (redrawing later) both draw through here, so a
+redrawn message is exactly what a fresh one would be.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.blocks.home import render_home
+from bot.blocks.orders import (
+    PAGE_SIZE,
+    ListSpec,
+    Message,
+    render_detail_message,
+    render_detail_modal,
+    render_order_card,
+    render_order_list,
+)
+from orders_core.models import PartyOrg, PostedMessage, PostedMessageOrder
+from orders_core.orders import (
+    Caller,
+    OrderPage,
+    count_by_status,
+    get_order_by_id,
+    get_order_detail,
+    get_orders,
+    last_entries,
+    list_orders,
+    search_orders,
+)
+
+
+def list_screen(
+    session: Session, caller: Caller, spec: ListSpec, now: datetime, notice: str | None = None
+) -> Message:
+    """The caller's party's orders, as `/orders list` (or `/orders search`) shows them."""
+    if spec.shown:  # a redraw after an action: the same rows, as they are now
+        page = OrderPage(get_orders(session, caller.ref, spec.shown), spec.next_cursor)
+    elif spec.query:
+        page = OrderPage(search_orders(session, caller.ref, spec.query, limit=PAGE_SIZE), None)
+    else:
+        page = list_orders(session, caller.ref, spec.statuses, cursor=spec.cursor, limit=PAGE_SIZE)
+    last = last_entries(session, [o.id for o in page.orders])
+    return render_order_list(
+        page,
+        viewer=caller.party,
+        party_name=caller.party_name,
+        spec=spec,
+        last_entries=last,
+        now=now,
+        notice=notice,
+    )
+
+
+def detail_message(
+    session: Session, caller: Caller, number: str | int, now: datetime, notice: str | None = None
+) -> Message:
+    """One order and its timeline, as a message."""
+    return render_detail_message(
+        get_order_detail(session, caller.ref, number), caller.party, now, notice
+    )
+
+
+def detail_modal(
+    session: Session, caller: Caller, number: str | int, now: datetime, notice: str | None = None
+) -> dict[str, Any]:
+    """One order and its timeline, as a modal."""
+    return render_detail_modal(
+        get_order_detail(session, caller.ref, number), caller.party, now, notice
+    )
+
+
+def posted_message(
+    session: Session, message_id: int, now: datetime
+) -> tuple[PostedMessage, Message]:
+    """A message we posted, drawn again from the current state of what it shows."""
+    posted = session.get(PostedMessage, message_id)
+    if posted is None:
+        raise LookupError(f"no posted message {message_id}")
+    viewer = session.get(PartyOrg, posted.viewer_party_id) if posted.viewer_party_id else None
+    order_ids = list(
+        session.scalars(
+            select(PostedMessageOrder.order_id).where(PostedMessageOrder.message_id == message_id)
+        )
+    )
+    if posted.kind == "card" and viewer is not None and order_ids:
+        order = get_order_by_id(session, order_ids[0])
+        last = last_entries(session, [order.id]).get(order.id)
+        return posted, render_order_card(
+            order, viewer=viewer.kind, last=last, now=now, notice=posted.ref.get("notice")
+        )
+    raise LookupError(f"cannot draw a {posted.kind} message")
+
+
+def home_screen(session: Session, caller: Caller | None, now: datetime) -> dict[str, Any]:
+    """A user's Home tab."""
+    counts = count_by_status(session, caller.ref) if caller else None
+    return render_home(caller, counts, now)

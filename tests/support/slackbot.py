@@ -1,0 +1,193 @@
+"""The bot running for real in HTTP mode on a free port, talking to a local Slack."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.app import Runtime, build_runtime
+from bot.clock import MovableClock
+from bot.http import HttpServer
+from bot.localslack import LocalSlack, SlackSender, Workspace
+from bot.settings import Settings
+from orders_core.db import Database
+from tests.support.world import OTHER_TEAM, TEAM
+
+SIGNING_SECRET = secrets.token_hex(16)
+TOKEN = "xoxb-test-token"
+OTHER_TOKEN = "xoxb-other-token"
+
+
+@dataclass
+class Bot:
+    """A running bot and the local Slack it talks to."""
+
+    runtime: Runtime
+    server: HttpServer
+    slack: LocalSlack
+    sender: SlackSender
+    clock: MovableClock
+
+    @property
+    def db(self) -> Database:
+        """The bot's database."""
+        return self.runtime.db
+
+    def ask(
+        self, user: str, text: str, *, team: str = TEAM, channel: str = "C0ORDERS"
+    ) -> Ephemeral:
+        """Type `/orders TEXT` and wait for the ephemeral answer."""
+        url = self.slack.new_response_url(channel=channel, user=user, team_id=team)
+        response = self.sender.slash_command(
+            team_id=team, user_id=user, text=text, channel_id=channel, response_url=url
+        )
+        assert response.status == 200, (response.status, response.body)
+        message = self.slack.wait_for(
+            lambda: (self.slack.response_messages(url) or [None])[-1],
+            description=f"an answer to /orders {text}",
+        )
+        return Ephemeral(self, url, channel, user, team, message)
+
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait until every queued notification has been delivered (or given up)."""
+        self.runtime.worker.drain(timeout)
+
+    def channel(self, channel: str) -> list[dict[str, Any]]:
+        """The messages of a channel, as they look now."""
+        return self.slack.channel_messages(channel)
+
+    def click_posted(
+        self,
+        user: str,
+        channel: str,
+        ts: str,
+        action_id: str,
+        *,
+        team: str = TEAM,
+        value: str | None = None,
+    ) -> Any:
+        """Click a button of a message posted in a channel."""
+        return self.sender.click(
+            team_id=team, user_id=user, channel_id=channel, ts=ts, action_id=action_id, value=value
+        )
+
+
+@dataclass
+class Ephemeral:
+    """An ephemeral message the app answered with, and how to click it."""
+
+    bot: Bot
+    url: str
+    channel: str
+    user: str
+    team: str
+    message: dict[str, Any]
+
+    @property
+    def text(self) -> str:
+        """What a person reads in it."""
+        return blocks_text(self.message)
+
+    def current(self) -> Ephemeral:
+        """The message as it looks now (after replace_original)."""
+        found = self.bot.slack.response_messages(self.url)
+        return Ephemeral(
+            self.bot, self.url, self.channel, self.user, self.team, found[0] if found else {}
+        )
+
+    def click(
+        self,
+        action_id: str,
+        *,
+        value: str | None = None,
+        user: str | None = None,
+        choice: Any = None,
+    ) -> Ephemeral:
+        """Click a button (or choose an option) in it; returns a handle on the clicked message."""
+        url = self.bot.slack.new_response_url(
+            channel=self.channel,
+            user=self.user,
+            team_id=self.team,
+            message_ts=self.message["ts"],
+            ephemeral=True,
+        )
+        response = self.bot.sender.click(
+            team_id=self.team,
+            user_id=user or self.user,
+            channel_id=self.channel,
+            message=self.message,
+            action_id=action_id,
+            value=value,
+            choice=choice,
+            ephemeral=True,
+            response_url=url,
+        )
+        assert response.status == 200, (response.status, response.body)
+        return Ephemeral(self.bot, url, self.channel, self.user, self.team, self.message)
+
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait until every queued notification has been delivered (or given up)."""
+        self.runtime.worker.drain(timeout)
+
+
+def blocks_text(message: dict[str, Any]) -> str:
+    """All the text a person reads in a message or view, in order."""
+    from bot.localslack import visible_text
+
+    return visible_text(message)
+
+
+def buttons(message: dict[str, Any]) -> list[tuple[str, str]]:
+    """(action_id, label) of every button in a message or view, in order."""
+    found = []
+    for block in message.get("blocks") or []:
+        elements = list(block.get("elements") or [])
+        if block.get("accessory"):
+            elements.append(block["accessory"])
+        for element in elements:
+            if element.get("type") == "button":
+                found.append((element["action_id"], element["text"]["text"]))
+    return found
+
+
+@contextmanager
+def running_bot(db: Database, *, start: datetime | None = None) -> Iterator[Bot]:
+    """Start LocalSlack, the bot in HTTP mode on a free port, and its outbox worker."""
+    workspaces = {
+        TOKEN: Workspace(team_id=TEAM, team_name="Test", team_domain="test"),
+        OTHER_TOKEN: Workspace(team_id=OTHER_TEAM, team_name="Other", team_domain="other"),
+    }
+    with LocalSlack(workspaces=workspaces, default_workspace=workspaces[TOKEN]) as slack:
+        settings = Settings(
+            _env_file=None,  # type: ignore[call-arg]
+            database_url=db.url,
+            slack_bot_token=TOKEN,
+            slack_signing_secret=SIGNING_SECRET,
+            slack_api_url=slack.base_url,
+        )
+        clock = MovableClock(start)
+        runtime = build_runtime(settings, clock=clock, db=db, migrate=False)
+        server = HttpServer(runtime.wsgi, port=0, threads=4).start()
+        runtime.start_background()
+        try:
+            yield Bot(
+                runtime,
+                server,
+                slack,
+                SlackSender(server.url, SIGNING_SECRET, local_slack=slack),
+                clock,
+            )
+        finally:
+            server.close()
+            runtime.worker.stop()
+            runtime.bolt.listener_runner.listener_executor.shutdown(wait=True)  # type: ignore[attr-defined]
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON (for button values in hand-made payloads)."""
+    return json.dumps(value, separators=(",", ":"))
