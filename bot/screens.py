@@ -37,11 +37,23 @@ from orders_core.orders import (
 
 
 def list_screen(
-    session: Session, caller: Caller, spec: ListSpec, now: datetime, notice: str | None = None
+    session: Session,
+    caller: Caller,
+    spec: ListSpec,
+    now: datetime,
+    notice: str | None = None,
+    include: tuple[int, ...] = (),
 ) -> Message:
     """The caller's party's orders, as `/orders list` (or `/orders search`) shows them."""
-    if spec.shown:  # a redraw after an action: the same rows, as they are now
-        page = OrderPage(get_orders(session, caller.ref, spec.shown), spec.next_cursor)
+    if spec.window:  # a redraw after an action: the same stretch of the list, as it is now
+        page = list_orders(session, caller.ref, spec.statuses, within=spec.window, limit=PAGE_SIZE)
+        extra = [
+            o
+            for o in get_orders(session, caller.ref, include)
+            if o.id not in {p.id for p in page.orders}
+        ]
+        orders = sorted([*page.orders, *extra], key=lambda o: o.id, reverse=True)
+        page = OrderPage(tuple(orders), spec.next_cursor)
     elif spec.query:
         page = OrderPage(search_orders(session, caller.ref, spec.query, limit=PAGE_SIZE), None)
     else:

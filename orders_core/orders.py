@@ -343,13 +343,17 @@ def list_orders(
     *,
     cursor: str | None = None,
     limit: int = 10,
+    within: tuple[int, int] | None = None,
 ) -> OrderPage:
     """A party's orders, newest first, optionally only some statuses; one page per call.
 
     Paginated by keyset: `cursor` is the opaque value of the previous page's `next_cursor`.
+    `within` keeps to a stretch of ids (redrawing a page that was shown before).
     """
     column = _party_column(party.kind)
     after = _decode_cursor(cursor)
+    if within is not None:
+        after = within[1] + 1 if after is None else min(after, within[1] + 1)
     wanted = sorted(set(statuses or ()))
     if wanted and len(wanted) < len(OrderStatus):
         # One index range scan per status (party, status, id), merged: as fast for one status
@@ -359,6 +363,8 @@ def list_orders(
             q = select(Order.id).where(column == party.id, Order.status == status)
             if after is not None:
                 q = q.where(Order.id < after)
+            if within is not None:
+                q = q.where(Order.id >= within[0])
             parts.append(select(q.order_by(Order.id.desc()).limit(limit + 1).subquery().c.id))
         ids = union_all(*parts).subquery()
         id_query = select(ids.c.id).order_by(ids.c.id.desc()).limit(limit + 1)
@@ -366,6 +372,8 @@ def list_orders(
         q = select(Order.id).where(column == party.id)
         if after is not None:
             q = q.where(Order.id < after)
+        if within is not None:
+            q = q.where(Order.id >= within[0])
         id_query = q.order_by(Order.id.desc()).limit(limit + 1)
     page_ids = list(session.scalars(id_query))
     has_more = len(page_ids) > limit

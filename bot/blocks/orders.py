@@ -66,8 +66,8 @@ class ListSpec:
     cursor: str | None = None
     query: str | None = None
     """Set for search results: the number (or its start) that was searched."""
-    shown: tuple[int, ...] = ()
-    """The order numbers the message shows: a redraw after an action keeps the same rows."""
+    window: tuple[int, int] | None = None
+    """The (lowest, highest) order ids the message shows: a redraw after an action keeps to it."""
     next_cursor: str | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -79,8 +79,8 @@ class ListSpec:
             data["c"] = self.cursor
         if self.query:
             data["q"] = self.query[:40]
-        if self.shown:
-            data["o"] = list(self.shown)
+        if self.window:
+            data["r"] = list(self.window)
         if self.next_cursor:
             data["n"] = self.next_cursor
         return data
@@ -91,13 +91,20 @@ class ListSpec:
         statuses = tuple(s for s in (parse_status(str(x)) for x in data.get("s") or []) if s)
         cursor = data.get("c")
         query = data.get("q")
-        shown = tuple(int(n) for n in (data.get("o") or [])[:PAGE_SIZE] if str(n).isdigit())
+        window = data.get("r")
+        bounds = None
+        if (
+            isinstance(window, list)
+            and len(window) == 2
+            and all(isinstance(x, int) for x in window)
+        ):
+            bounds = (min(window), max(window))
         after = data.get("n")
         return cls(
             statuses or None,
             str(cursor) if cursor else None,
             str(query)[:40] if query else None,
-            shown,
+            bounds,
             str(after) if after else None,
         )
 
@@ -136,15 +143,15 @@ def _plain(text: str, limit: int = 75) -> dict[str, Any]:
 
 def _confirm_dialog(order: OrderView, t: Transition) -> dict[str, Any]:
     what = {
-        Action.CONFIRM: "The provider will start building the mini program.",
-        Action.APPROVE: "The order will be Completed; this cannot be undone.",
-        Action.ACCEPT: "The merchant will be asked to confirm.",
+        Action.CONFIRM: "The provider starts building.",
+        Action.APPROVE: "The order is then Completed.",
+        Action.ACCEPT: "The merchant is asked to confirm.",
     }.get(t.action, "")
     return {
         "title": _plain(f"{t.label} {order.code}?", 100),
         "text": {
-            "type": "mrkdwn",
-            "text": clip(f"{t.label} *{order.code}* ({escape(order.mini_program)})? {what}", 300),
+            "type": "plain_text",
+            "text": clip(f"{escape(clip(order.mini_program, 40))}: {what}", 300),
         },
         "confirm": _plain(t.label, 30),
         "deny": _plain("Not now", 30),
@@ -181,7 +188,7 @@ def _actions_block(order: OrderView, viewer: Party, where: Mapping[str, Any]) ->
     ]
 
 
-def last_change_text(entry: TimelineEntry | None, *, reason_limit: int = 200) -> str:
+def last_change_text(entry: TimelineEntry | None, *, reason_limit: int = 150) -> str:
     """ "Confirmed by @ana at 10:42", with the reason when there is one."""
     if entry is None:
         return ""
@@ -198,11 +205,11 @@ def order_summary(
 ) -> Block:
     """The row's main section: number (a button that opens the detail), service, other party,
     mini program, status with its icon, and how long it has been in it."""
-    other = order.party_name(viewer.other)
+    other = clip(order.party_name(viewer.other), 60)
     text = (
-        f"*{order.code}* · {escape(order.service_name)}\n"
+        f"*{order.code}* · {escape(clip(order.service_name, 60))}\n"
         f"{status_text(order.status)} for {duration(now - order.status_changed_at)}"
-        f" · {escape(other)} · _{escape(order.mini_program)}_"
+        f" · {escape(other)} · _{escape(clip(order.mini_program, 60))}_"
     )
     return {
         "type": "section",
@@ -283,7 +290,7 @@ def render_order_list(
         spec.statuses,
         spec.cursor,
         spec.query,
-        tuple(o.number for o in page.orders),
+        (min(o.id for o in page.orders), max(o.id for o in page.orders)) if page.orders else None,
         page.next_cursor,
     ).to_json()
     shown = ", ".join(s.label for s in spec.statuses) if spec.statuses else "all statuses"
