@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +12,7 @@ from bot.blocks.orders import render_error
 from bot.clock import Clock, SystemClock
 from bot.deliveries import Deliveries, post_response_url
 from bot.deps import Deps
+from bot.executor import ListenerExecutor
 from bot.http import SlackWsgiApp
 from bot.listeners import actions, commands, events, views
 from bot.outbox import Outbox, OutboxWorker
@@ -41,14 +41,24 @@ class Runtime:
     worker: OutboxWorker
     deps: Deps
     wsgi: SlackWsgiApp
+    listeners: ListenerExecutor
     extras: dict[str, Any] = field(default_factory=dict)
 
     def start_background(self) -> None:
         """Start delivering notifications."""
         self.worker.start()
 
+    def settle(self, timeout: float = 10.0) -> None:
+        """Wait for the listeners at work, then deliver every notification that is due."""
+        for _ in range(10):
+            self.listeners.wait_idle(timeout)
+            if self.worker.drain(timeout) and not self.listeners.busy:
+                return
+
     def stop(self) -> None:
-        """Finish the outbox item in hand and release the database."""
+        """Let listeners finish, finish the outbox item in hand, release the database."""
+        self.listeners.wait_idle(20)
+        self.listeners.shutdown(wait=True)
         self.worker.stop()
         self.db.dispose()
 
@@ -84,6 +94,7 @@ def build_runtime(
     outbox = Outbox(db, clock)
     worker = OutboxWorker(outbox, Deliveries(db, clock, clients))
     deps = Deps(db, clock, worker)
+    executor = ListenerExecutor(max(4, settings.http_threads))
     bolt = App(
         client=make_client(settings.slack_api_url, token),
         signing_secret=settings.slack_signing_secret.get_secret_value()
@@ -91,13 +102,11 @@ def build_runtime(
         else None,
         process_before_response=False,
         token_verification_enabled=token_verification,
-        listener_executor=ThreadPoolExecutor(
-            max_workers=max(4, settings.http_threads), thread_name_prefix="bolt"
-        ),
+        listener_executor=executor,
     )
     register(bolt, deps)
     wsgi = SlackWsgiApp(bolt, ready=lambda: ready_probe(db))
-    return Runtime(settings, db, clock, clients, bolt, outbox, worker, deps, wsgi)
+    return Runtime(settings, db, clock, clients, bolt, outbox, worker, deps, wsgi, executor)
 
 
 def register(bolt: App, deps: Deps) -> None:

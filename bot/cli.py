@@ -637,7 +637,7 @@ def run(
 
         def stop(signum: int, _frame: object) -> None:
             err.print(f"signal {signum}: finishing requests in flight, then stopping")
-            server.close()
+            server.request_stop()
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)

@@ -115,9 +115,9 @@ class Deliveries:
             try:
                 caller = resolve_caller(s, p["team"], p["user"])
                 if where.get("k") == "list":
-                    message = list_screen(
-                        s, caller, ListSpec.from_json(where), now, p.get("notice")
-                    )
+                    include = (int(p["number"]),) if p.get("number") is not None else ()
+                    spec = ListSpec.from_json(where)
+                    message = list_screen(s, caller, spec, now, p.get("notice"), include)
                 elif p.get("number") is not None:
                     message = detail_message(s, caller, int(p["number"]), now, p.get("notice"))
                 else:

@@ -131,7 +131,12 @@ def _text(start_response: StartResponse, status: int, text: str) -> list[bytes]:
 
 
 class HttpServer:
-    """Waitress serving a WSGI app, in a thread (console, tests) or in the foreground (run --http)."""
+    """Waitress serving a WSGI app from a background thread, with a graceful stop.
+
+    Stopping closes the listening socket first, lets the requests in flight finish (up to a
+    grace period), then closes the remaining connections — all inside waitress's own loop thread,
+    so nothing is closed under its feet.
+    """
 
     def __init__(
         self,
@@ -143,7 +148,7 @@ class HttpServer:
     ) -> None:
         from waitress.server import create_server
 
-        self.server = create_server(
+        self.server: Any = create_server(
             app,
             host=host,
             port=port,
@@ -152,11 +157,12 @@ class HttpServer:
             clear_untrusted_proxy_headers=True,
         )
         self._thread: threading.Thread | None = None
+        self._stop_requested = threading.Event()
 
     @property
     def port(self) -> int:
         """The port it listens on (a free one when 0 was asked)."""
-        return int(self.server.effective_port)  # type: ignore[union-attr]
+        return int(self.server.effective_port)
 
     @property
     def url(self) -> str:
@@ -169,13 +175,47 @@ class HttpServer:
         self._thread.start()
         return self
 
-    def serve_forever(self) -> None:
-        """Serve in this thread until close()."""
-        self.server.run()
+    def request_stop(self) -> None:
+        """Ask serve_forever() to stop (safe to call from a signal handler)."""
+        self._stop_requested.set()
 
-    def close(self) -> None:
-        """Stop accepting, let the request threads finish, and stop."""
-        self.server.close()
-        self.server.task_dispatcher.shutdown()
-        if self._thread is not None:
-            self._thread.join(10)
+    def serve_forever(self, grace: float = 25.0) -> None:
+        """Serve until request_stop(), then stop gracefully."""
+        self.start()
+        self._stop_requested.wait()
+        self.close(grace)
+
+    def close(self, grace: float = 10.0) -> None:
+        """Stop accepting, let requests in flight finish (up to `grace` s), then stop."""
+        import time
+
+        from waitress import wasyncore
+
+        server = self.server
+        if self._thread is None:
+            server.close()
+            server.task_dispatcher.shutdown()
+            return
+        stopped_listening = threading.Event()
+
+        def stop_listening() -> None:
+            wasyncore.dispatcher.close(server)
+            stopped_listening.set()
+
+        server.trigger.pull_trigger(stop_listening)
+        stopped_listening.wait(2)
+        dispatcher = server.task_dispatcher
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and (dispatcher.active_count or dispatcher.queue):
+            time.sleep(0.02)
+
+        def close_everything() -> None:
+            for channel in list(server._map.values()):
+                if channel is not server.trigger:
+                    channel.close()
+            server.trigger.close()
+
+        server.trigger.pull_trigger(close_everything)
+        self._thread.join(5)
+        dispatcher.shutdown()
+        self._thread = None

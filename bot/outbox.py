@@ -239,6 +239,15 @@ class Outbox:
                 )
             )
 
+    def release(self, item: Claimed) -> None:
+        """Give an unstarted item back (shutting down)."""
+        with self.db.transaction() as s:
+            s.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id == item.id, OutboxItem.status == PENDING)
+                .values(locked_by=None, locked_until=None)
+            )
+
     def pending_count(self) -> int:
         """How many items wait (for tests and readiness)."""
         with self.db.read() as s:
@@ -297,14 +306,15 @@ class OutboxWorker:
 
     def run_once(self) -> int:
         """Claim and deliver one batch; how many items were handled."""
-        items = self.outbox.claim(self.name, self.batch)
-        for item in items:
-            if self._stop.is_set() and item is not items[0]:
-                # Shutting down: leave the rest for another worker (their lease will lapse).
-                break
-            with self.delivering:
+        with self.delivering:  # one batch at a time per process: drain() waits for the thread's
+            items = self.outbox.claim(self.name, self.batch)
+            for item in items:
+                if self._stop.is_set() and item is not items[0]:
+                    # Shutting down: leave the rest for another worker (their lease will lapse).
+                    self.outbox.release(item)
+                    continue
                 self._deliver_one(item)
-        return len(items)
+            return len(items)
 
     def _deliver_one(self, item: Claimed) -> None:
         try:

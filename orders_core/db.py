@@ -89,10 +89,9 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A reading unit of work: sees one consistent snapshot, writes nothing."""
+        """A reading unit of work: one transaction, whose objects stay readable after it ends."""
         with self._reader() as session, session.begin():
             yield session
-            session.rollback()
 
     def dispose(self) -> None:
         """Close every pooled connection."""

@@ -54,12 +54,45 @@ class Bot:
         return Ephemeral(self, url, channel, user, team, message)
 
     def settle(self, timeout: float = 10.0) -> None:
-        """Wait until every queued notification has been delivered (or given up)."""
-        self.runtime.worker.drain(timeout)
+        """Wait until the listeners are done and every due notification is delivered."""
+        self.runtime.settle(timeout)
 
     def channel(self, channel: str) -> list[dict[str, Any]]:
         """The messages of a channel, as they look now."""
         return self.slack.channel_messages(channel)
+
+    def modal(self, user: str) -> dict[str, Any]:
+        """The modal on top of `user`'s screen (waiting for it to open)."""
+        return self.slack.wait_for(
+            lambda: (self.slack.open_views(user) or [None])[-1], description=f"a modal for {user}"
+        )
+
+    def submit(self, user: str, inputs: dict[str, Any], *, team: str = TEAM) -> Any:
+        """Submit `user`'s top modal with these inputs; returns the app's answer (JSON or {})."""
+        response = self.sender.view_submission(team_id=team, user_id=user, inputs=inputs)
+        assert response.status == 200, (response.status, response.body)
+        return response.json() if response.body else {}
+
+    def status_of(self, number: str) -> Any:
+        """An order's status, read from the database."""
+        from sqlalchemy import select
+
+        from orders_core.models import Order
+        from orders_core.orders import parse_order_number
+
+        with self.db.read() as s:
+            return s.scalar(select(Order.status).where(Order.number == parse_order_number(number)))
+
+    def timeline(self, number: str) -> list[Any]:
+        """An order's timeline entries, oldest first."""
+        from sqlalchemy import select
+
+        from orders_core.models import Order
+        from orders_core.orders import parse_order_number, timeline
+
+        with self.db.read() as s:
+            order_id = s.scalar(select(Order.id).where(Order.number == parse_order_number(number)))
+            return list(timeline(s, order_id)) if order_id else []
 
     def click_posted(
         self,
@@ -131,8 +164,8 @@ class Ephemeral:
         return Ephemeral(self.bot, url, self.channel, self.user, self.team, self.message)
 
     def settle(self, timeout: float = 10.0) -> None:
-        """Wait until every queued notification has been delivered (or given up)."""
-        self.runtime.worker.drain(timeout)
+        """Wait until the listeners are done and every due notification is delivered."""
+        self.runtime.settle(timeout)
 
 
 def blocks_text(message: dict[str, Any]) -> str:
@@ -184,8 +217,9 @@ def running_bot(db: Database, *, start: datetime | None = None) -> Iterator[Bot]
             )
         finally:
             server.close()
+            runtime.listeners.wait_idle()
+            runtime.listeners.shutdown(wait=True)
             runtime.worker.stop()
-            runtime.bolt.listener_runner.listener_executor.shutdown(wait=True)  # type: ignore[attr-defined]
 
 
 def dumps(value: Any) -> str:
