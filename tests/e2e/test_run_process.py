@@ -1,0 +1,156 @@
+"""`orders-bot run` as an operator starts it: settings checked first, then HTTP mode as a real process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from bot.localslack import LocalSlack, SlackSender, Workspace
+from orders_core.db import Database
+from tests.support.slackbot import SIGNING_SECRET, TOKEN
+from tests.support.world import TEAM
+
+EXE = str(Path(sys.executable).with_name("orders-bot"))
+
+
+def free_port() -> int:
+    """A port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment without any Slack or database settings, plus `extra`."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "DATABASE_URL", "PORT", "LOG_"))
+    }
+    env.update(extra)
+    return env
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "lines"),
+    [
+        (
+            ["run"],
+            {},
+            [
+                "SLACK_BOT_TOKEN is not set: it should be a bot token starting with xoxb-.",
+                "SLACK_APP_TOKEN is not set: it should be an app-level token starting with xapp-.",
+            ],
+        ),
+        (
+            ["run", "--http"],
+            {"SLACK_BOT_TOKEN": "xoxp-user-token"},
+            [
+                "SLACK_BOT_TOKEN is malformed: it should be a bot token starting with xoxb-.",
+                "SLACK_SIGNING_SECRET is not set",
+            ],
+        ),
+        (
+            ["run", "--http"],
+            {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "not-hex"},
+            ["SLACK_SIGNING_SECRET is malformed: it should be the 32 hexadecimal characters"],
+        ),
+        (
+            ["run", "--http"],
+            {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": SIGNING_SECRET, "PORT": "eighty"},
+            ["PORT is invalid"],
+        ),
+        (
+            ["run", "--http"],
+            {
+                "SLACK_BOT_TOKEN": "xoxb-1",
+                "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                "SLACK_API_URL": "slack.com",
+            },
+            ["SLACK_API_URL is invalid: should be an http(s) URL"],
+        ),
+    ],
+)
+def test_a_missing_or_malformed_setting_stops_the_start(
+    tmp_path: Path, args: list[str], env: dict[str, str], lines: list[str]
+) -> None:
+    """One line per variable, naming it and what it should look like; no traceback; exit 1."""
+    done = subprocess.run(
+        [EXE, *args],
+        env=clean_env(**env),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    for line in lines:
+        assert line in done.stderr
+    assert "Traceback" not in done.stderr and "xoxb-1" not in done.stderr
+
+
+def test_http_mode_as_a_real_process(tmp_path: Path, sqlite_db: Database) -> None:
+    """Served by the production server: health, readiness, a signed command, graceful SIGTERM."""
+    from tests.support.world import build_world
+
+    build_world(sqlite_db)
+    sqlite_db.dispose()
+    port = free_port()
+    with LocalSlack(workspaces={TOKEN: Workspace(team_id=TEAM)}) as slack:
+        env = clean_env(
+            DATABASE_URL=sqlite_db.url,
+            SLACK_BOT_TOKEN=TOKEN,
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            SLACK_API_URL=slack.base_url,
+            PORT=str(port),
+            HOST="127.0.0.1",
+        )
+        process = subprocess.Popen(
+            [EXE, "run", "--http"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            for _ in range(100):
+                try:
+                    with urllib.request.urlopen(url + "/healthz", timeout=1) as r:
+                        assert r.read() == b"ok"
+                        break
+                except OSError:
+                    time.sleep(0.1)
+            with urllib.request.urlopen(url + "/readyz", timeout=5) as r:
+                assert r.status == 200
+            sender = SlackSender(url, SIGNING_SECRET, local_slack=slack)
+            reply = slack.new_response_url(channel="C0ORDERS", user="U0ANA", team_id=TEAM)
+            assert (
+                sender.slash_command(
+                    team_id=TEAM, user_id="U0ANA", text="help", response_url=reply
+                ).status
+                == 200
+            )
+            answer = slack.wait_for(lambda: slack.response_messages(reply))
+            assert "Acme Coffee" in str(answer)
+            assert (
+                sender.slash_command(
+                    team_id=TEAM, user_id="U0ANA", text="help", bad_signature=True
+                ).status
+                == 401
+            )
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, err = process.communicate(timeout=30)
+        assert process.returncode == 0, err
+        assert "finishing requests in flight" in err

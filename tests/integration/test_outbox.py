@@ -1,0 +1,179 @@
+"""The outbox: in order per lane, collapsed redraws, leases across workers, Slack's errors."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from slack_sdk import WebClient
+from sqlalchemy import select
+
+from bot.clock import MovableClock
+from bot.localslack import LocalSlack
+from bot.outbox import (
+    DONE,
+    FAILED,
+    PENDING,
+    Claimed,
+    Outbox,
+    OutboxWorker,
+    Permanent,
+    Retry,
+    classify,
+    enqueue,
+)
+from orders_core.db import Database
+from orders_core.models import OutboxItem
+
+T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+
+
+def add(db: Database, clock: MovableClock, *items: tuple[str, str, dict[str, object]]) -> None:
+    """Queue (kind, lane, payload) items in one transaction."""
+    with db.transaction() as s:
+        for kind, lane, payload in items:
+            enqueue(s, kind=kind, lane=lane, payload=payload, now=clock.now())
+
+
+def statuses(db: Database) -> list[tuple[int, str]]:
+    """(id, status) of every item."""
+    with db.read() as s:
+        return [(i.id, i.status) for i in s.scalars(select(OutboxItem).order_by(OutboxItem.id))]
+
+
+def test_one_lane_in_order_and_redraws_collapse(db: Database) -> None:
+    """Posts of one channel go in order; three pending redraws of one message are one delivery."""
+    clock = MovableClock(T0)
+    add(
+        db,
+        clock,
+        ("post_card", "chan:C1", {"n": 1}),
+        ("post_card", "chan:C1", {"n": 2}),
+        ("refresh_message", "msg:7", {"message_id": 7}),
+        ("refresh_message", "msg:7", {"message_id": 7}),
+        ("refresh_message", "msg:7", {"message_id": 7}),
+        ("post_card", "chan:C1", {"n": 3}),
+    )
+    delivered: list[tuple[str, object]] = []
+    worker = OutboxWorker(
+        Outbox(db, clock),
+        lambda item: delivered.append((item.lane, item.payload.get("n", "redraw"))),
+    )
+    assert worker.drain(5)
+    assert delivered == [("chan:C1", 1), ("msg:7", "redraw"), ("chan:C1", 2), ("chan:C1", 3)]
+    assert {status for _, status in statuses(db)} == {DONE}
+
+
+def test_a_failing_item_holds_its_lane_but_not_the_others(db: Database) -> None:
+    """Order per message: the second update of a message waits for the first; other lanes go on."""
+    clock = MovableClock(T0)
+    add(
+        db,
+        clock,
+        ("post_card", "chan:C1", {"n": 1}),
+        ("post_card", "chan:C1", {"n": 2}),
+        ("post_card", "chan:C2", {"n": 3}),
+    )
+    attempts: list[object] = []
+
+    def deliver(item: Claimed) -> None:
+        attempts.append(item.payload["n"])
+        if item.payload["n"] == 1 and item.attempts == 0:
+            raise Retry("slack 503", 30)
+
+    worker = OutboxWorker(Outbox(db, clock), deliver)
+    worker.drain(5)
+    assert attempts == [1, 3]
+    clock.advance(timedelta(seconds=31))
+    worker.drain(5)
+    assert attempts == [1, 3, 1, 2]
+
+
+def test_retry_after_and_backoff_and_giving_up(db: Database) -> None:
+    """Retry-After is honoured exactly; other retries back off; a permanent error is kept, failed."""
+    clock = MovableClock(T0)
+    add(db, clock, ("post_card", "a", {}), ("post_card", "b", {}), ("post_card", "c", {}))
+    errors = {
+        "a": Retry("rate limited", 42.0),
+        "b": Retry("slack 500"),
+        "c": Permanent("channel_not_found"),
+    }
+
+    def deliver(item: Claimed) -> None:
+        raise errors[item.lane]
+
+    OutboxWorker(Outbox(db, clock), deliver).drain(5)
+    with db.read() as s:
+        items = {i.lane: i for i in s.scalars(select(OutboxItem))}
+    assert items["a"].status == PENDING and items["a"].next_attempt_at == T0 + timedelta(seconds=42)
+    assert items["b"].status == PENDING and T0 < items["b"].next_attempt_at <= T0 + timedelta(
+        seconds=2
+    )
+    assert items["c"].status == FAILED and items["c"].last_error == "channel_not_found"
+
+
+def test_a_lease_keeps_other_workers_off_until_it_lapses(db: Database) -> None:
+    """A worker that died mid-delivery holds its item for the lease only."""
+    clock = MovableClock(T0)
+    add(db, clock, ("post_card", "chan:C1", {"n": 1}))
+    crashed = Outbox(db, clock).claim("crashed-worker")
+    assert len(crashed) == 1
+    assert Outbox(db, clock).claim("other") == []
+    clock.advance(timedelta(seconds=61))
+    again = Outbox(db, clock).claim("other")
+    assert [c.id for c in again] == [crashed[0].id]
+
+
+@pytest.mark.postgres
+def test_concurrent_workers_never_share_a_lane(pg_db: Database) -> None:
+    """Four workers on PostgreSQL (FOR UPDATE SKIP LOCKED): each item once, each lane in order."""
+    clock = MovableClock(T0)
+    lanes = [f"msg:{i}" for i in range(10)]
+    add(pg_db, clock, *[("post_card", lane, {"n": n}) for n in range(5) for lane in lanes])
+    seen: dict[str, list[object]] = {lane: [] for lane in lanes}
+    busy: set[str] = set()
+    lock = threading.Lock()
+    overlaps: list[str] = []
+
+    def deliver(item: Claimed) -> None:
+        with lock:
+            if item.lane in busy:
+                overlaps.append(item.lane)
+            busy.add(item.lane)
+        seen[item.lane].append(item.payload["n"])
+        with lock:
+            busy.discard(item.lane)
+
+    workers = [OutboxWorker(Outbox(pg_db, clock), deliver, batch=3) for _ in range(4)]
+    threads = [threading.Thread(target=w.drain, args=(20,)) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert overlaps == []
+    assert all(seen[lane] == [0, 1, 2, 3, 4] for lane in lanes), seen
+
+
+def test_slack_errors_are_classified_from_real_answers() -> None:
+    """429 carries Retry-After; 5xx and timeouts are retried; a Slack error like not_in_channel is final."""
+    with LocalSlack() as slack:
+        client = WebClient(token="xoxb-x", base_url=slack.base_url, timeout=1, retry_handlers=[])
+        slack.fail("chat.postMessage", error="ratelimited", retry_after=7)
+        slack.fail("chat.update", status=503)
+        slack.fail("chat.delete", error="not_in_channel")
+        slack.delay("views.publish", 3)
+        verdicts = []
+        for call in (
+            lambda: client.chat_postMessage(channel="C1", text="x"),
+            lambda: client.chat_update(channel="C1", ts="1.2", text="x"),
+            lambda: client.chat_delete(channel="C1", ts="1.2"),
+            lambda: client.views_publish(user_id="U1", view={"type": "home", "blocks": []}),
+        ):
+            with pytest.raises(Exception) as raised:
+                call()
+            verdicts.append(classify(raised.value))
+    assert isinstance(verdicts[0], Retry) and verdicts[0].delay == 7.0
+    assert isinstance(verdicts[1], Retry) and verdicts[1].delay is None
+    assert isinstance(verdicts[2], Permanent) and str(verdicts[2]) == "not_in_channel"
+    assert isinstance(verdicts[3], Retry)
