@@ -14,7 +14,7 @@ from bot.deliveries import Deliveries, post_response_url
 from bot.deps import Deps
 from bot.executor import ListenerExecutor
 from bot.http import SlackWsgiApp
-from bot.listeners import actions, commands, events, views
+from bot.listeners import actions, commands, events, market, views
 from bot.outbox import Outbox, OutboxWorker
 from bot.settings import Mode, Settings
 from bot.slack_clients import SingleTokenClients, SlackClients, make_client
@@ -115,6 +115,7 @@ def register(bolt: App, deps: Deps) -> None:
     actions.register(bolt, deps)
     views.register(bolt, deps)
     events.register(bolt, deps)
+    market.register(bolt, deps)
 
     @bolt.error
     def on_error(

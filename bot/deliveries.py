@@ -16,7 +16,14 @@ from bot.blocks.format import SLACK_FORMAT
 from bot.blocks.orders import ListSpec, Message, render_error, render_order_card
 from bot.clock import Clock
 from bot.outbox import Claimed, Permanent, Retry
-from bot.screens import detail_message, detail_modal, home_screen, list_screen, posted_message
+from bot.screens import (
+    detail_message,
+    detail_modal,
+    home_screen,
+    list_modal,
+    list_screen,
+    posted_message,
+)
 from bot.slack_clients import SlackClients
 from orders_core import errors
 from orders_core.db import Database
@@ -129,15 +136,28 @@ class Deliveries:
     def _deliver_view_refresh(self, item: Claimed) -> None:
         p = item.payload
         now = self.clock.now()
+        where = p.get("where") or {}
         with self.db.read() as s:
             caller = resolve_caller(s, p["team"], p["user"])
-            view = detail_modal(s, caller, int(p["number"]), now, p.get("notice"))
+            if where.get("k") == "list":
+                include = (int(p["number"]),) if p.get("number") is not None else ()
+                view = list_modal(
+                    s, caller, ListSpec.from_json(where), now, p.get("notice"), include
+                )
+            else:
+                view = detail_modal(s, caller, int(p["number"]), now, p.get("notice"))
         try:
             self._client(item.workspace_id).views_update(view_id=p["view_id"], view=view)
         except SlackApiError as exc:
             if exc.response.get("error") in ("not_found", "view_not_found"):
                 raise Permanent("the modal was closed") from exc
             raise
+
+    def _deliver_ephemeral(self, item: Claimed) -> None:
+        p = item.payload
+        self._client(item.workspace_id).chat_postEphemeral(
+            channel=p["channel"], user=p["user"], text=p.get("text", ""), blocks=p.get("blocks")
+        )
 
     def _deliver_home_refresh(self, item: Claimed) -> None:
         p = item.payload

@@ -92,7 +92,7 @@ def origin_of(body: dict[str, Any], where: dict[str, Any] | None = None) -> Orig
     if view.get("type") == "home":
         return Origin("home", team_id, user_id)
     if view.get("id"):
-        return Origin("modal", team_id, user_id, view_id=view.get("root_view_id") or view.get("id"))
+        return Origin("modal", team_id, user_id, view_id=view.get("id"), where=where or {})
     return Origin("none", team_id, user_id)
 
 
@@ -128,6 +128,7 @@ def redraw_origin(
             kind="view_refresh",
             lane=f"view:{origin.view_id}",
             payload={
+                "where": origin.where,
                 "view_id": origin.view_id,
                 "team": origin.team_id,
                 "user": origin.user_id,

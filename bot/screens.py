@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.blocks.home import render_home
+from bot.blocks.home import HOME_RECENT, HOME_WAITING, render_home
 from bot.blocks.orders import (
     PAGE_SIZE,
     ListSpec,
@@ -32,7 +32,9 @@ from orders_core.orders import (
     get_orders,
     last_entries,
     list_orders,
+    recently_changed,
     search_orders,
+    waiting_on,
 )
 
 
@@ -111,6 +113,31 @@ def posted_message(
 
 
 def home_screen(session: Session, caller: Caller | None, now: datetime) -> dict[str, Any]:
-    """A user's Home tab."""
-    counts = count_by_status(session, caller.ref) if caller else None
-    return render_home(caller, counts, now)
+    """A user's Home tab: their party's dashboard."""
+    if caller is None:
+        return render_home(None, None, [], 0, [], {}, now)
+    waiting, total = waiting_on(session, caller.ref, limit=HOME_WAITING)
+    recent = recently_changed(session, caller.ref, limit=HOME_RECENT)
+    last = last_entries(session, [o.id for o in waiting])
+    return render_home(
+        caller, count_by_status(session, caller.ref), waiting, total, recent, last, now
+    )
+
+
+def list_modal(
+    session: Session,
+    caller: Caller,
+    spec: ListSpec,
+    now: datetime,
+    notice: str | None = None,
+    include: tuple[int, ...] = (),
+) -> dict[str, Any]:
+    """A list in a modal (from the Home tab, which has no room for it)."""
+    message = list_screen(session, caller, spec, now, notice, include)
+    return {
+        "type": "modal",
+        "callback_id": "order_list",
+        "title": {"type": "plain_text", "text": "Service orders"},
+        "close": {"type": "plain_text", "text": "Close"},
+        "blocks": message.blocks,
+    }

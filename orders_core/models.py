@@ -184,6 +184,11 @@ class Order(Base):
         Index(None, "provider_id", "id"),
         Index(None, "merchant_id", "status", "id"),
         Index(None, "provider_id", "status", "id"),
+        # What waits on a party, oldest first (Home, reminders), and what changed last (Home).
+        Index(None, "merchant_id", "status", "status_changed_at"),
+        Index(None, "provider_id", "status", "status_changed_at"),
+        Index(None, "merchant_id", "updated_at"),
+        Index(None, "provider_id", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

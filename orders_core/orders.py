@@ -384,6 +384,35 @@ def list_orders(
     return OrderPage(tuple(views), _encode_cursor(page_ids[-1]) if has_more else None)
 
 
+def waiting_on(
+    session: Session, party: PartyRef, *, limit: int = 10, older_than: datetime | None = None
+) -> tuple[list[OrderView], int]:
+    """The orders whose next action is this party's, oldest in its status first; and how many."""
+    statuses = [s for s in OrderStatus if s.waiting_on is party.kind]
+    column = _party_column(party.kind)
+    where = [column == party.id, Order.status.in_(statuses)]
+    if older_than is not None:
+        where.append(Order.status_changed_at <= older_than)
+    total = session.scalar(select(func.count()).select_from(Order).where(*where)) or 0
+    query = _view_query().where(*where).order_by(Order.status_changed_at, Order.id).limit(limit)
+    return _views(session, query), total
+
+
+def recently_changed(
+    session: Session, party: PartyRef, *, limit: int = 10
+) -> list[tuple[OrderView, TimelineEntry]]:
+    """The party's orders that changed last, newest first, each with its last timeline entry."""
+    query = (
+        _view_query()
+        .where(_party_column(party.kind) == party.id)
+        .order_by(Order.updated_at.desc(), Order.id.desc())
+        .limit(limit)
+    )
+    orders = _views(session, query)
+    last = last_entries(session, [o.id for o in orders])
+    return [(o, last[o.id]) for o in orders if o.id in last]
+
+
 def _encode_cursor(order_id: int) -> str:
     return f"o{order_id}"
 

@@ -137,7 +137,8 @@ class ButtonValue:
 # -- pieces -------------------------------------------------------------------------------------
 
 
-def _plain(text: str, limit: int = 75) -> dict[str, Any]:
+def plain_text(text: str, limit: int = 75) -> dict[str, Any]:
+    """A plain_text object, clipped to `limit` (75 for buttons and options)."""
     return {"type": "plain_text", "text": clip(text, limit), "emoji": True}
 
 
@@ -148,13 +149,13 @@ def _confirm_dialog(order: OrderView, t: Transition) -> dict[str, Any]:
         Action.ACCEPT: "The merchant is asked to confirm.",
     }.get(t.action, "")
     return {
-        "title": _plain(f"{t.label} {order.code}?", 100),
+        "title": plain_text(f"{t.label} {order.code}?", 100),
         "text": {
             "type": "plain_text",
             "text": clip(f"{escape(clip(order.mini_program, 40))}: {what}", 300),
         },
-        "confirm": _plain(t.label, 30),
-        "deny": _plain("Not now", 30),
+        "confirm": plain_text(t.label, 30),
+        "deny": plain_text("Not now", 30),
     }
 
 
@@ -166,7 +167,7 @@ def action_buttons(order: OrderView, viewer: Party, where: Mapping[str, Any]) ->
         button: Block = {
             "type": "button",
             "action_id": action_id(t.action),
-            "text": _plain(t.label),
+            "text": plain_text(t.label),
             "value": value,
         }
         if t.target is OrderStatus.CANCELED or t.action is Action.REJECT_APPROVAL:
@@ -218,7 +219,7 @@ def order_summary(
         "accessory": {
             "type": "button",
             "action_id": OPEN_ACTION,
-            "text": _plain(order.code),
+            "text": plain_text(order.code),
             "value": ButtonValue(order.number, order.version, dict(where)).encode(),
             "accessibility_label": f"Open {order.code}",
         },
@@ -272,7 +273,7 @@ def filter_statuses(key: str) -> tuple[OrderStatus, ...] | None:
 
 
 def _option(key: str, label: str) -> dict[str, Any]:
-    return {"text": _plain(label), "value": key}
+    return {"text": plain_text(label), "value": key}
 
 
 def render_order_list(
@@ -301,7 +302,7 @@ def render_order_list(
     select: Block = {
         "type": "static_select",
         "action_id": LIST_FILTER_ACTION,
-        "placeholder": _plain("Filter by status"),
+        "placeholder": plain_text("Filter by status"),
         "options": [_option(k, label) for k, label in _FILTERS],
     }
     key = _filter_key(spec.statuses)
@@ -332,7 +333,7 @@ def render_order_list(
             {
                 "type": "button",
                 "action_id": LIST_PAGE_ACTION,
-                "text": _plain("First page"),
+                "text": plain_text("First page"),
                 "value": json.dumps(ListSpec(spec.statuses).to_json(), separators=(",", ":")),
             }
         )
@@ -341,7 +342,7 @@ def render_order_list(
             {
                 "type": "button",
                 "action_id": LIST_PAGE_ACTION + ":next",
-                "text": _plain("Next page"),
+                "text": plain_text("Next page"),
                 "value": json.dumps(
                     ListSpec(spec.statuses, page.next_cursor).to_json(), separators=(",", ":")
                 ),
@@ -457,7 +458,7 @@ def detail_blocks(
     """Every field, the buttons at the top, and the timeline."""
     o = detail.order
     blocks: list[Block] = [
-        {"type": "header", "text": _plain(f"{o.code} · {o.mini_program}", 150)},
+        {"type": "header", "text": plain_text(f"{o.code} · {o.mini_program}", 150)},
         {
             "type": "section",
             "text": {
@@ -534,8 +535,8 @@ def render_detail_modal(
     return {
         "type": "modal",
         "callback_id": DETAIL_CALLBACK,
-        "title": _plain(detail.order.code, 24),
-        "close": _plain("Close", 24),
+        "title": plain_text(detail.order.code, 24),
+        "close": plain_text("Close", 24),
         "private_metadata": json.dumps({"n": detail.order.number}),
         "blocks": head
         + detail_blocks(
@@ -581,7 +582,7 @@ def render_reason_modal(order: OrderView, action: Action, metadata: str) -> dict
         "type": "input",
         "block_id": REASON_BLOCK,
         "optional": t.reason is not ReasonRule.REQUIRED,
-        "label": _plain(
+        "label": plain_text(
             noun.capitalize() + (" (required)" if t.reason is ReasonRule.REQUIRED else ""), 2000
         ),
         "element": {
@@ -589,7 +590,7 @@ def render_reason_modal(order: OrderView, action: Action, metadata: str) -> dict
             "action_id": REASON_BLOCK,
             "multiline": True,
             "max_length": 3000,
-            "placeholder": _plain(f"Your {noun}, up to 3,000 characters", 150),
+            "placeholder": plain_text(f"Your {noun}, up to 3,000 characters", 150),
         },
     }
     blocks: list[Block] = [
@@ -611,16 +612,16 @@ def render_reason_modal(order: OrderView, action: Action, metadata: str) -> dict
                 "type": "input",
                 "block_id": FILES_BLOCK,
                 "optional": True,
-                "label": _plain("Files", 2000),
+                "label": plain_text("Files", 2000),
                 "element": {"type": "file_input", "action_id": FILES_BLOCK, "max_files": 10},
             }
         )
     return {
         "type": "modal",
         "callback_id": ORDER_ACTION_CALLBACK,
-        "title": _plain(clip(f"{t.label} {order.code}", 24), 24),
-        "submit": _plain(_SUBMIT[action], 24),
-        "close": _plain("Back", 24),
+        "title": plain_text(clip(f"{t.label} {order.code}", 24), 24),
+        "submit": plain_text(_SUBMIT[action], 24),
+        "close": plain_text("Back", 24),
         "private_metadata": metadata,
         "blocks": blocks,
     }
@@ -632,6 +633,7 @@ USAGE = """*`/orders`* — your service orders, in Slack
 • `/orders list [STATUS…]` — your orders, newest first (`pending confirmation`, `under-approval`, `open`, `all`…)
 • `/orders search NUMBER` — find by number or its start (`123`, `SO-0001`)
 • `/orders view NUMBER` or `/orders NUMBER` — one order with its timeline
+• `/orders services` — the Service Market; `/orders new [SERVICE]` — order a service
 • `/orders help` — this help"""
 
 

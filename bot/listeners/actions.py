@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 
 from bot import notify
 from bot.blocks.format import SLACK_FORMAT
+from bot.blocks.home import SHOW_WAITING_ACTION, waiting_spec
 from bot.blocks.orders import (
     ACTION_PREFIX,
     LIST_FILTER_ACTION,
@@ -27,7 +28,7 @@ from bot.blocks.orders import (
 from bot.deliveries import post_response_url
 from bot.deps import Deps
 from bot.listeners.replies import tell
-from bot.screens import detail_modal, list_screen
+from bot.screens import detail_modal, list_modal, list_screen
 from orders_core import errors
 from orders_core.lifecycle import Action
 from orders_core.orders import act, check_action, resolve_caller
@@ -90,6 +91,19 @@ def register(app: App, deps: Deps) -> None:
         else:
             take_action(deps, body, client, value, chosen, origin)
 
+    @app.action(SHOW_WAITING_ACTION)
+    def show_waiting(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        team, user = who(body)
+        try:
+            with deps.db.read() as s:
+                caller = resolve_caller(s, team, user)
+                modal = list_modal(s, caller, waiting_spec(caller), deps.clock.now())
+        except errors.OrdersError as exc:
+            tell(client, body, render_error(exc.render(SLACK_FORMAT)))
+            return
+        client.views_open(trigger_id=body["trigger_id"], view=modal)
+
     @app.action(LIST_FILTER_ACTION)
     def filter_list(
         ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
@@ -120,7 +134,12 @@ def redraw_list(deps: Deps, body: dict[str, Any], client: WebClient, spec: ListS
     except errors.OrdersError as exc:
         tell(client, body, render_error(exc.render(SLACK_FORMAT)))
         return
-    if body.get("response_url"):
+    view = body.get("view") or {}
+    if view.get("type") == "modal" and view.get("id"):
+        with deps.db.read() as s:
+            modal = list_modal(s, resolve_caller(s, team, user), spec, deps.clock.now())
+        client.views_update(view_id=view["id"], view=modal)
+    elif body.get("response_url"):
         post_response_url(body["response_url"], message, replace_original=True)
 
 
