@@ -14,8 +14,9 @@ from bot.deliveries import Deliveries, post_response_url
 from bot.deps import Deps
 from bot.executor import ListenerExecutor
 from bot.http import SlackWsgiApp
-from bot.listeners import actions, commands, events, market, views
+from bot.listeners import actions, commands, events, market, reminders, views
 from bot.outbox import Outbox, OutboxWorker
+from bot.reminders import Reminders, ReminderScheduler
 from bot.settings import Mode, Settings
 from bot.slack_clients import SingleTokenClients, SlackClients, make_client
 from orders_core.db import Database
@@ -42,11 +43,18 @@ class Runtime:
     deps: Deps
     wsgi: SlackWsgiApp
     listeners: ListenerExecutor
+    reminders: Reminders
+    scheduler: ReminderScheduler | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
-    def start_background(self) -> None:
-        """Start delivering notifications."""
+    def start_background(self, *, scheduler: bool = False) -> None:
+        """Start delivering notifications, and the reminder scheduler when asked."""
         self.worker.start()
+        if scheduler and self.scheduler is None:
+            self.scheduler = ReminderScheduler(
+                self.reminders, grace_seconds=self.settings.reminder_grace_seconds
+            )
+            self.scheduler.start()
 
     def settle(self, timeout: float = 10.0) -> None:
         """Wait for the listeners at work, then deliver every notification that is due."""
@@ -57,6 +65,8 @@ class Runtime:
 
     def stop(self) -> None:
         """Let listeners finish, finish the outbox item in hand, release the database."""
+        if self.scheduler is not None:
+            self.scheduler.stop()
         self.listeners.wait_idle(20)
         self.listeners.shutdown(wait=True)
         self.worker.stop()
@@ -76,14 +86,14 @@ def ready_probe(db: Database) -> tuple[bool, str]:
 def build_runtime(
     settings: Settings,
     *,
-    mode: Mode = Mode.HTTP,
+    mode: Mode | None = Mode.HTTP,
     clock: Clock | None = None,
     db: Database | None = None,
     migrate: bool | None = None,
     token_verification: bool = True,
 ) -> Runtime:
     """Wire the database, the clock, Slack clients, the outbox and the Bolt app together."""
-    settings.require_slack(mode)
+    settings.require_slack(mode)  # None: only the bot token (the scheduler, `remind now`)
     db = db or Database(settings.database_url)
     if migrate if migrate is not None else db.is_sqlite:
         db.upgrade()  # SQLite applies pending migrations at start; PostgreSQL uses `db upgrade`
@@ -106,7 +116,9 @@ def build_runtime(
     )
     register(bolt, deps)
     wsgi = SlackWsgiApp(bolt, ready=lambda: ready_probe(db))
-    return Runtime(settings, db, clock, clients, bolt, outbox, worker, deps, wsgi, executor)
+    return Runtime(
+        settings, db, clock, clients, bolt, outbox, worker, deps, wsgi, executor, Reminders(deps)
+    )
 
 
 def register(bolt: App, deps: Deps) -> None:
@@ -116,6 +128,7 @@ def register(bolt: App, deps: Deps) -> None:
     views.register(bolt, deps)
     events.register(bolt, deps)
     market.register(bolt, deps)
+    reminders.register(bolt, deps)
 
     @bolt.error
     def on_error(

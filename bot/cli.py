@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -60,6 +60,7 @@ member_app = typer.Typer(
 )
 service_app = typer.Typer(help="The Service Market's services.", no_args_is_help=True)
 orders_app = typer.Typer(help="Service orders, as a member sees them.", no_args_is_help=True)
+remind_app = typer.Typer(help="Reminder policies, and sending reminders now.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(merchant_app, name="merchant")
@@ -67,6 +68,7 @@ app.add_typer(provider_app, name="provider")
 app.add_typer(member_app, name="member")
 app.add_typer(service_app, name="service")
 app.add_typer(orders_app, name="orders")
+app.add_typer(remind_app, name="remind")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -609,6 +611,13 @@ def run(
     host: Annotated[
         str | None, typer.Option(help="HTTP interface (default $HOST or 0.0.0.0).")
     ] = None,
+    scheduler: Annotated[
+        bool | None,
+        typer.Option(
+            "--scheduler/--no-scheduler",
+            help="Run the reminder scheduler in this process (default: SCHEDULER_ENABLED, on).",
+        ),
+    ] = None,
 ) -> None:
     """Run the bot: Socket Mode (SLACK_BOT_TOKEN, SLACK_APP_TOKEN) or --http (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET)."""
     import signal
@@ -626,7 +635,9 @@ def run(
         fail(str(exc))
     configure_logging(settings.log_level, settings.log_format)
     runtime = build_runtime(settings, mode=mode)
-    runtime.start_background()
+    runtime.start_background(
+        scheduler=settings.scheduler_enabled if scheduler is None else scheduler
+    )
     if mode is Mode.HTTP:
         server = HttpServer(
             runtime.wsgi,
@@ -652,6 +663,170 @@ def run(
         err.print("orders-bot connected in Socket Mode")
         SocketModeHandler(runtime.bolt, settings.slack_app_token.get_secret_value()).start()  # type: ignore[no-untyped-call]
     runtime.stop()
+
+
+@app.command("scheduler")
+def scheduler_only() -> None:
+    """Run only the reminder scheduler and the notification worker (no Slack listeners)."""
+    import signal
+    import threading
+
+    from bot.app import build_runtime
+    from bot.logs import configure_logging
+
+    try:
+        settings = load_settings()
+        settings.require_slack(None)
+    except SettingsError as exc:
+        fail(str(exc))
+    configure_logging(settings.log_level, settings.log_format)
+    runtime = build_runtime(settings, mode=None)
+    runtime.start_background(scheduler=True)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    err.print("orders-bot scheduler running")
+    stopping.wait()
+    err.print("stopping: finishing the job and the notification in hand")
+    runtime.stop()
+
+
+# -- reminders -----------------------------------------------------------------------------------
+
+
+def _hours(text: str) -> Any:
+    from orders_core.fixtures import parse_age
+
+    try:
+        return parse_age(text)
+    except ValueError as exc:
+        fail(str(exc))
+
+
+@remind_app.command("add")
+def remind_add(
+    as_user: AsOpt,
+    channel: Annotated[str, typer.Option(help="The channel id to post in, C0123.")],
+    days: Annotated[
+        str, typer.Option(help="weekdays, every day, mon-fri, mon,wed,fri.")
+    ] = "weekdays",
+    times: Annotated[str, typer.Option(help="HH:MM, several with commas.")] = "09:30",
+    tz: Annotated[
+        str | None,
+        typer.Option("--tz", help="IANA time zone (default: the workspace's, else UTC)."),
+    ] = None,
+    statuses: Annotated[
+        str | None, typer.Option(help="Statuses to include (default: those waiting on the party).")
+    ] = None,
+    min_age: Annotated[str, typer.Option(help="Minimum age: 24h, 2d…")] = "24h",
+    working_days: Annotated[
+        bool, typer.Option("--working-days", help="Count ages in working days only.")
+    ] = False,
+    escalate_after: Annotated[
+        str, typer.Option(help="DM the party after this long (72h), or `never`.")
+    ] = "72h",
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Add a reminder policy for the party of the member given with --as."""
+    from orders_core.reminders import PolicySpec, parse_days, parse_times, save_policy
+
+    try:
+        spec = PolicySpec(
+            channel_id=channel,
+            days=parse_days(days),
+            times=parse_times(times),
+            time_zone=tz,
+            statuses=tuple(sorted(_parse_statuses([statuses]) or ())) or None if statuses else None,
+            min_age=_hours(min_age),
+            working_days_only=working_days,
+            escalate_after=None if escalate_after.lower() == "never" else _hours(escalate_after),
+        )
+    except ValueError as exc:
+        fail(str(exc))
+    with unit_of_work() as s:
+        w = pick_workspace(s, workspace)
+        caller = resolve_caller(s, w.team_id, as_user)
+        policy = save_policy(s, caller, spec, now=datetime.now(UTC))
+    emit(
+        policy,
+        json_out,
+        lambda: out.print(
+            f"reminder #{policy.id}: {policy.describe()} in {policy.channel_id} for {policy.party_name}"
+        ),
+    )
+
+
+@remind_app.command("list")
+def remind_list(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> None:
+    """List the reminder policies."""
+    from orders_core.reminders import list_policies
+
+    with unit_of_work(write=False) as s:
+        w = pick_workspace(s, workspace)
+        policies = list_policies(s, workspace_id=w.id)
+    emit(
+        policies,
+        json_out,
+        lambda: table(
+            ["id", "party", "channel", "when", "statuses", "on"],
+            [
+                [
+                    p.id,
+                    p.party_name,
+                    p.channel_id,
+                    p.describe(),
+                    ", ".join(x.label for x in p.statuses),
+                    "yes" if p.enabled else "no",
+                ]
+                for p in policies
+            ],
+        ),
+    )
+
+
+@remind_app.command("delete")
+def remind_delete(policy_id: int, as_user: AsOpt, workspace: WorkspaceOpt = None) -> None:
+    """Delete a reminder policy (kept in the database, marked deleted)."""
+    from orders_core.reminders import delete_policy
+
+    with unit_of_work() as s:
+        w = pick_workspace(s, workspace)
+        delete_policy(s, resolve_caller(s, w.team_id, as_user), policy_id, now=datetime.now(UTC))
+    out.print(f"reminder #{policy_id} deleted")
+
+
+@remind_app.command("now")
+def remind_now(
+    policy: Annotated[int | None, typer.Option("--policy", help="Only this policy.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Run one reminder sweep at once: post every due digest (and escalations), then return."""
+    from bot.app import build_runtime
+
+    try:
+        settings = load_settings()
+        settings.require_slack(None)
+    except SettingsError as exc:
+        fail(str(exc))
+    runtime = build_runtime(settings, mode=None)
+    try:
+        outcomes = runtime.reminders.run_due(policy_id=policy)
+        runtime.worker.drain(60)
+    except errors.OrdersError as exc:
+        fail(str(exc))
+    finally:
+        runtime.stop()
+
+    def human() -> None:
+        for o in outcomes:
+            out.print(
+                f"reminder #{o.policy_id}: {o.result}, {o.orders} orders, {o.escalated} escalated"
+            )
+        if not outcomes:
+            out.print("no reminders to run")
+
+    emit(outcomes, json_out, human)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -6,19 +6,25 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 from urllib.error import HTTPError
 from urllib.request import Request, urlopen
 
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import update
 
+from bot import outbox
 from bot.blocks.format import SLACK_FORMAT
 from bot.blocks.orders import ListSpec, Message, render_error, render_order_card
+from bot.blocks.reminders import render_collapsed
 from bot.clock import Clock
 from bot.outbox import Claimed, Permanent, Retry
+from bot.reminders import owner_notice
 from bot.screens import (
     detail_message,
     detail_modal,
+    digest_message,
     home_screen,
     list_modal,
     list_screen,
@@ -27,11 +33,22 @@ from bot.screens import (
 from bot.slack_clients import SlackClients
 from orders_core import errors
 from orders_core.db import Database
-from orders_core.models import PartyOrg, PostedMessage, PostedMessageOrder, Workspace
+from orders_core.models import PartyOrg, PostedMessage, PostedMessageOrder, ReminderRun, Workspace
 from orders_core.orders import get_order_by_id, last_entries, resolve_caller
+from orders_core.reminders import (
+    POSTED,
+    QUEUED,
+    UNDELIVERABLE,
+    PolicyView,
+    get_policy,
+    previous_posted_run,
+)
 
 log = logging.getLogger(__name__)
 
+CHANNEL_REFUSALS = frozenset(
+    {"not_in_channel", "channel_not_found", "is_archived", "restricted_action"}
+)
 GONE_ERRORS = frozenset(
     {"message_not_found", "channel_not_found", "cant_update_message", "is_archived"}
 )
@@ -152,6 +169,141 @@ class Deliveries:
             if exc.response.get("error") in ("not_found", "view_not_found"):
                 raise Permanent("the modal was closed") from exc
             raise
+
+    def _deliver_digest(self, item: Claimed) -> None:
+        now = self.clock.now()
+        with self.db.read() as s:
+            run = s.get(ReminderRun, int(item.payload["run_id"]))
+            if run is None or run.status != QUEUED:
+                return  # posted already (a retry after a crash), or given up
+            policy = get_policy(s, run.policy_id)
+            message = digest_message(s, run.id, now)
+            order_ids = list(run.order_ids)
+        client = self._client(item.workspace_id)
+        try:
+            answer = client.chat_postMessage(channel=policy.channel_id, **message.as_kwargs())
+        except SlackApiError as exc:
+            error = str(exc.response.get("error", ""))
+            if error in CHANNEL_REFUSALS:
+                self._channel_refused(run.id, policy, error, now)
+                raise Permanent(f"{policy.channel_id}: {error}") from exc
+            raise
+        with self.db.transaction() as s:
+            posted = PostedMessage(
+                workspace_id=policy.workspace_id,
+                channel_id=str(answer["channel"]),
+                ts=str(answer["ts"]),
+                kind="digest",
+                viewer_party_id=policy.party_id,
+                ref={"run_id": run.id, "policy_id": policy.id},
+                created_at=now,
+                updated_at=now,
+            )
+            s.add(posted)
+            s.flush()
+            for order_id in order_ids:
+                s.add(PostedMessageOrder(message_id=posted.id, order_id=order_id))
+            s.execute(
+                update(ReminderRun)
+                .where(ReminderRun.id == run.id)
+                .values(status=POSTED, posted_at=now, message_id=posted.id)
+            )
+            previous = previous_posted_run(s, policy.id, run.id)
+            if previous is not None and previous.message_id is not None:
+                outbox.enqueue(
+                    s,
+                    kind="collapse",
+                    lane=f"msg:{previous.message_id}",
+                    payload={"message_id": previous.message_id, "newer_message_id": posted.id},
+                    now=now,
+                    workspace_id=policy.workspace_id,
+                )
+        log.info(
+            "reminder digest posted",
+            extra={"team_id": policy.team_id, "kind": "digest", "lane": item.lane},
+        )
+
+    def _channel_refused(self, run_id: int, policy: PolicyView, error: str, now: datetime) -> None:
+        """The bot cannot post there: record it and tell the policy's owner (nothing else stops)."""
+        log.warning("reminder #%s cannot post in %s: %s", policy.id, policy.channel_id, error)
+        with self.db.transaction() as s:
+            s.execute(
+                update(ReminderRun)
+                .where(ReminderRun.id == run_id)
+                .values(status=UNDELIVERABLE, error=error)
+            )
+            if policy.created_by:
+                outbox.enqueue(
+                    s,
+                    kind="dm_text",
+                    lane=f"dm:{policy.team_id}:{policy.created_by}",
+                    payload={"user": policy.created_by, "text": owner_notice(policy, error)},
+                    now=now,
+                    workspace_id=policy.workspace_id,
+                )
+
+    def _deliver_collapse(self, item: Claimed) -> None:
+        with self.db.read() as s:
+            older = s.get(PostedMessage, int(item.payload["message_id"]))
+            newer = s.get(PostedMessage, int(item.payload["newer_message_id"]))
+            if older is None or newer is None:
+                raise Permanent("a digest to collapse is gone")
+            older_where, newer_where = (older.channel_id, older.ts), (newer.channel_id, newer.ts)
+        client = self._client(item.workspace_id)
+        permalink = client.chat_getPermalink(channel=newer_where[0], message_ts=newer_where[1]).get(
+            "permalink"
+        )
+        message = render_collapsed(str(permalink) if permalink else None, older.created_at)
+        client.chat_update(channel=older_where[0], ts=older_where[1], **message.as_kwargs())
+        with self.db.transaction() as s:
+            s.execute(
+                update(PostedMessage)
+                .where(PostedMessage.id == older.id)
+                .values(kind="digest-collapsed", ref={**older.ref, "permalink": permalink})
+            )
+
+    def _dm_channel(self, client: Any, user: str) -> str:
+        return str(client.conversations_open(users=user)["channel"]["id"])
+
+    def _deliver_dm_card(self, item: Claimed) -> None:
+        p = item.payload
+        now = self.clock.now()
+        with self.db.read() as s:
+            order = get_order_by_id(s, int(p["order_id"]))
+            party = s.get(PartyOrg, int(p["party_id"]))
+            if party is None:
+                raise Permanent("the party is gone")
+            last = last_entries(s, [order.id]).get(order.id)
+            message = render_order_card(
+                order, viewer=party.kind, last=last, now=now, notice=p.get("notice")
+            )
+        client = self._client(item.workspace_id)
+        answer = client.chat_postMessage(
+            channel=self._dm_channel(client, p["user"]), **message.as_kwargs()
+        )
+        with self.db.transaction() as s:
+            posted = PostedMessage(
+                workspace_id=order.workspace_id,
+                channel_id=str(answer["channel"]),
+                ts=str(answer["ts"]),
+                kind="card",
+                viewer_party_id=party.id,
+                ref={"notice": p.get("notice"), "dm": p["user"]},
+                created_at=now,
+                updated_at=now,
+            )
+            s.add(posted)
+            s.flush()
+            s.add(PostedMessageOrder(message_id=posted.id, order_id=order.id))
+
+    def _deliver_dm_text(self, item: Claimed) -> None:
+        client = self._client(item.workspace_id)
+        text = str(item.payload["text"])
+        client.chat_postMessage(
+            channel=self._dm_channel(client, item.payload["user"]),
+            text=text.replace("*", ""),
+            blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+        )
 
     def _deliver_ephemeral(self, item: Claimed) -> None:
         p = item.payload

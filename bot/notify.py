@@ -20,6 +20,9 @@ from orders_core.models import PostedMessage, PostedMessageOrder
 from orders_core.onboarding import party_members
 from orders_core.orders import ActionOutcome, Caller, OrderView
 
+LIVE_KINDS = ("card", "digest")
+"""Posted messages redrawn on every change (a collapsed digest or a deleted message is not)."""
+
 
 @dataclass(frozen=True)
 class Origin:
@@ -168,8 +171,11 @@ def redraw_order_messages(
     session: Session, order_id: int, *, now: datetime, workspace_id: int
 ) -> None:
     """Queue a redraw of every message we posted that shows this order (cards, digests)."""
+    live = select(PostedMessageOrder.message_id).join(
+        PostedMessage, PostedMessage.id == PostedMessageOrder.message_id
+    )
     for message_id in session.scalars(
-        select(PostedMessageOrder.message_id).where(PostedMessageOrder.order_id == order_id)
+        live.where(PostedMessageOrder.order_id == order_id, PostedMessage.kind.in_(LIVE_KINDS))
     ):
         outbox.enqueue(
             session,

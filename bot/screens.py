@@ -22,7 +22,8 @@ from bot.blocks.orders import (
     render_order_card,
     render_order_list,
 )
-from orders_core.models import PartyOrg, PostedMessage, PostedMessageOrder
+from bot.blocks.reminders import render_collapsed, render_digest
+from orders_core.models import PartyOrg, PostedMessage, PostedMessageOrder, ReminderRun
 from orders_core.orders import (
     Caller,
     OrderPage,
@@ -30,12 +31,14 @@ from orders_core.orders import (
     get_order_by_id,
     get_order_detail,
     get_orders,
+    get_orders_by_id,
     last_entries,
     list_orders,
     recently_changed,
     search_orders,
     waiting_on,
 )
+from orders_core.reminders import active_snoozes, get_policy, order_age
 
 
 def list_screen(
@@ -109,7 +112,25 @@ def posted_message(
         return posted, render_order_card(
             order, viewer=viewer.kind, last=last, now=now, notice=posted.ref.get("notice")
         )
+    if posted.kind == "digest":
+        return posted, digest_message(session, int(posted.ref["run_id"]), now)
+    if posted.kind == "digest-collapsed":
+        return posted, render_collapsed(posted.ref.get("permalink"), posted.created_at)
     raise LookupError(f"cannot draw a {posted.kind} message")
+
+
+def digest_message(session: Session, run_id: int, now: datetime) -> Message:
+    """A reminder digest: the orders it was posted with, as they are now."""
+    run = session.get(ReminderRun, run_id)
+    if run is None:
+        raise LookupError(f"no reminder run {run_id}")
+    policy = get_policy(session, run.policy_id)
+    orders = sorted(
+        get_orders_by_id(session, run.order_ids), key=lambda o: (o.status_changed_at, o.id)
+    )
+    ages = {o.id: order_age(policy, o, now) for o in orders}
+    snoozed = active_snoozes(session, policy.party_id, [o.id for o in orders], now)
+    return render_digest(policy, orders, ages, snoozed, now, run_id=run.id, test=run.kind == "test")
 
 
 def home_screen(session: Session, caller: Caller | None, now: datetime) -> dict[str, Any]:

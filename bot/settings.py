@@ -85,10 +85,11 @@ class Settings(BaseSettings):
             raise ValueError("should be DEBUG, INFO, WARNING or ERROR")
         return value.upper()
 
-    def require_slack(self, mode: Mode) -> None:
-        """Check the Slack settings `mode` needs; raise SettingsError naming each variable."""
+    def require_slack(self, mode: Mode | None) -> None:
+        """Check the Slack settings `mode` needs (None: just the bot token); raise SettingsError."""
         needed = ["slack_bot_token"]
-        needed.append("slack_app_token" if mode is Mode.SOCKET else "slack_signing_secret")
+        if mode is not None:
+            needed.append("slack_app_token" if mode is Mode.SOCKET else "slack_signing_secret")
         problems = []
         for name in needed:
             value = getattr(self, name)

@@ -70,6 +70,17 @@ class Action(enum.StrEnum):
     CANCEL = "cancel"
 
 
+class Note(enum.StrEnum):
+    """Timeline entries that are not status changes (the status stays as it was)."""
+
+    SNOOZE = "snooze"
+
+    @property
+    def past(self) -> str:
+        """What the timeline says: "snoozed reminders of"."""
+        return "snoozed reminders of"
+
+
 class ReasonRule(enum.StrEnum):
     """Whether an action takes a reason (or note) from the person acting."""
 
@@ -164,10 +175,13 @@ def rule_for_action(action: Action) -> Transition:
     raise KeyError(action)
 
 
-def replay(actions: Iterable[Action]) -> OrderStatus:
-    """The status reached by applying `actions` from nothing; raises ValueError on an impossible step."""
+def replay(actions: Iterable[Action | Note]) -> OrderStatus:
+    """The status reached by applying `actions` from nothing (notes change nothing);
+    raises ValueError on an impossible step."""
     status: OrderStatus | None = None
     for action in actions:
+        if isinstance(action, Note):
+            continue
         t = transition_for(status, action)
         if t is None:
             raise ValueError(f"{action} is not possible in {status}")

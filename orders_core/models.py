@@ -13,13 +13,19 @@ from typing import Any, ClassVar, Generic, TypeVar
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
+    Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
+    Unicode,
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
@@ -29,6 +35,7 @@ from sqlalchemy.types import TypeDecorator
 from orders_core.lifecycle import (
     Action,
     EventSource,
+    Note,
     OrderStatus,
     Party,
     ServiceStatus,
@@ -84,6 +91,26 @@ class StrEnumType(TypeDecorator[E], Generic[E]):
         return None if value is None else self.enum_cls(value)
 
 
+class TimelineActionType(TypeDecorator[Action | Note]):
+    """An order event's action: a lifecycle action, or a note such as a snooze."""
+
+    impl = String(32)
+    cache_ok = True
+
+    def process_bind_param(self, value: Action | Note | str | None, dialect: Dialect) -> str | None:
+        """Store the value."""
+        return None if value is None else str(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Action | Note | None:
+        """Read back the member."""
+        if value is None:
+            return None
+        try:
+            return Action(value)
+        except ValueError:
+            return Note(value)
+
+
 def utcnow() -> datetime:
     """Now, in UTC, aware."""
     return datetime.now(UTC)
@@ -112,6 +139,8 @@ class Workspace(Base):
     time_zone: Mapped[str | None] = mapped_column(String(64))
     last_order_number: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reminders_paused_at: Mapped[datetime | None] = mapped_column()
+    """Set while the workspace has uninstalled the app: its reminders wait, its orders stay."""
 
     parties: Mapped[list[PartyOrg]] = relationship(back_populates="workspace")
 
@@ -231,7 +260,7 @@ class OrderEvent(Base):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
     seq: Mapped[int] = mapped_column(Integer)
-    action: Mapped[Action] = mapped_column(StrEnumType(Action))
+    action: Mapped[Action | Note] = mapped_column(TimelineActionType())
     actor_user_id: Mapped[str | None] = mapped_column(String(32))
     actor_party_id: Mapped[int | None] = mapped_column(ForeignKey("parties.id"))
     actor_party: Mapped[Party | None] = mapped_column(StrEnumType(Party))
@@ -316,3 +345,89 @@ class OutboxItem(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column()
     done_at: Mapped[datetime | None] = mapped_column()
+
+
+class ReminderPolicy(Base):
+    """When to remind one party, in one channel, of the orders still waiting on it."""
+
+    __tablename__ = "reminder_policies"
+    __table_args__ = (Index(None, "workspace_id", "channel_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+    party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    days: Mapped[list[int]] = mapped_column(JSON)
+    """Days of the week, 0 = Monday."""
+    times: Mapped[list[str]] = mapped_column(JSON)
+    """Times of day, "HH:MM", in `time_zone`."""
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    statuses: Mapped[list[str] | None] = mapped_column(JSON)
+    """None: the statuses waiting on the party."""
+    min_age_minutes: Mapped[int] = mapped_column(Integer, default=24 * 60)
+    working_days_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    escalate_after_minutes: Mapped[int | None] = mapped_column(Integer)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column()
+
+
+class ReminderRun(Base):
+    """One policy's digest for one time slot: claimed once, whatever the number of schedulers."""
+
+    __tablename__ = "reminder_runs"
+    __table_args__ = (
+        UniqueConstraint("policy_id", "slot"),
+        Index(None, "status", "slot"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    policy_id: Mapped[int] = mapped_column(ForeignKey("reminder_policies.id"))
+    slot: Mapped[datetime] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    order_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime] = mapped_column()
+    posted_at: Mapped[datetime | None] = mapped_column()
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("posted_messages.id"))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class OrderSnooze(Base):
+    """An order kept out of one party's reminders until a time."""
+
+    __tablename__ = "order_snoozes"
+    __table_args__ = (Index(None, "party_id", "order_id", "until"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"))
+    until: Mapped[datetime] = mapped_column()
+    user_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column()
+
+
+class Escalation(Base):
+    """An order sent as a direct message to the members it waits on: at most once a day."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (UniqueConstraint("order_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    party_id: Mapped[int] = mapped_column(ForeignKey("parties.id"))
+    day: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column()
+
+
+APSCHEDULER_JOBS = Table(
+    "apscheduler_jobs",
+    Base.metadata,
+    Column("id", Unicode(191), primary_key=True),
+    Column("next_run_time", Float(25), index=True),
+    Column("job_state", LargeBinary, nullable=False),
+)
+"""APScheduler's SQLAlchemy job store table, made by our migrations so the schema has one owner."""

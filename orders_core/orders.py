@@ -22,6 +22,7 @@ from orders_core.lifecycle import (
     TRANSITIONS,
     Action,
     EventSource,
+    Note,
     OrderStatus,
     Party,
     ReasonRule,
@@ -139,7 +140,7 @@ class TimelineEntry:
 
     id: int
     seq: int
-    action: Action
+    action: Action | Note
     actor_user_id: str | None
     actor_party: Party | None
     from_status: OrderStatus | None
@@ -152,6 +153,8 @@ class TimelineEntry:
     @property
     def past(self) -> str:
         """What happened, in the past tense: "confirmed"."""
+        if isinstance(self.action, Note):
+            return self.action.past
         t = transition_for(self.from_status, self.action)
         return t.past if t else rule_for_action(self.action).past
 
@@ -485,6 +488,15 @@ def get_orders(
     return tuple(_views(session, query))
 
 
+def get_orders_by_id(session: Session, order_ids: Collection[int]) -> list[OrderView]:
+    """Orders by database id, newest first (the bot's bookkeeping, not user input)."""
+    if not order_ids:
+        return []
+    return _views(
+        session, _view_query().where(Order.id.in_(list(order_ids))).order_by(Order.id.desc())
+    )
+
+
 def get_order_by_id(session: Session, order_id: int) -> OrderView:
     """One order by its database id (for the bot's own bookkeeping, not for user input)."""
     row = session.execute(_view_query().where(Order.id == order_id)).first()
@@ -515,7 +527,7 @@ def last_entries(session: Session, order_ids: Collection[int]) -> dict[int, Time
         return {}
     newest = (
         select(OrderEvent.order_id, func.max(OrderEvent.seq).label("seq"))
-        .where(OrderEvent.order_id.in_(list(order_ids)))
+        .where(OrderEvent.order_id.in_(list(order_ids)), _IS_TRANSITION)
         .group_by(OrderEvent.order_id)
         .subquery()
     )
@@ -566,11 +578,17 @@ def _to_entry(e: OrderEvent, files: Sequence[AttachedFile] = ()) -> TimelineEntr
     )
 
 
+_IS_TRANSITION = or_(
+    OrderEvent.from_status.is_(None), OrderEvent.from_status != OrderEvent.to_status
+)
+"""Timeline entries that changed the status (not notes such as snoozes)."""
+
+
 def last_entry(session: Session, order_id: int) -> TimelineEntry:
     """The newest timeline entry of an order."""
     event = session.scalars(
         select(OrderEvent)
-        .where(OrderEvent.order_id == order_id)
+        .where(OrderEvent.order_id == order_id, _IS_TRANSITION)
         .order_by(OrderEvent.seq.desc())
         .limit(1)
     ).one()
@@ -764,7 +782,7 @@ def _record(
     *,
     order_id: int,
     workspace_id: int,
-    action: Action,
+    action: Action | Note,
     caller: Caller,
     from_status: OrderStatus | None,
     to_status: OrderStatus,

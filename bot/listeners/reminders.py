@@ -1,0 +1,361 @@
+"""`/orders remind` (a channel's reminder policies), the digest's Snooze menu and "+N more"."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot import notify
+from bot.blocks.format import SLACK_FORMAT, escape, when
+from bot.blocks.orders import Message, render_error
+from bot.blocks.reminders import (
+    DIGEST_MORE_ACTION,
+    REMIND_ADD,
+    REMIND_DELETE,
+    REMIND_EDIT,
+    REMIND_FORM_CALLBACK,
+    REMIND_TEST,
+    REMIND_TOGGLE,
+    SNOOZE_ACTION,
+    digest_row,
+    render_remind_form,
+    render_remind_list,
+)
+from bot.deliveries import post_response_url
+from bot.deps import Deps
+from bot.listeners.actions import who
+from bot.listeners.commands import subcommand
+from bot.listeners.replies import tell
+from bot.reminders import Reminders
+from orders_core import errors
+from orders_core.lifecycle import OrderStatus
+from orders_core.models import ReminderPolicy, ReminderRun, Workspace
+from orders_core.orders import Caller, get_orders_by_id, resolve_caller
+from orders_core.reminders import (
+    SNOOZES,
+    PolicySpec,
+    active_snoozes,
+    delete_policy,
+    get_policy,
+    list_policies,
+    order_age,
+    parse_times,
+    save_policy,
+    snooze,
+    snooze_until,
+)
+
+log = logging.getLogger(__name__)
+
+
+@subcommand("remind", "reminders")
+def remind(deps: Deps, command: dict[str, Any], rest: str, client: WebClient) -> Message | None:
+    """Open the modal of this channel's reminders."""
+    with deps.db.read() as s:
+        caller = resolve_caller(s, command["team_id"], command["user_id"])
+        view = remind_list(s, caller, command["channel_id"])
+    client.views_open(trigger_id=command["trigger_id"], view=view)
+    return None
+
+
+def remind_list(
+    session: Any, caller: Caller, channel_id: str, notice: str | None = None
+) -> dict[str, Any]:
+    """The list modal for a channel, as the caller sees it."""
+    policies = list_policies(session, workspace_id=caller.workspace_id, channel_id=channel_id)
+    return render_remind_list(policies, channel_id, caller.party_id, notice)
+
+
+def default_zone(session: Any, caller: Caller) -> str:
+    """The workspace's time zone, else UTC."""
+    workspace = session.get(Workspace, caller.workspace_id)
+    return (workspace.time_zone if workspace else None) or "UTC"
+
+
+def spec_from_form(
+    values: dict[str, Any], channel_id: str
+) -> tuple[PolicySpec | None, dict[str, str]]:
+    """Read the form; problems by block (those the policy check does not see)."""
+
+    def value(block: str) -> str:
+        return str(((values.get(block) or {}).get(block) or {}).get("value") or "").strip()
+
+    def checked(block: str) -> list[str]:
+        return [
+            o["value"]
+            for o in ((values.get(block) or {}).get(block) or {}).get("selected_options") or []
+        ]
+
+    problems: dict[str, str] = {}
+    try:
+        times = parse_times(value("times"))
+    except ValueError as exc:
+        problems["times"] = str(exc)
+        times = ()
+
+    def hours(block: str, *, blank_is_none: bool) -> timedelta | None:
+        text = value(block)
+        if not text and blank_is_none:
+            return None
+        try:
+            number = float(text)
+        except ValueError:
+            problems[block] = f"{text!r} is not a number of hours: try 24."
+            return None
+        if number < 0:
+            problems[block] = "Give a number of hours of 0 or more."
+            return None
+        return timedelta(hours=number) if number or not blank_is_none else None
+
+    spec = PolicySpec(
+        channel_id=channel_id,
+        days=tuple(int(d) for d in checked("days")),
+        times=times,
+        time_zone=value("time_zone") or None,
+        statuses=tuple(OrderStatus(v) for v in checked("statuses")),
+        min_age=hours("min_age", blank_is_none=False) or timedelta(0),
+        working_days_only="working_days" in checked("options"),
+        escalate_after=hours("escalate_after", blank_is_none=True),
+        enabled="enabled" in checked("options"),
+    )
+    return (None if problems else spec), problems
+
+
+def register(app: App, deps: Deps) -> None:
+    """Listen to the reminder modals, Snooze and "+N more"."""
+    reminders = Reminders(deps)
+
+    def caller_of(s: Any, body: dict[str, Any]) -> Caller:
+        team, user = who(body)
+        return resolve_caller(s, team, user)
+
+    def redraw_list(
+        client: WebClient, body: dict[str, Any], caller: Caller, channel: str, notice: str
+    ) -> None:
+        with deps.db.read() as s:
+            view = remind_list(s, caller, channel, notice)
+        client.views_update(view_id=(body.get("view") or {}).get("id"), view=view)
+
+    def channel_of(body: dict[str, Any]) -> str:
+        return str(
+            json.loads((body.get("view") or {}).get("private_metadata") or "{}").get("c") or ""
+        )
+
+    @app.action(REMIND_ADD)
+    @app.action(REMIND_EDIT)
+    def open_form(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
+        ack()
+        channel = channel_of(body)
+        try:
+            with deps.db.read() as s:
+                caller = caller_of(s, body)
+                policy = None
+                if action["action_id"] == REMIND_EDIT:
+                    policy = get_policy(s, int(action["value"]))
+                    if policy.party_id != caller.party_id:
+                        raise errors.NotFound(
+                            "That reminder belongs to another party; only its members can change it."
+                        )
+                form = render_remind_form(
+                    channel_id=channel,
+                    party=caller.party,
+                    policy=policy,
+                    default_zone=default_zone(s, caller),
+                    root_view_id=(body.get("view") or {}).get("id"),
+                )
+        except (errors.OrdersError, ValueError) as exc:
+            tell(
+                client,
+                body,
+                render_error(
+                    exc.render(SLACK_FORMAT) if isinstance(exc, errors.OrdersError) else str(exc)
+                ),
+            )
+            return
+        client.views_push(trigger_id=body["trigger_id"], view=form)
+
+    @app.view(REMIND_FORM_CALLBACK)
+    def save(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+        meta = json.loads(view.get("private_metadata") or "{}")
+        channel = str(meta.get("c") or "")
+        spec, problems = spec_from_form((view.get("state") or {}).get("values") or {}, channel)
+        now = deps.clock.now()
+        try:
+            if spec is None:
+                raise errors.InvalidInput(problems)
+            with deps.db.transaction() as s:
+                caller = caller_of(s, body)
+                policy = save_policy(s, caller, spec, policy_id=meta.get("p"), now=now)
+        except errors.InvalidInput as exc:
+            blocks = {"days", "times", "time_zone", "statuses", "min_age", "escalate_after"}
+            ack(
+                response_action="errors",
+                errors={(k if k in blocks else "times"): v[:2000] for k, v in exc.fields.items()},
+            )
+            return
+        except errors.OrdersError as exc:
+            ack(response_action="errors", errors={"times": exc.render(SLACK_FORMAT)[:2000]})
+            return
+        ack()
+        if meta.get("root"):
+            with deps.db.read() as s:
+                root = remind_list(
+                    s, caller, channel, f":white_check_mark: Saved: {escape(policy.describe())}."
+                )
+            client.views_update(view_id=meta["root"], view=root)
+
+    @app.action(REMIND_TEST)
+    def test_now(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        ack()
+        try:
+            with deps.db.read() as s:
+                caller = caller_of(s, body)
+                policy = get_policy(s, int(action["value"]))
+            if policy.party_id != caller.party_id:
+                raise errors.NotFound("That reminder belongs to another party.")
+        except (errors.OrdersError, ValueError) as exc:
+            tell(client, body, render_error(str(exc)))
+            return
+        outcome = reminders.run_slot(
+            policy.id, deps.clock.now().replace(microsecond=0), kind="test"
+        )
+        notice = (
+            f":outbox_tray: Test reminder posted in <#{policy.channel_id}> with {outcome.orders} orders."
+            if outcome.result == "queued"
+            else f"No test was sent ({outcome.result})."
+        )
+        redraw_list(client, body, caller, policy.channel_id, notice)
+
+    @app.action(REMIND_TOGGLE)
+    @app.action(REMIND_DELETE)
+    def change(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        ack()
+        now = deps.clock.now()
+        try:
+            with deps.db.transaction() as s:
+                caller = caller_of(s, body)
+                policy_id = int(action["value"])
+                if action["action_id"] == REMIND_DELETE:
+                    delete_policy(s, caller, policy_id, now=now)
+                    notice = f":wastebasket: Reminder #{policy_id} deleted."
+                else:
+                    current = get_policy(s, policy_id)
+                    row = s.get(ReminderPolicy, policy_id)
+                    if row is None or current.party_id != caller.party_id:
+                        raise errors.NotFound("That reminder belongs to another party.")
+                    row.enabled = not row.enabled
+                    row.updated_at = now
+                    notice = f"Reminder #{policy_id} is {'on' if row.enabled else 'off'}."
+        except (errors.OrdersError, ValueError) as exc:
+            tell(
+                client,
+                body,
+                render_error(
+                    exc.render(SLACK_FORMAT) if isinstance(exc, errors.OrdersError) else str(exc)
+                ),
+            )
+            return
+        redraw_list(client, body, caller, channel_of(body), notice)
+
+    @app.action(SNOOZE_ACTION)
+    def snooze_order(
+        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
+    ) -> None:
+        ack()
+        number, _, choice = str((action.get("selected_option") or {}).get("value") or "").partition(
+            ":"
+        )
+        now = deps.clock.now()
+        try:
+            if choice not in SNOOZES or not number.isdigit():
+                raise errors.InvalidInput({"snooze": "That menu is not one of ours."})
+            with deps.db.transaction() as s:
+                caller = caller_of(s, body)
+                until = snooze_until(choice, now, ZoneInfo(default_zone(s, caller)))
+                snooze(s, caller, int(number), until, now=now, label=SNOOZES[choice])
+                origin = notify.origin_of(body)
+                notify.redraw_origin(
+                    s, origin, now=now, workspace_id=caller.workspace_id, number=int(number)
+                )
+        except errors.OrdersError as exc:
+            tell(client, body, render_error(exc.render(SLACK_FORMAT)))
+            return
+        deps.committed()
+        text = f":zzz: SO-{int(number):06d} will stay out of reminders until {when(until)}."
+        message = Message(text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}])
+        if body.get("response_url"):
+            post_response_url(body["response_url"], message, replace_original=False)
+        else:
+            tell(client, body, message)
+
+    @app.action(DIGEST_MORE_ACTION)
+    def more(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
+        ack()
+        now = deps.clock.now()
+        try:
+            with deps.db.read() as s:
+                caller = caller_of(s, body)
+                run = s.get(ReminderRun, int(action.get("value") or 0))
+                if run is None:
+                    raise errors.NotFound("That reminder is gone.")
+                policy = get_policy(s, run.policy_id)
+                if policy.workspace_id != caller.workspace_id:
+                    raise errors.NotFound("That reminder is gone.")
+                orders = sorted(
+                    get_orders_by_id(s, run.order_ids), key=lambda o: (o.status_changed_at, o.id)
+                )
+                snoozed = active_snoozes(s, policy.party_id, [o.id for o in orders], now)
+                blocks: list[dict[str, Any]] = []
+                for order in orders[:45]:
+                    blocks += digest_row(
+                        order,
+                        policy,
+                        now,
+                        order_age(policy, order, now),
+                        snoozed.get(order.id),
+                        run.id,
+                    )[:1]
+        except (errors.OrdersError, ValueError) as exc:
+            tell(
+                client,
+                body,
+                render_error(
+                    exc.render(SLACK_FORMAT) if isinstance(exc, errors.OrdersError) else str(exc)
+                ),
+            )
+            return
+        if len(orders) > 45:
+            blocks.append(
+                {
+                    "type": "context",
+                    "elements": [
+                        {
+                            "type": "mrkdwn",
+                            "text": f"… and {len(orders) - 45} more: `/orders list open`",
+                        }
+                    ],
+                }
+            )
+        client.views_open(
+            trigger_id=body["trigger_id"],
+            view={
+                "type": "modal",
+                "title": {"type": "plain_text", "text": "Waiting orders"},
+                "close": {"type": "plain_text", "text": "Close"},
+                "blocks": blocks[:100]
+                or [
+                    {
+                        "type": "section",
+                        "text": {"type": "mrkdwn", "text": "Nothing waits any more."},
+                    }
+                ],
+            },
+        )

@@ -1,0 +1,312 @@
+"""The reminder sweep and its scheduler.
+
+`Reminders.run_slot` claims one (policy, slot) in the database, picks the orders due, and queues
+the digest (and any escalation DMs) in the outbox in the same transaction: a slot claimed twice
+by two schedulers, or retried after a crash or a Slack outage, is posted once.
+
+`ReminderScheduler` is APScheduler 3 with its SQLAlchemy job store in our database: one cron job
+per policy time, kept in step with the policies table by a reconcile job every minute. A slot
+missed while every scheduler was down runs once if it is within the grace window (APScheduler's
+misfire_grace_time with coalescing), and is skipped otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from bot import outbox
+from bot.blocks.format import escape, mention
+from bot.clock import Clock
+from bot.deps import Deps
+from orders_core import errors
+from orders_core.db import Database
+from orders_core.models import ReminderPolicy, Workspace
+from orders_core.onboarding import party_members
+from orders_core.reminders import (
+    EMPTY,
+    QUEUED,
+    PolicyView,
+    claim_escalation,
+    claim_run,
+    due_orders,
+    get_policy,
+    latest_slot,
+    list_policies,
+    order_age,
+    retryable_runs,
+    slots_between,
+)
+
+log = logging.getLogger(__name__)
+
+RECONCILE_JOB = "reminders:reconcile"
+_ACTIVE: ReminderScheduler | None = None
+
+
+@dataclass
+class SlotOutcome:
+    """What running one slot did."""
+
+    policy_id: int
+    slot: datetime
+    result: str  # queued, empty, already, disabled, paused, gone
+    orders: int = 0
+    escalated: int = 0
+
+
+class Reminders:
+    """Runs reminder slots: claim, choose what is due, queue the digest and escalations."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.db: Database = deps.db
+        self.clock: Clock = deps.clock
+        self.worker_name = f"{socket.gethostname()}:{os.getpid()}"
+
+    def run_slot(self, policy_id: int, slot: datetime, *, kind: str = "scheduled") -> SlotOutcome:
+        """Claim and prepare one digest; its post is delivered by the outbox."""
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            try:
+                policy = get_policy(s, policy_id)
+            except errors.NotFound:
+                return SlotOutcome(policy_id, slot, "gone")
+            row = s.get(ReminderPolicy, policy_id)
+            if row is None or row.deleted_at is not None or (not policy.enabled and kind != "test"):
+                return SlotOutcome(policy_id, slot, "disabled")
+            workspace = s.get(Workspace, policy.workspace_id)
+            if workspace is not None and workspace.reminders_paused_at is not None:
+                return SlotOutcome(policy_id, slot, "paused")
+            run = claim_run(s, policy_id, slot, kind=kind, worker=self.worker_name, now=now)
+            if run is None:
+                return SlotOutcome(policy_id, slot, "already")
+            orders = due_orders(s, policy, now)
+            if not orders and kind != "test":
+                run.status = EMPTY
+                return SlotOutcome(policy_id, slot, "empty")
+            run.order_ids = [o.id for o in orders]
+            run.status = QUEUED
+            s.flush()
+            outbox.enqueue(
+                s,
+                kind="digest",
+                lane=f"chan:{policy.channel_id}",
+                payload={"run_id": run.id},
+                now=now,
+                workspace_id=policy.workspace_id,
+            )
+            escalated = self._escalate(s, policy, orders, slot, now)
+        self.deps.committed()
+        return SlotOutcome(policy_id, slot, "queued", len(orders), escalated)
+
+    def _escalate(
+        self, session: Any, policy: PolicyView, orders: list[Any], slot: datetime, now: datetime
+    ) -> int:
+        """DM each member of the waiting party about orders past the escalation threshold, once a day."""
+        if policy.escalate_after is None:
+            return 0
+        overdue = [
+            o
+            for o in orders
+            if o.status.waiting_on is policy.party
+            and order_age(policy, o, now) >= policy.escalate_after
+        ]
+        if not overdue:
+            return 0
+        members = party_members(session, policy.party_id)
+        day = slot.astimezone(policy.zone).date()
+        count = 0
+        for order in overdue:
+            if not claim_escalation(session, order.id, policy.party_id, day, now):
+                continue
+            count += 1
+            waited = order_age(policy, order, now)
+            notice = (
+                f":alarm_clock: *{order.code}* has waited {waited.days} days on *{escape(policy.party_name)}*"
+                f" ({order.status.label}). Can you act on it?"
+            )
+            for user in members:
+                outbox.enqueue(
+                    session,
+                    kind="dm_card",
+                    lane=f"dm:{policy.team_id}:{user}",
+                    payload={
+                        "order_id": order.id,
+                        "party_id": policy.party_id,
+                        "user": user,
+                        "notice": notice,
+                    },
+                    now=now,
+                    workspace_id=policy.workspace_id,
+                )
+        return count
+
+    def run_due(
+        self, now: datetime | None = None, *, policy_id: int | None = None, kind: str = "manual"
+    ) -> list[SlotOutcome]:
+        """Run every enabled policy (or one) now: `orders-bot remind now`."""
+        now = now or self.clock.now()
+        slot = now.replace(microsecond=0)
+        with self.db.read() as s:
+            ids = (
+                [policy_id]
+                if policy_id is not None
+                else [p.id for p in list_policies(s, enabled_only=True)]
+            )
+        return [self.run_slot(pid, slot, kind=kind) for pid in ids]
+
+    def catch_up(self, since: datetime, until: datetime) -> list[SlotOutcome]:
+        """Run every scheduled slot in (since, until] in time order (the console's `wait`)."""
+        with self.db.read() as s:
+            policies = list_policies(s, enabled_only=True)
+        slots = sorted((slot, p.id) for p in policies for slot in slots_between(p, since, until))
+        return [self.run_slot(pid, slot) for slot, pid in slots]
+
+    def retry_failed(self, grace: timedelta) -> list[SlotOutcome]:
+        """Runs that failed, or were abandoned mid-way, and are still within the grace window."""
+        with self.db.read() as s:
+            pending = retryable_runs(s, self.clock.now(), grace)
+        return [self.run_slot(pid, slot, kind=kind) for pid, slot, kind in pending]
+
+
+def fire_policy(policy_id: int, hhmm: str) -> None:
+    """APScheduler's job: run the policy's latest slot of this time of day."""
+    scheduler = _ACTIVE
+    if scheduler is None:
+        log.warning("reminder job for policy %s fired with no scheduler running here", policy_id)
+        return
+    scheduler.fire(policy_id, hhmm)
+
+
+def reconcile_jobs() -> None:
+    """APScheduler's job: bring the cron jobs in step with the policies, retry failed runs."""
+    if _ACTIVE is not None:
+        _ACTIVE.reconcile()
+
+
+class ReminderScheduler:
+    """APScheduler 3 over our database, driving Reminders."""
+
+    def __init__(
+        self, reminders: Reminders, *, grace_seconds: int = 3600, reconcile_seconds: int = 60
+    ) -> None:
+        self.reminders = reminders
+        self.grace = timedelta(seconds=grace_seconds)
+        self.reconcile_seconds = reconcile_seconds
+        self.scheduler: Any = None
+
+    def start(self) -> None:
+        """Start the background scheduler (jobs persist in apscheduler_jobs)."""
+        from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        global _ACTIVE
+        _ACTIVE = self
+        self.scheduler = BackgroundScheduler(
+            jobstores={
+                "default": SQLAlchemyJobStore(
+                    engine=self.reminders.db.engine, tablename="apscheduler_jobs"
+                )
+            },
+            job_defaults={
+                "coalesce": True,
+                "misfire_grace_time": int(self.grace.total_seconds()),
+                "max_instances": 1,
+            },
+            timezone=UTC,
+        )
+        self.scheduler.start()
+        self.scheduler.add_job(
+            reconcile_jobs,
+            "interval",
+            seconds=self.reconcile_seconds,
+            id=RECONCILE_JOB,
+            replace_existing=True,
+            next_run_time=datetime.now(UTC),
+        )
+
+    def stop(self) -> None:
+        """Stop, letting a running job finish."""
+        global _ACTIVE
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=True)
+            self.scheduler = None
+        if _ACTIVE is self:
+            _ACTIVE = None
+
+    def fire(self, policy_id: int, hhmm: str) -> SlotOutcome | None:
+        """A cron job fired: run the slot it stands for (the latest one of that time of day)."""
+        with self.reminders.db.read() as s:
+            try:
+                policy = get_policy(s, policy_id)
+            except errors.NotFound:
+                return None
+        slot = latest_slot(policy, self.reminders.clock.now(), hhmm)
+        if slot is None:
+            return None
+        outcome = self.reminders.run_slot(policy_id, slot)
+        log.info(
+            "reminder policy %s slot %s: %s (%s orders)",
+            policy_id,
+            slot.isoformat(),
+            outcome.result,
+            outcome.orders,
+        )
+        return outcome
+
+    def reconcile(self) -> None:
+        """One cron job per (policy, time); removed or changed policies lose or change theirs."""
+        from apscheduler.triggers.cron import CronTrigger
+
+        with self.reminders.db.read() as s:
+            policies = list_policies(s, enabled_only=True)
+        wanted: dict[str, tuple[int, str, Any]] = {}
+        for p in policies:
+            for hhmm in p.times:
+                hour, minute = (int(x) for x in hhmm.split(":"))
+                trigger = CronTrigger(
+                    day_of_week=",".join(
+                        ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[d] for d in p.days
+                    ),
+                    hour=hour,
+                    minute=minute,
+                    timezone=p.time_zone,
+                )
+                wanted[f"policy:{p.id}:{hhmm}"] = (p.id, hhmm, trigger)
+        existing = {
+            job.id: job for job in self.scheduler.get_jobs() if job.id.startswith("policy:")
+        }
+        for job_id in existing:
+            if job_id not in wanted:
+                self.scheduler.remove_job(job_id)
+        for job_id, (policy_id, hhmm, trigger) in wanted.items():
+            job = existing.get(job_id)
+            if job is None or str(job.trigger) != str(trigger):
+                self.scheduler.add_job(
+                    fire_policy, trigger, args=[policy_id, hhmm], id=job_id, replace_existing=True
+                )
+        for outcome in self.reminders.retry_failed(self.grace):
+            log.info(
+                "retried reminder policy %s slot %s: %s",
+                outcome.policy_id,
+                outcome.slot,
+                outcome.result,
+            )
+
+    def job_ids(self) -> list[str]:
+        """The jobs the scheduler holds (tests)."""
+        return sorted(job.id for job in self.scheduler.get_jobs())
+
+
+def owner_notice(policy: PolicyView, error: str) -> str:
+    """What the policy's owner is told when its channel refuses the digest."""
+    return (
+        f":warning: I could not post the reminder for *{escape(policy.party_name)}* in <#{policy.channel_id}>: "
+        f"`{error}`. Invite me with `/invite @orders` in that channel, or change the reminder with `/orders remind`."
+        + (f" (owner: {mention(policy.created_by)})" if policy.created_by else "")
+    )

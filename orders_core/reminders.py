@@ -1,0 +1,618 @@
+"""Reminder policies, their time slots, what is due, snoozes and escalations (no Slack here).
+
+A policy says when (days, times, time zone) to remind which party, in which channel, of which
+orders (statuses, minimum age, optionally counted in working days). Each (policy, slot) is
+claimed once in the database, so however many schedulers run, a digest is posted once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from orders_core import errors
+from orders_core.lifecycle import EventSource, Note, OrderStatus, Party
+from orders_core.models import (
+    Escalation,
+    Order,
+    OrderEvent,
+    OrderSnooze,
+    PartyOrg,
+    ReminderPolicy,
+    ReminderRun,
+    Workspace,
+)
+from orders_core.orders import (
+    Caller,
+    OrderView,
+    PartyRef,
+    TimelineEntry,
+    _record,
+    get_order,
+    get_orders_by_id,
+)
+
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEKDAYS = (0, 1, 2, 3, 4)
+DEFAULT_TIMES = ("09:30",)
+DEFAULT_MIN_AGE = timedelta(hours=24)
+DEFAULT_ESCALATE_AFTER = timedelta(hours=72)
+CLAIM_LEASE = timedelta(minutes=10)
+MAX_DIGEST_ORDERS = 500
+
+# Run statuses: claimed (being prepared) → queued (its post is in the outbox) → posted;
+# empty (nothing was due); failed (will be tried again while within the grace window);
+# undeliverable (the channel refuses the bot: its owner is told, nothing retries).
+CLAIMED, QUEUED, POSTED, EMPTY, FAILED = "claimed", "queued", "posted", "empty", "failed"
+UNDELIVERABLE = "undeliverable"
+
+
+def default_statuses(party: Party) -> tuple[OrderStatus, ...]:
+    """What waits on a party: merchant — Pending Confirmation, Under Approval; provider — New."""
+    if party is Party.MERCHANT:
+        return (OrderStatus.PENDING_CONFIRMATION, OrderStatus.UNDER_APPROVAL)
+    return (OrderStatus.NEW,)
+
+
+def allowed_statuses(party: Party) -> tuple[OrderStatus, ...]:
+    """What a party's reminders may include: what waits on it, and In Development for providers."""
+    extra = (OrderStatus.IN_DEVELOPMENT,) if party is Party.PROVIDER else ()
+    return default_statuses(party) + extra
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """A policy as a person describes it (before it is checked)."""
+
+    channel_id: str
+    days: tuple[int, ...] = WEEKDAYS
+    times: tuple[str, ...] = DEFAULT_TIMES
+    time_zone: str | None = None
+    statuses: tuple[OrderStatus, ...] | None = None
+    min_age: timedelta = DEFAULT_MIN_AGE
+    working_days_only: bool = False
+    escalate_after: timedelta | None = DEFAULT_ESCALATE_AFTER
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class PolicyView:
+    """A policy as the bot uses it."""
+
+    id: int
+    workspace_id: int
+    team_id: str
+    party_id: int
+    party: Party
+    party_name: str
+    channel_id: str
+    days: tuple[int, ...]
+    times: tuple[str, ...]
+    time_zone: str
+    statuses: tuple[OrderStatus, ...]
+    custom_statuses: bool
+    min_age: timedelta
+    working_days_only: bool
+    escalate_after: timedelta | None
+    enabled: bool
+    created_by: str | None
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The policy's time zone."""
+        return ZoneInfo(self.time_zone)
+
+    @property
+    def ref(self) -> PartyRef:
+        """The party reminded."""
+        return PartyRef(self.party_id, self.party, self.workspace_id)
+
+    def describe(self) -> str:
+        """ "Weekdays at 09:30 (Asia/Singapore)"."""
+        return f"{describe_days(self.days)} at {', '.join(self.times)} ({self.time_zone})"
+
+
+def describe_days(days: Sequence[int]) -> str:
+    """(0..4) → "Weekdays"; (0, 2) → "Mon, Wed"."""
+    chosen = tuple(sorted(set(days)))
+    if chosen == WEEKDAYS:
+        return "Weekdays"
+    if chosen == tuple(range(7)):
+        return "Every day"
+    return ", ".join(DAY_NAMES[d].capitalize() for d in chosen)
+
+
+_TIME = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def parse_times(text: str) -> tuple[str, ...]:
+    """`9:30, 14:00` → ("09:30", "14:00"); raises ValueError with the reason."""
+    found = []
+    for part in [p for p in re.split(r"[,\s]+", text.strip()) if p]:
+        match = _TIME.match(part)
+        if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+            raise ValueError(
+                f"{part!r} is not a time of day: use HH:MM between 00:00 and 23:59, e.g. 09:30."
+            )
+        found.append(f"{int(match.group(1)):02d}:{match.group(2)}")
+    if not found:
+        raise ValueError("Give at least one time of day, e.g. 09:30.")
+    return tuple(sorted(set(found)))
+
+
+def parse_days(text: str) -> tuple[int, ...]:
+    """`weekdays`, `mon-fri`, `mon,wed,fri`, `every day` → day numbers (0 = Monday)."""
+    words = text.strip().lower()
+    if words in ("weekdays", "working days", "mon-fri"):
+        return WEEKDAYS
+    if words in ("every day", "daily", "all", "mon-sun"):
+        return tuple(range(7))
+    days: set[int] = set()
+    for part in [p for p in re.split(r"[,\s]+", words) if p]:
+        if "-" in part:
+            first, _, last = part.partition("-")
+            if first[:3] not in DAY_NAMES or last[:3] not in DAY_NAMES:
+                raise ValueError(f"{part!r} is not a range of days: use mon-fri.")
+            a, b = DAY_NAMES.index(first[:3]), DAY_NAMES.index(last[:3])
+            days |= set(range(a, b + 1)) if a <= b else set(range(a, 7)) | set(range(0, b + 1))
+        elif part[:3] in DAY_NAMES:
+            days.add(DAY_NAMES.index(part[:3]))
+        else:
+            raise ValueError(f"{part!r} is not a day: use mon, tue, … sun, weekdays or every day.")
+    if not days:
+        raise ValueError("Choose at least one day.")
+    return tuple(sorted(days))
+
+
+def check_time_zone(name: str) -> str:
+    """An IANA time zone name, or ValueError with the reason."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"{name!r} is not an IANA time zone: try Asia/Singapore, Europe/Berlin or UTC."
+        ) from None
+    return name
+
+
+def validate_spec(spec: PolicySpec, party: Party) -> dict[str, str]:
+    """Every problem with a policy, by field."""
+    problems: dict[str, str] = {}
+    if not spec.days or any(d not in range(7) for d in spec.days):
+        problems["days"] = "Choose at least one day of the week."
+    try:
+        parse_times(" ".join(spec.times))
+    except ValueError as exc:
+        problems["times"] = str(exc)
+    if spec.time_zone:
+        try:
+            check_time_zone(spec.time_zone)
+        except ValueError as exc:
+            problems["time_zone"] = str(exc)
+    if spec.statuses is not None:
+        bad = [s for s in spec.statuses if s not in allowed_statuses(party)]
+        if not spec.statuses:
+            problems["statuses"] = "Choose at least one status."
+        elif bad:
+            allowed = ", ".join(s.label for s in allowed_statuses(party))
+            problems["statuses"] = f"A {party.label}'s reminders can include {allowed}."
+    if spec.min_age < timedelta(0) or spec.min_age > timedelta(days=365):
+        problems["min_age"] = "The minimum age is between 0 hours and 365 days."
+    if spec.escalate_after is not None and not timedelta(
+        hours=1
+    ) <= spec.escalate_after <= timedelta(days=365):
+        problems["escalate_after"] = "Escalate after 1 hour to 365 days (or never)."
+    if not spec.channel_id or not re.match(r"^[CGD][A-Z0-9]+$", spec.channel_id):
+        problems["channel"] = "Choose a channel (an id like C0123ABCD)."
+    return problems
+
+
+def _view(policy: ReminderPolicy, party: PartyOrg, workspace: Workspace) -> PolicyView:
+    statuses = (
+        tuple(OrderStatus(s) for s in policy.statuses)
+        if policy.statuses
+        else default_statuses(party.kind)
+    )
+    return PolicyView(
+        id=policy.id,
+        workspace_id=policy.workspace_id,
+        team_id=workspace.team_id,
+        party_id=party.id,
+        party=party.kind,
+        party_name=party.name,
+        channel_id=policy.channel_id,
+        days=tuple(policy.days),
+        times=tuple(policy.times),
+        time_zone=policy.time_zone or workspace.time_zone or "UTC",
+        statuses=statuses,
+        custom_statuses=bool(policy.statuses),
+        min_age=timedelta(minutes=policy.min_age_minutes),
+        working_days_only=policy.working_days_only,
+        escalate_after=timedelta(minutes=policy.escalate_after_minutes)
+        if policy.escalate_after_minutes
+        else None,
+        enabled=policy.enabled,
+        created_by=policy.created_by,
+    )
+
+
+def save_policy(
+    session: Session,
+    caller: Caller,
+    spec: PolicySpec,
+    *,
+    policy_id: int | None = None,
+    now: datetime,
+) -> PolicyView:
+    """Add a policy for the caller's party (or change one of its policies)."""
+    problems = validate_spec(spec, caller.party)
+    if problems:
+        raise errors.InvalidInput(problems)
+    if policy_id is None:
+        policy = ReminderPolicy(
+            workspace_id=caller.workspace_id,
+            party_id=caller.party_id,
+            created_by=caller.user_id,
+            created_at=now,
+        )
+        session.add(policy)
+    else:
+        policy = _own_policy(session, caller, policy_id)
+    policy.channel_id = spec.channel_id
+    policy.days = sorted(set(spec.days))
+    policy.times = list(parse_times(" ".join(spec.times)))
+    policy.time_zone = spec.time_zone or None
+    policy.statuses = [s.value for s in spec.statuses] if spec.statuses else None
+    policy.min_age_minutes = int(spec.min_age.total_seconds() // 60)
+    policy.working_days_only = spec.working_days_only
+    policy.escalate_after_minutes = (
+        int(spec.escalate_after.total_seconds() // 60) if spec.escalate_after else None
+    )
+    policy.enabled = spec.enabled
+    policy.updated_at = now
+    session.flush()
+    return get_policy(session, policy.id)
+
+
+def _own_policy(session: Session, caller: Caller, policy_id: int) -> ReminderPolicy:
+    policy = session.get(ReminderPolicy, policy_id)
+    if (
+        policy is None
+        or policy.deleted_at is not None
+        or policy.workspace_id != caller.workspace_id
+    ):
+        raise errors.NotFound(f"There is no reminder #{policy_id} here.")
+    if policy.party_id != caller.party_id:
+        raise errors.NotFound(
+            f"Reminder #{policy_id} belongs to another party; only its members can change it."
+        )
+    return policy
+
+
+def delete_policy(session: Session, caller: Caller, policy_id: int, *, now: datetime) -> None:
+    """Stop a policy for good (kept, marked deleted, so its past digests still make sense)."""
+    policy = _own_policy(session, caller, policy_id)
+    policy.deleted_at = now
+    policy.enabled = False
+    policy.updated_at = now
+
+
+def get_policy(session: Session, policy_id: int) -> PolicyView:
+    """One policy (deleted ones too)."""
+    row = session.execute(
+        select(ReminderPolicy, PartyOrg, Workspace)
+        .join(PartyOrg, PartyOrg.id == ReminderPolicy.party_id)
+        .join(Workspace, Workspace.id == ReminderPolicy.workspace_id)
+        .where(ReminderPolicy.id == policy_id)
+    ).first()
+    if row is None:
+        raise errors.NotFound(f"There is no reminder #{policy_id}.")
+    return _view(*row)
+
+
+def list_policies(
+    session: Session,
+    *,
+    workspace_id: int | None = None,
+    channel_id: str | None = None,
+    enabled_only: bool = False,
+) -> list[PolicyView]:
+    """Policies that are not deleted, oldest first; of one workspace or channel when asked."""
+    query = (
+        select(ReminderPolicy, PartyOrg, Workspace)
+        .join(PartyOrg, PartyOrg.id == ReminderPolicy.party_id)
+        .join(Workspace, Workspace.id == ReminderPolicy.workspace_id)
+        .where(ReminderPolicy.deleted_at.is_(None))
+        .order_by(ReminderPolicy.id)
+    )
+    if workspace_id is not None:
+        query = query.where(ReminderPolicy.workspace_id == workspace_id)
+    if channel_id is not None:
+        query = query.where(ReminderPolicy.channel_id == channel_id)
+    if enabled_only:
+        query = query.where(ReminderPolicy.enabled.is_(True))
+    return [_view(*row) for row in session.execute(query)]
+
+
+# -- time slots ---------------------------------------------------------------------------------
+
+
+def slots_between(policy: PolicyView, start: datetime, end: datetime) -> list[datetime]:
+    """The policy's slots in (start, end], as UTC times, in order (daylight saving included)."""
+    zone = policy.zone
+    first = start.astimezone(zone).date() - timedelta(days=1)
+    last = end.astimezone(zone).date()
+    found = []
+    day = first
+    while day <= last:
+        if day.weekday() in policy.days:
+            for hhmm in policy.times:
+                h, m = (int(x) for x in hhmm.split(":"))
+                local = datetime.combine(day, time(h, m), tzinfo=zone)
+                at = local.astimezone(UTC)
+                if start < at <= end:
+                    found.append(at)
+        day += timedelta(days=1)
+    return sorted(set(found))
+
+
+def latest_slot(policy: PolicyView, now: datetime, hhmm: str | None = None) -> datetime | None:
+    """The most recent slot at or before `now` (of one time of day, when given), within 8 days."""
+    view = policy if hhmm is None else _with_times(policy, (hhmm,))
+    found = slots_between(view, now - timedelta(days=8), now)
+    return found[-1] if found else None
+
+
+def _with_times(policy: PolicyView, times: tuple[str, ...]) -> PolicyView:
+    from dataclasses import replace
+
+    return replace(policy, times=times)
+
+
+def working_age(start: datetime, end: datetime, zone: ZoneInfo) -> timedelta:
+    """How much of [start, end] fell on working days (Monday to Friday) in `zone`."""
+    if end <= start:
+        return timedelta(0)
+    total = timedelta(0)
+    cursor = start.astimezone(zone)
+    stop = end.astimezone(zone)
+    while cursor < stop:
+        next_midnight = datetime.combine(cursor.date() + timedelta(days=1), time(0), tzinfo=zone)
+        chunk_end = min(next_midnight, stop)
+        if cursor.weekday() < 5:
+            total += chunk_end.astimezone(UTC) - cursor.astimezone(UTC)
+        cursor = chunk_end
+    return total
+
+
+def order_age(policy: PolicyView, order: OrderView, now: datetime) -> timedelta:
+    """How long the order has waited in its status, as the policy counts it."""
+    if policy.working_days_only:
+        return working_age(order.status_changed_at, now, policy.zone)
+    return now - order.status_changed_at
+
+
+# -- what is due ----------------------------------------------------------------------------------
+
+
+def snoozed_order_ids(session: Session, party_id: int, now: datetime) -> set[int]:
+    """Orders the party has snoozed until after `now`."""
+    return set(
+        session.scalars(
+            select(OrderSnooze.order_id).where(
+                OrderSnooze.party_id == party_id, OrderSnooze.until > now
+            )
+        )
+    )
+
+
+def due_orders(session: Session, policy: PolicyView, now: datetime) -> list[OrderView]:
+    """The orders the policy's digest lists at `now`: its statuses, old enough, not snoozed; oldest first."""
+    column = Order.merchant_id if policy.party is Party.MERCHANT else Order.provider_id
+    # Calendar age is never less than working-day age: a cheap bound before the exact count.
+    candidates = list(
+        session.scalars(
+            select(Order.id)
+            .where(
+                column == policy.party_id,
+                Order.status.in_(policy.statuses),
+                Order.status_changed_at <= now - policy.min_age,
+            )
+            .order_by(Order.status_changed_at, Order.id)
+            .limit(MAX_DIGEST_ORDERS * 2)
+        )
+    )
+    snoozed = snoozed_order_ids(session, policy.party_id, now)
+    orders = [o for o in get_orders_by_id(session, [i for i in candidates if i not in snoozed])]
+    orders.sort(key=lambda o: (o.status_changed_at, o.id))
+    return [o for o in orders if order_age(policy, o, now) >= policy.min_age][:MAX_DIGEST_ORDERS]
+
+
+# -- claims ------------------------------------------------------------------------------------------
+
+
+def claim_run(
+    session: Session, policy_id: int, slot: datetime, *, kind: str, worker: str, now: datetime
+) -> ReminderRun | None:
+    """Claim (policy, slot) for this worker; None when another has it or it is done.
+
+    A claim left behind by a worker that died (older than the lease) or a failed run may be
+    taken over; a queued, posted or empty run never runs again.
+    """
+    existing = session.scalar(
+        select(ReminderRun).where(ReminderRun.policy_id == policy_id, ReminderRun.slot == slot)
+    )
+    if existing is None:
+        run = ReminderRun(
+            policy_id=policy_id,
+            slot=slot,
+            kind=kind,
+            status=CLAIMED,
+            claimed_by=worker,
+            claimed_at=now,
+            order_ids=[],
+        )
+        try:
+            with session.begin_nested():
+                session.add(run)
+        except IntegrityError:
+            return None  # another worker inserted it a moment ago
+        return run
+    takeover = session.execute(
+        update(ReminderRun)
+        .where(
+            ReminderRun.id == existing.id,
+            (ReminderRun.status == FAILED)
+            | and_(ReminderRun.status == CLAIMED, ReminderRun.claimed_at < now - CLAIM_LEASE),
+        )
+        .values(status=CLAIMED, claimed_by=worker, claimed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if takeover.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    session.refresh(existing)
+    return existing
+
+
+def claim_escalation(
+    session: Session, order_id: int, party_id: int, day: date, now: datetime
+) -> bool:
+    """True the first time an order is escalated on `day`; False after that."""
+    try:
+        with session.begin_nested():
+            session.add(
+                Escalation(
+                    order_id=order_id, party_id=party_id, day=day.isoformat(), created_at=now
+                )
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def retryable_runs(
+    session: Session, now: datetime, grace: timedelta
+) -> list[tuple[int, datetime, str]]:
+    """Failed runs, and claims abandoned by a dead worker, still inside the grace window."""
+    rows = session.execute(
+        select(ReminderRun.policy_id, ReminderRun.slot, ReminderRun.kind).where(
+            ReminderRun.slot >= now - grace,
+            (ReminderRun.status == FAILED)
+            | and_(ReminderRun.status == CLAIMED, ReminderRun.claimed_at < now - CLAIM_LEASE),
+        )
+    )
+    return [(p, s, k) for p, s, k in rows]
+
+
+def previous_posted_run(session: Session, policy_id: int, before_run_id: int) -> ReminderRun | None:
+    """The policy's last posted digest before this run (to collapse it)."""
+    return session.scalar(
+        select(ReminderRun)
+        .where(
+            ReminderRun.policy_id == policy_id,
+            ReminderRun.status == POSTED,
+            ReminderRun.id != before_run_id,
+        )
+        .order_by(ReminderRun.posted_at.desc(), ReminderRun.id.desc())
+        .limit(1)
+    )
+
+
+# -- snoozing ---------------------------------------------------------------------------------------
+
+SNOOZES = {"1h": "1 hour", "1d": "1 day", "mon": "until Monday"}
+
+
+def snooze_until(choice: str, now: datetime, zone: ZoneInfo, at: str = "09:30") -> datetime:
+    """When a snooze ends: in 1 hour, in 1 day, or next Monday at the reminder time."""
+    if choice == "1h":
+        return now + timedelta(hours=1)
+    if choice == "1d":
+        return now + timedelta(days=1)
+    if choice == "mon":
+        local = now.astimezone(zone)
+        days = (7 - local.weekday()) % 7 or 7
+        h, m = (int(x) for x in at.split(":"))
+        return datetime.combine(
+            local.date() + timedelta(days=days), time(h, m), tzinfo=zone
+        ).astimezone(UTC)
+    raise errors.InvalidInput({"snooze": "Snooze for 1 hour, 1 day, or until Monday."})
+
+
+def snooze(
+    session: Session,
+    caller: Caller,
+    number: int | str,
+    until: datetime,
+    *,
+    now: datetime,
+    label: str,
+) -> TimelineEntry:
+    """Keep an order out of the caller's party's reminders until `until`; noted on its timeline."""
+    order = get_order(session, caller.ref, number)
+    if order.status.is_terminal:
+        raise errors.InvalidInput(
+            {
+                "snooze": f"{order.code} is {order.status.label}: there is nothing to remind anyone of."
+            }
+        )
+    # Lock the order row so the timeline's sequence stays unique alongside concurrent actions.
+    session.execute(select(Order.id).where(Order.id == order.id).with_for_update())
+    session.add(
+        OrderSnooze(
+            order_id=order.id,
+            party_id=caller.party_id,
+            until=until,
+            user_id=caller.user_id,
+            created_at=now,
+        )
+    )
+    return _record(
+        session,
+        order_id=order.id,
+        workspace_id=caller.workspace_id,
+        action=Note.SNOOZE,
+        caller=caller,
+        from_status=order.status,
+        to_status=order.status,
+        reason=f"Reminders snoozed {label}, until {until.strftime('%Y-%m-%d %H:%M UTC')}.",
+        files=(),
+        source=EventSource.SLACK,
+        idempotency_key=None,
+        now=now,
+    )
+
+
+def active_snoozes(
+    session: Session, party_id: int, order_ids: Sequence[int], now: datetime
+) -> dict[int, datetime]:
+    """Until when each of these orders is snoozed for the party (only those snoozed now)."""
+    if not order_ids:
+        return {}
+    rows = session.execute(
+        select(OrderSnooze.order_id, func.max(OrderSnooze.until))
+        .where(
+            OrderSnooze.party_id == party_id,
+            OrderSnooze.order_id.in_(list(order_ids)),
+            OrderSnooze.until > now,
+        )
+        .group_by(OrderSnooze.order_id)
+    )
+    return {order_id: until for order_id, until in rows}
+
+
+def order_event_count(session: Session, order_id: int) -> int:
+    """How many timeline entries an order has (tests)."""
+    return (
+        session.scalar(
+            select(func.count()).select_from(OrderEvent).where(OrderEvent.order_id == order_id)
+        )
+        or 0
+    )
