@@ -665,6 +665,31 @@ def run(
     runtime.stop()
 
 
+@app.command("console")
+def console(
+    demo: Annotated[
+        bool, typer.Option("--demo", help="A fresh temporary database with the demo workspace.")
+    ] = False,
+    as_user: Annotated[
+        str | None,
+        typer.Option(
+            "--as", help="The Slack user id to start as (default: the first merchant member)."
+        ),
+    ] = None,
+    script: Annotated[
+        Path | None,
+        typer.Option(
+            "--script",
+            help="Run the commands in FILE, print the transcript, exit non-zero if a step failed.",
+        ),
+    ] = None,
+) -> None:
+    """Try the whole bot in a terminal, without a Slack workspace: the real app, a local Slack."""
+    from bot.console import run_console
+
+    raise typer.Exit(run_console(demo=demo, as_user=as_user, script=script))
+
+
 @app.command("scheduler")
 def scheduler_only() -> None:
     """Run only the reminder scheduler and the notification worker (no Slack listeners)."""

@@ -41,6 +41,7 @@ from orders_core.onboarding import (
     party_members,
 )
 from orders_core.orders import OrderDraft, act, parse_order_number, place_order
+from orders_core.reminders import PolicySpec, list_policies, parse_days, parse_times, save_policy
 
 DEMO_FIXTURE = "demo.yml"
 
@@ -59,6 +60,7 @@ class LoadReport:
     services: int = 0
     orders_created: list[str] = field(default_factory=list)
     orders_skipped: list[str] = field(default_factory=list)
+    reminders: int = 0
 
 
 def demo_fixture_path() -> Path:
@@ -138,7 +140,51 @@ class _Loader:
             report.services += 1
         for i, entry in enumerate(self._list(data, "orders")):
             self._order(workspace, f"orders[{i}]", entry, report)
+        for i, entry in enumerate(self._list(data, "reminders")):
+            self._reminder(workspace, f"reminders[{i}]", entry, report)
         return report
+
+    def _reminder(
+        self, workspace: Workspace, where: str, entry: dict[str, Any], report: LoadReport
+    ) -> None:
+        """A reminder policy for a party; one per (party, channel), so reloading duplicates nothing."""
+        from orders_core.reminders import (
+            PolicySpec,
+            list_policies,
+            parse_days,
+            parse_times,
+            save_policy,
+        )
+
+        try:
+            party = find_party(self.session, workspace.id, str(entry.get("party", "")))
+            channel = str(entry.get("channel") or party.channel_id or "")
+            existing = [
+                p
+                for p in list_policies(self.session, workspace_id=workspace.id, channel_id=channel)
+                if p.party_id == party.id
+            ]
+            escalate = entry.get("escalate_after", "72h")
+            spec = PolicySpec(
+                channel_id=channel,
+                days=parse_days(str(entry.get("days", "weekdays"))),
+                times=parse_times(str(entry.get("times", "09:30"))),
+                time_zone=entry.get("time_zone"),
+                min_age=parse_age(entry.get("min_age", "24h")),
+                working_days_only=bool(entry.get("working_days", False)),
+                escalate_after=None if str(escalate).lower() == "never" else parse_age(escalate),
+            )
+            caller = caller_for(self.session, workspace.team_id, party, self._first_member(party))
+            save_policy(
+                self.session,
+                caller,
+                spec,
+                policy_id=existing[0].id if existing else None,
+                now=self.now,
+            )
+        except (errors.OrdersError, ValueError) as exc:
+            raise self.fail(f"{where} ({entry.get('party')})", str(exc)) from exc
+        report.reminders += 1
 
     def _list(self, data: dict[str, Any], key: str) -> list[dict[str, Any]]:
         items = data.get(key) or []
