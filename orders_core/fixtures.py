@@ -148,14 +148,6 @@ class _Loader:
         self, workspace: Workspace, where: str, entry: dict[str, Any], report: LoadReport
     ) -> None:
         """A reminder policy for a party; one per (party, channel), so reloading duplicates nothing."""
-        from orders_core.reminders import (
-            PolicySpec,
-            list_policies,
-            parse_days,
-            parse_times,
-            save_policy,
-        )
-
         try:
             party = find_party(self.session, workspace.id, str(entry.get("party", "")))
             channel = str(entry.get("channel") or party.channel_id or "")
