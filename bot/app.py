@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from slack_bolt import App, BoltResponse
@@ -56,12 +59,32 @@ class Runtime:
             )
             self.scheduler.start()
 
-    def settle(self, timeout: float = 10.0) -> None:
-        """Wait for the listeners at work, then deliver every notification that is due."""
-        for _ in range(10):
+    def settle(
+        self,
+        timeout: float = 10.0,
+        *,
+        fast_forward: Callable[[timedelta], object] | None = None,
+        horizon: timedelta = timedelta(seconds=5),
+    ) -> None:
+        """Wait for the listeners at work, then deliver every notification due within `horizon`.
+
+        Items spaced out for Slack's rate limits fall due a little later: wait for them, or, with
+        `fast_forward` (tests, whose clock can move), move the clock instead of sleeping.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
             self.listeners.wait_idle(timeout)
-            if self.worker.drain(timeout) and not self.listeners.busy:
+            self.worker.drain(timeout)
+            if self.listeners.busy:
+                continue
+            due = self.outbox.next_due(horizon)
+            if due is None:
                 return
+            wait = max(timedelta(0), due - self.clock.now())
+            if fast_forward is not None:
+                fast_forward(wait + timedelta(milliseconds=1))
+            else:
+                time.sleep(wait.total_seconds())
 
     def stop(self) -> None:
         """Let listeners finish, finish the outbox item in hand, release the database."""

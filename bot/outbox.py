@@ -47,6 +47,8 @@ RETRYABLE_ERRORS = frozenset(
         "team_added_to_org",
     }
 )
+PACED_LANES = ("chan:", "dm:")
+CHANNEL_SPACING = timedelta(seconds=1)
 # Redraws render the current state when delivered: pending ones of a lane collapse into one.
 COLLAPSIBLE = frozenset({"refresh_message", "respond", "view_refresh", "home_refresh"})
 
@@ -189,6 +191,19 @@ class Outbox:
         """Delivered: the item, and the redraws of its lane it made redundant, are done."""
         now = self.clock.now()
         with self.db.transaction() as s:
+            if item.lane.startswith(PACED_LANES):
+                # Slack allows about one message per second per channel: space the next one out.
+                s.execute(
+                    update(OutboxItem)
+                    .where(
+                        OutboxItem.lane == item.lane,
+                        OutboxItem.status == PENDING,
+                        OutboxItem.id > item.collapse_upto,
+                        OutboxItem.next_attempt_at < now + CHANNEL_SPACING,
+                    )
+                    .values(next_attempt_at=now + CHANNEL_SPACING)
+                    .execution_options(synchronize_session=False)
+                )
             s.execute(
                 update(OutboxItem)
                 .where(
@@ -247,6 +262,17 @@ class Outbox:
                 .where(OutboxItem.id == item.id, OutboxItem.status == PENDING)
                 .values(locked_by=None, locked_until=None)
             )
+
+    def next_due(self, within: timedelta) -> datetime | None:
+        """When the next pending item falls due, if that is within `within` from now."""
+        now = self.clock.now()
+        with self.db.read() as s:
+            due = s.scalar(
+                select(func.min(OutboxItem.next_attempt_at)).where(
+                    OutboxItem.status == PENDING, OutboxItem.next_attempt_at <= now + within
+                )
+            )
+        return due
 
     def pending_count(self) -> int:
         """How many items wait (for tests and readiness)."""

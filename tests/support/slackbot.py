@@ -55,7 +55,7 @@ class Bot:
 
     def settle(self, timeout: float = 10.0) -> None:
         """Wait until the listeners are done and every due notification is delivered."""
-        self.runtime.settle(timeout)
+        self.runtime.settle(timeout, fast_forward=self.clock.advance)
 
     def channel(self, channel: str) -> list[dict[str, Any]]:
         """The messages of a channel, as they look now."""
@@ -165,7 +165,7 @@ class Ephemeral:
 
     def settle(self, timeout: float = 10.0) -> None:
         """Wait until the listeners are done and every due notification is delivered."""
-        self.runtime.settle(timeout)
+        self.runtime.settle(timeout, fast_forward=self.clock.advance)
 
 
 def blocks_text(message: dict[str, Any]) -> str:
