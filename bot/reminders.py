@@ -85,7 +85,8 @@ class Reminders:
             run = claim_run(s, policy_id, slot, kind=kind, worker=self.worker_name, now=now)
             if run is None:
                 return SlotOutcome(policy_id, slot, "already")
-            orders = due_orders(s, policy, now)
+            # What was due at the slot (a late run, within the grace window, sees the same).
+            orders = due_orders(s, policy, min(slot, now))
             if not orders and kind != "test":
                 run.status = EMPTY
                 return SlotOutcome(policy_id, slot, "empty")

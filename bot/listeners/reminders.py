@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -34,7 +35,7 @@ from bot.listeners.commands import subcommand
 from bot.listeners.replies import tell
 from bot.reminders import Reminders
 from orders_core import errors
-from orders_core.lifecycle import OrderStatus
+from orders_core.lifecycle import OrderStatus, Party
 from orders_core.models import ReminderPolicy, ReminderRun, Workspace
 from orders_core.orders import Caller, get_orders_by_id, resolve_caller
 from orders_core.reminders import (
@@ -49,6 +50,7 @@ from orders_core.reminders import (
     save_policy,
     snooze,
     snooze_until,
+    validate_spec,
 )
 
 log = logging.getLogger(__name__)
@@ -79,9 +81,9 @@ def default_zone(session: Any, caller: Caller) -> str:
 
 
 def spec_from_form(
-    values: dict[str, Any], channel_id: str
-) -> tuple[PolicySpec | None, dict[str, str]]:
-    """Read the form; problems by block (those the policy check does not see)."""
+    values: dict[str, Any], channel_id: str, party: Party
+) -> tuple[PolicySpec, dict[str, str]]:
+    """Read the form; every problem by block (the form's own and the policy's rules)."""
 
     def value(block: str) -> str:
         return str(((values.get(block) or {}).get(block) or {}).get("value") or "").strip()
@@ -124,7 +126,11 @@ def spec_from_form(
         escalate_after=hours("escalate_after", blank_is_none=True),
         enabled="enabled" in checked("options"),
     )
-    return (None if problems else spec), problems
+    if "times" in problems:
+        spec = replace(
+            spec, times=("00:00",)
+        )  # checked already: let the other fields be checked too
+    return spec, {**validate_spec(spec, party), **problems}
 
 
 def register(app: App, deps: Deps) -> None:
@@ -186,13 +192,14 @@ def register(app: App, deps: Deps) -> None:
     def save(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
         meta = json.loads(view.get("private_metadata") or "{}")
         channel = str(meta.get("c") or "")
-        spec, problems = spec_from_form((view.get("state") or {}).get("values") or {}, channel)
         now = deps.clock.now()
         try:
-            if spec is None:
-                raise errors.InvalidInput(problems)
             with deps.db.transaction() as s:
                 caller = caller_of(s, body)
+                values = (view.get("state") or {}).get("values") or {}
+                spec, problems = spec_from_form(values, channel, caller.party)
+                if problems:
+                    raise errors.InvalidInput(problems)
                 policy = save_policy(s, caller, spec, policy_id=meta.get("p"), now=now)
         except errors.InvalidInput as exc:
             blocks = {"days", "times", "time_zone", "statuses", "min_age", "escalate_after"}
