@@ -96,6 +96,14 @@ class Runtime:
         self.db.dispose()
 
 
+class _QuietTokenWarning(logging.Filter):
+    """Bolt warns that SLACK_BOT_TOKEN is unused when given a client: we give it one on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Drop just that warning."""
+        return "`token` will be unused" not in record.getMessage()
+
+
 def ready_probe(db: Database) -> tuple[bool, str]:
     """Database reachable and migrated."""
     try:
@@ -128,6 +136,7 @@ def build_runtime(
     worker = OutboxWorker(outbox, Deliveries(db, clock, clients))
     deps = Deps(db, clock, worker)
     executor = ListenerExecutor(max(4, settings.http_threads))
+    logging.getLogger("slack_bolt.App").addFilter(_QuietTokenWarning())
     bolt = App(
         client=make_client(settings.slack_api_url, token),
         signing_secret=settings.slack_signing_secret.get_secret_value()

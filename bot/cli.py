@@ -854,6 +854,44 @@ def remind_now(
     emit(outcomes, json_out, human)
 
 
+@remind_app.command("run-slot")
+def remind_run_slot(
+    policy: Annotated[int, typer.Option("--policy", help="The policy id.")],
+    at: Annotated[
+        str, typer.Option("--at", help="The slot, ISO 8601 with a zone: 2026-11-30T09:30:00+08:00.")
+    ],
+    json_out: JsonOpt = False,
+) -> None:
+    """Run one scheduled slot of a policy by hand (a slot missed beyond the grace window); once only."""
+    from bot.app import build_runtime
+
+    try:
+        slot = datetime.fromisoformat(at.replace("Z", "+00:00"))
+        if slot.tzinfo is None:
+            raise ValueError("it has no time zone")
+        settings = load_settings()
+        settings.require_slack(None)
+    except ValueError as exc:
+        fail(
+            f"--at {at!r} is not an ISO 8601 time with a zone ({exc}): try 2026-11-30T09:30:00+08:00."
+        )
+    except SettingsError as exc:
+        fail(str(exc))
+    runtime = build_runtime(settings, mode=None)
+    try:
+        outcome = runtime.reminders.run_slot(policy, slot.astimezone(UTC))
+        runtime.worker.drain(60)
+    finally:
+        runtime.stop()
+    emit(
+        outcome,
+        json_out,
+        lambda: out.print(
+            f"reminder #{policy} slot {slot.isoformat()}: {outcome.result}, {outcome.orders} orders"
+        ),
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """The console script's entry point."""
     app(args=list(argv) if argv is not None else sys.argv[1:], prog_name="orders-bot")

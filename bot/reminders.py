@@ -5,7 +5,7 @@ the digest (and any escalation DMs) in the outbox in the same transaction: a slo
 by two schedulers, or retried after a crash or a Slack outage, is posted once.
 
 `ReminderScheduler` is APScheduler 3 with its SQLAlchemy job store in our database: one cron job
-per policy time, kept in step with the policies table by a reconcile job every minute. A slot
+per policy time, kept in step with the policies table by a reconcile thread every minute. A slot
 missed while every scheduler was down runs once if it is within the grace window (APScheduler's
 misfire_grace_time with coalescing), and is skipped otherwise.
 """
@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,7 +45,6 @@ from orders_core.reminders import (
 
 log = logging.getLogger(__name__)
 
-RECONCILE_JOB = "reminders:reconcile"
 _ACTIVE: ReminderScheduler | None = None
 
 
@@ -184,12 +184,6 @@ def fire_policy(policy_id: int, hhmm: str) -> None:
     scheduler.fire(policy_id, hhmm)
 
 
-def reconcile_jobs() -> None:
-    """APScheduler's job: bring the cron jobs in step with the policies, retry failed runs."""
-    if _ACTIVE is not None:
-        _ACTIVE.reconcile()
-
-
 class ReminderScheduler:
     """APScheduler 3 over our database, driving Reminders."""
 
@@ -200,6 +194,8 @@ class ReminderScheduler:
         self.grace = timedelta(seconds=grace_seconds)
         self.reconcile_seconds = reconcile_seconds
         self.scheduler: Any = None
+        self._stopping = threading.Event()
+        self._reconciler: threading.Thread | None = None
 
     def start(self) -> None:
         """Start the background scheduler (jobs persist in apscheduler_jobs)."""
@@ -222,18 +218,29 @@ class ReminderScheduler:
             timezone=UTC,
         )
         self.scheduler.start()
-        self.scheduler.add_job(
-            reconcile_jobs,
-            "interval",
-            seconds=self.reconcile_seconds,
-            id=RECONCILE_JOB,
-            replace_existing=True,
-            next_run_time=datetime.now(UTC),
+        # Reconciling changes the scheduler's jobs, so it runs on a thread of ours, not as a job:
+        # APScheduler's shutdown holds the job store lock while waiting for running jobs.
+        self._stopping.clear()
+        self._reconciler = threading.Thread(
+            target=self._reconcile_loop, name="reminders-reconcile", daemon=True
         )
+        self._reconciler.start()
 
-    def stop(self) -> None:
-        """Stop, letting a running job finish."""
+    def _reconcile_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.reconcile()
+            except Exception:  # the database may be briefly away: try again next round
+                log.exception("reminders: reconciling the schedule failed")
+            self._stopping.wait(self.reconcile_seconds)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop reconciling, then stop the scheduler, letting a running slot finish."""
         global _ACTIVE
+        self._stopping.set()
+        if self._reconciler is not None:
+            self._reconciler.join(timeout)
+            self._reconciler = None
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=True)
             self.scheduler = None

@@ -423,5 +423,3 @@ def test_another_partys_reminder_cannot_be_changed(bot: Bot, world: World) -> No
         from orders_core.models import ReminderPolicy
 
         assert s.get(ReminderPolicy, p.id).deleted_at is None  # type: ignore[union-attr]
-
-
