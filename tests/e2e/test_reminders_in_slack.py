@@ -237,37 +237,36 @@ def test_a_sweep_killed_between_claim_and_post_is_finished_once(bot: Bot, world:
 
 
 @pytest.mark.postgres
-def test_two_schedulers_fire_the_same_slot_one_digest(db: Database, world: World, bot: Bot) -> None:
-    """Two sweepers on PostgreSQL racing for the same slot: one digest."""
-    if db.is_sqlite:
-        pytest.skip("the race is run on PostgreSQL")
+def test_two_sweepers_race_for_the_same_slot_one_digest(pg_db: Database) -> None:
+    """Two sweepers on PostgreSQL, each with its own connection pool, racing for one slot: one digest."""
+    world = build_world(pg_db)
     world.order_in(OrderStatus.PENDING_CONFIRMATION, now=MONDAY_0900 - timedelta(days=2))
     p = add_policy(world, escalate_after=None)
     slot = MONDAY_0900 + timedelta(minutes=30)
-    bot.clock.set(slot)
-    other_db = Database(db.url)
-    from bot.deps import Deps
+    with running_bot(pg_db, start=slot) as bot:
+        other_db = Database(pg_db.url)
+        from bot.deps import Deps
 
-    sweepers = [
-        Reminders(bot.runtime.deps),
-        Reminders(Deps(other_db, bot.clock, bot.runtime.worker)),
-    ]
-    barrier = threading.Barrier(2)
-    results: list[str] = []
+        sweepers = [
+            Reminders(bot.runtime.deps),
+            Reminders(Deps(other_db, bot.clock, bot.runtime.worker)),
+        ]
+        barrier = threading.Barrier(2)
+        results: list[str] = []
 
-    def run(r: Reminders) -> None:
-        barrier.wait()
-        results.append(r.run_slot(p.id, slot).result)
+        def run(r: Reminders) -> None:
+            barrier.wait()
+            results.append(r.run_slot(p.id, slot).result)
 
-    threads = [threading.Thread(target=run, args=(r,)) for r in sweepers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    other_db.dispose()
-    bot.settle()
-    assert sorted(results) == ["already", "queued"]
-    assert len(digests(bot)) == 1
+        threads = [threading.Thread(target=run, args=(r,)) for r in sweepers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        other_db.dispose()
+        bot.settle()
+        assert sorted(results) == ["already", "queued"]
+        assert len(digests(bot)) == 1
 
 
 def test_a_channel_without_the_bot_tells_the_owner_and_stops_nothing_else(
