@@ -18,6 +18,7 @@ from bot.deps import Deps
 from bot.executor import ListenerExecutor
 from bot.http import SlackWsgiApp
 from bot.listeners import actions, commands, events, market, reminders, views
+from bot.oauth import InstallationClients, installation_store, oauth_settings, register_uninstall
 from bot.outbox import Outbox, OutboxWorker
 from bot.reminders import Reminders, ReminderScheduler
 from bot.settings import Mode, Settings
@@ -129,9 +130,16 @@ def build_runtime(
     if migrate if migrate is not None else db.is_sqlite:
         db.upgrade()  # SQLite applies pending migrations at start; PostgreSQL uses `db upgrade`
     clock = clock or SystemClock()
-    assert settings.slack_bot_token is not None
-    token = settings.slack_bot_token.get_secret_value()
-    clients = SingleTokenClients(settings.slack_api_url, token)
+    store = None
+    clients: SlackClients
+    if settings.oauth:
+        store = installation_store(settings, db)
+        clients = InstallationClients(settings.slack_api_url, store)
+        token = None
+    else:
+        assert settings.slack_bot_token is not None
+        token = settings.slack_bot_token.get_secret_value()
+        clients = SingleTokenClients(settings.slack_api_url, token)
     outbox = Outbox(db, clock)
     worker = OutboxWorker(outbox, Deliveries(db, clock, clients))
     deps = Deps(db, clock, worker)
@@ -143,10 +151,12 @@ def build_runtime(
         if settings.slack_signing_secret
         else None,
         process_before_response=False,
-        token_verification_enabled=token_verification,
+        token_verification_enabled=token_verification and not settings.oauth,
         listener_executor=executor,
+        oauth_settings=oauth_settings(settings, db, store) if store is not None else None,
     )
     register(bolt, deps)
+    register_uninstall(bolt, db, store)
     wsgi = SlackWsgiApp(bolt, ready=lambda: ready_probe(db))
     return Runtime(
         settings, db, clock, clients, bolt, outbox, worker, deps, wsgi, executor, Reminders(deps)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from slack_bolt import App
+from slack_bolt import App, BoltResponse
 from slack_bolt.context import BoltContext
 from slack_bolt.request import BoltRequest
 from slack_bolt.request.internals import build_context
@@ -79,6 +79,17 @@ class SlackWsgiApp:
         path = environ.get("PATH_INFO", "/")
         if path == EVENTS_PATH and method == "POST":
             return self._slack(environ, start_response)
+        flow = self.bolt.oauth_flow
+        if (
+            flow is not None
+            and method == "GET"
+            and path in (flow.install_path, flow.redirect_uri_path)
+        ):
+            request = FormSafeBoltRequest(
+                body="", query=environ.get("QUERY_STRING", ""), headers=_headers(environ)
+            )
+            handle = flow.handle_installation if path == flow.install_path else flow.handle_callback
+            return self._respond(start_response, handle(request))
         if path == "/healthz" and method == "GET":
             return _text(start_response, 200, "ok")
         if path == "/readyz" and method == "GET":
@@ -94,21 +105,28 @@ class SlackWsgiApp:
         if length > MAX_BODY:
             return _text(start_response, 413, "request too large")
         raw = environ["wsgi.input"].read(length).decode("utf-8") if length else ""
-        headers = {
-            key[5:].replace("_", "-").lower(): value
-            for key, value in environ.items()
-            if key.startswith("HTTP_")
-        }
-        if environ.get("CONTENT_TYPE"):
-            headers["content-type"] = environ["CONTENT_TYPE"]
         request = FormSafeBoltRequest(
-            body=raw, query=environ.get("QUERY_STRING", ""), headers=headers
+            body=raw, query=environ.get("QUERY_STRING", ""), headers=_headers(environ)
         )
-        response = self.bolt.dispatch(request)
+        return self._respond(start_response, self.bolt.dispatch(request))
+
+    def _respond(self, start_response: StartResponse, response: BoltResponse) -> Iterable[bytes]:
         out_headers = [(k, v) for k, values in response.headers.items() for v in values]
         start_response(f"{response.status} {_REASONS.get(response.status, 'OK')}", out_headers)
         body = response.body
         return [body.encode("utf-8") if isinstance(body, str) else body]
+
+
+def _headers(environ: dict[str, Any]) -> dict[str, str]:
+    """The request's headers, lower-case, as Bolt reads them."""
+    headers = {
+        key[5:].replace("_", "-").lower(): value
+        for key, value in environ.items()
+        if key.startswith("HTTP_")
+    }
+    if environ.get("CONTENT_TYPE"):
+        headers["content-type"] = environ["CONTENT_TYPE"]
+    return headers
 
 
 _REASONS = {

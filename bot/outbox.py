@@ -134,6 +134,16 @@ class Outbox:
     def claim(self, worker: str, limit: int = 20) -> list[Claimed]:
         """Lease the first due item of up to `limit` lanes that no other worker holds."""
         now = self.clock.now()
+        with self.db.read() as s:  # idle polls stay reads: no write lock taken every second
+            if (
+                s.scalar(
+                    select(OutboxItem.id)
+                    .where(OutboxItem.status == PENDING, OutboxItem.next_attempt_at <= now)
+                    .limit(1)
+                )
+                is None
+            ):
+                return []
         earlier = aliased(OutboxItem)
         query = (
             select(OutboxItem)

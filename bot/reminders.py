@@ -86,7 +86,7 @@ class Reminders:
             if run is None:
                 return SlotOutcome(policy_id, slot, "already")
             # What was due at the slot (a late run, within the grace window, sees the same).
-            orders = due_orders(s, policy, min(slot, now))
+            orders = due_orders(s, policy, min(slot, now) if kind == "scheduled" else now)
             if not orders and kind != "test":
                 run.status = EMPTY
                 return SlotOutcome(policy_id, slot, "empty")

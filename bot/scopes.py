@@ -25,3 +25,8 @@ FEATURE_SCOPES: dict[str, str] = {
     "commands": "the /orders slash command",
     "files:read": "file_input in the Reject (approval) and Submit for approval modals",
 }
+
+
+BOT_SCOPES: tuple[str, ...] = ("chat:write", "commands", "files:read", "im:write")
+"""What an installation asks for (OAuth) and manifest.yml declares; a test keeps them equal to
+what the code needs."""

@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_client_id: str | None = None
     slack_client_secret: SecretStr | None = None
+    slack_redirect_uri: str | None = None
     slack_api_url: str = "https://slack.com/api/"
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=1, le=65535)
@@ -85,8 +86,39 @@ class Settings(BaseSettings):
             raise ValueError("should be DEBUG, INFO, WARNING or ERROR")
         return value.upper()
 
+    @property
+    def oauth(self) -> bool:
+        """Distributed to many workspaces (OAuth) rather than one bot token."""
+        return bool(self.slack_client_id or self.slack_client_secret)
+
     def require_slack(self, mode: Mode | None) -> None:
         """Check the Slack settings `mode` needs (None: just the bot token); raise SettingsError."""
+        if self.oauth:
+            problems = [
+                f"{name.upper()} is not set: {shape}."
+                for name, shape in (
+                    (
+                        "slack_client_id",
+                        "with SLACK_CLIENT_SECRET it turns on OAuth: the app's Client ID",
+                    ),
+                    (
+                        "slack_client_secret",
+                        "with SLACK_CLIENT_ID it turns on OAuth: the app's Client Secret",
+                    ),
+                    (
+                        "slack_signing_secret",
+                        "it should be the 32 hexadecimal characters of the app's Signing Secret",
+                    ),
+                )
+                if getattr(self, name) is None
+            ]
+            if mode is Mode.SOCKET:
+                problems.append(
+                    "OAuth (SLACK_CLIENT_ID) installs into many workspaces over HTTP: run with --http."
+                )
+            if problems:
+                raise SettingsError("\n".join(problems))
+            return
         needed = ["slack_bot_token"]
         if mode is not None:
             needed.append("slack_app_token" if mode is Mode.SOCKET else "slack_signing_secret")

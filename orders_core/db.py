@@ -1,8 +1,8 @@
 """The engine, the units of work and the migrations.
 
 SQLite (the default, a file beside the bot) runs in WAL mode with foreign keys on, and starts
-every writing transaction with BEGIN IMMEDIATE: two writers then queue on the database lock
-instead of failing half-way with "database is locked". PostgreSQL (`DATABASE_URL`) is used as is.
+every transaction that may write with BEGIN IMMEDIATE: two writers then queue on the database
+lock instead of failing half-way with "database is locked"; reads begin deferred and never wait. PostgreSQL (`DATABASE_URL`) is used as is.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_DATABASE_URL = "sqlite:///orders-bot.db"
-_IMMEDIATE = "orders_core_immediate"
+_DEFERRED = "orders_core_deferred"
 
 
 def database_url_from_env() -> str:
@@ -54,8 +54,12 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        immediate = conn.get_execution_options().get(_IMMEDIATE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # Every transaction that may write takes the write lock up front, ours and those of the
+        # libraries sharing the engine (slack_sdk's stores, APScheduler's job store): a deferred
+        # one that reads and then writes fails at once if another writer committed meanwhile.
+        # Only our read units of work begin deferred, so readers never wait for writers.
+        deferred = conn.get_execution_options().get(_DEFERRED, False)
+        conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
 class Database:
@@ -73,13 +77,12 @@ class Database:
         else:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         self.engine = create_engine(self.url, **kwargs)
+        reader: Engine = self.engine
         if self.is_sqlite:
             _configure_sqlite(self.engine)
-            writer: Engine = self.engine.execution_options(**{_IMMEDIATE: True})
-        else:
-            writer = self.engine
-        self._reader = sessionmaker(self.engine, expire_on_commit=False)
-        self._writer = sessionmaker(writer, expire_on_commit=False)
+            reader = self.engine.execution_options(**{_DEFERRED: True})
+        self._reader = sessionmaker(reader, expire_on_commit=False)
+        self._writer = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

@@ -3,4 +3,4 @@
 from __future__ import annotations
 
 COMMAND = "/orders"
-BOT_EVENTS = ("app_home_opened",)
+BOT_EVENTS = ("app_home_opened", "app_uninstalled", "tokens_revoked")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
+from contextlib import closing
 import uuid
 from pathlib import Path
 
@@ -64,9 +66,14 @@ class PostgresDatabase:
             conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
+SLACK_TABLES = ("slack_installations", "slack_bots", "slack_oauth_states")
+
+
 def truncate_all(db: Database) -> None:
     """Empty every table of ours (PostgreSQL), restarting the id sequences."""
-    names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    names = ", ".join(
+        f'"{t}"' for t in [*(t.name for t in Base.metadata.sorted_tables), *SLACK_TABLES]
+    )
     with db.engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
@@ -76,9 +83,9 @@ def sqlite_template(directory: Path) -> Path:
     path = directory / "template.sqlite3"
     db = Database(f"sqlite:///{path}")
     db.upgrade()
-    with db.engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     db.dispose()
+    with closing(sqlite3.connect(path)) as conn:  # fold the WAL into the file before copying it
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return path
 
 

@@ -68,8 +68,10 @@ class Bot:
         )
 
     def submit(self, user: str, inputs: dict[str, Any], *, team: str = TEAM) -> Any:
-        """Submit `user`'s top modal with these inputs; returns the app's answer (JSON or {})."""
-        response = self.sender.view_submission(team_id=team, user_id=user, inputs=inputs)
+        """Submit `user`'s top modal (once one is open) with these inputs; the app's answer (JSON or {})."""
+        self.runtime.listeners.wait_idle()  # the click that opens it is handled after its ack
+        view = self.modal(user)
+        response = self.sender.view_submission(team_id=team, user_id=user, view=view, inputs=inputs)
         assert response.status == 200, (response.status, response.body)
         return response.json() if response.body else {}
 

@@ -12,7 +12,7 @@ import yaml
 
 import bot
 from bot.listeners import BOT_EVENTS, COMMAND
-from bot.scopes import FEATURE_SCOPES, METHOD_SCOPES
+from bot.scopes import BOT_SCOPES, FEATURE_SCOPES, METHOD_SCOPES
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT.parent / "shared" / "slack" / "manifest.schema.1.0.0.json"
@@ -56,6 +56,7 @@ def test_the_scopes_are_exactly_what_the_code_needs() -> None:
     assert not unknown, f"add these methods to bot/scopes.py with their scope: {sorted(unknown)}"
     needed = {METHOD_SCOPES[m] for m in calls if METHOD_SCOPES[m]} | set(FEATURE_SCOPES)
     assert set(manifest()["oauth_config"]["scopes"]["bot"]) == needed
+    assert set(BOT_SCOPES) == needed  # what an OAuth installation asks for
 
 
 def test_file_input_is_what_needs_files_read() -> None:
