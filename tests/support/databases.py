@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
-from contextlib import closing
 import uuid
+from contextlib import closing
 from pathlib import Path
 
 import psycopg
