@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from slack_bolt import App, BoltResponse
+from slack_bolt import App, BoltContext, BoltResponse
 
 from bot.blocks.orders import render_error
 from bot.clock import Clock, SystemClock
@@ -18,6 +18,7 @@ from bot.deps import Deps
 from bot.executor import ListenerExecutor
 from bot.http import SlackWsgiApp
 from bot.listeners import actions, commands, events, market, reminders, views
+from bot.logs import bind
 from bot.oauth import InstallationClients, installation_store, oauth_settings, register_uninstall
 from bot.outbox import Outbox, OutboxWorker
 from bot.reminders import Reminders, ReminderScheduler
@@ -171,6 +172,11 @@ def register(bolt: App, deps: Deps) -> None:
     events.register(bolt, deps)
     market.register(bolt, deps)
     reminders.register(bolt, deps)
+
+    @bolt.middleware
+    def bind_log_context(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:
+        bind(team_id=context.team_id, user_id=context.user_id)
+        return next()
 
     @bolt.error
     def on_error(

@@ -894,6 +894,116 @@ def remind_run_slot(
     )
 
 
+@app.command("export")
+def export(
+    fmt: Annotated[
+        str, typer.Option("--format", help="csv (a row per timeline entry) or json.")
+    ] = "json",
+    workspace: Annotated[
+        str | None, typer.Option("--workspace", "-w", help="Only this team id.")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="A file (default: standard output).")
+    ] = None,
+) -> None:
+    """Write every order and its timeline, as CSV or JSON."""
+    from orders_core.export import write_csv, write_json
+
+    if fmt not in ("csv", "json"):
+        fail(f"--format {fmt!r}: use csv or json.")
+    writer = write_csv if fmt == "csv" else write_json
+    with unit_of_work(write=False) as s:
+        workspace_id = find_workspace(s, workspace).id if workspace else None
+        if output is None:
+            count = writer(s, sys.stdout, workspace_id)
+        else:
+            with output.open("w", encoding="utf-8", newline="") as handle:
+                count = writer(s, handle, workspace_id)
+    err.print(f"exported {count} orders")
+
+
+@app.command("doctor")
+def doctor() -> None:
+    """Check the settings, the database, the migrations and Slack (auth.test); say what is wrong."""
+    from bot.settings import Mode
+
+    problems = 0
+
+    def report(ok: bool, what: str, detail: str) -> None:
+        nonlocal problems
+        problems += 0 if ok else 1
+        out.print(f"{'ok  ' if ok else 'FAIL'} {what}: {detail}")
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        report(False, "settings", str(exc))
+        raise typer.Exit(1) from None
+    mode = Mode.SOCKET if settings.slack_app_token and not settings.oauth else Mode.HTTP
+    try:
+        settings.require_slack(mode)
+        how = "OAuth (many workspaces)" if settings.oauth else f"one bot token, {mode.value} mode"
+        report(True, "settings", how)
+    except SettingsError as exc:
+        report(False, "settings", str(exc).replace("\n", " "))
+    db = Database(settings.database_url)
+    try:
+        current, head = db.current_revision(), db.head_revision()
+        report(True, "database", f"{db.engine.url.render_as_string(hide_password=True)} reachable")
+        report(
+            current == head,
+            "migrations",
+            f"at {current}, code needs {head}"
+            + ("" if current == head else ": run `orders-bot db upgrade`"),
+        )
+    except Exception as exc:  # any driver error: unreachable
+        report(
+            False,
+            "database",
+            f"{db.engine.url.render_as_string(hide_password=True)}: {exc.__class__.__name__}: {str(exc).splitlines()[0]}",
+        )
+    from slack_sdk.errors import SlackApiError
+
+    from bot.slack_clients import make_client
+
+    tokens: list[tuple[str, str]] = []
+    if settings.oauth:
+        try:
+            from bot.oauth import installation_store
+
+            store = installation_store(settings, db)
+            with db.read() as s:
+                teams = [w.team_id for w in onboarding.list_workspaces(s)]
+            for team in teams:
+                bot = store.find_bot(enterprise_id=None, team_id=team)
+                if bot is not None and bot.bot_token:
+                    tokens.append((team, bot.bot_token))
+                else:
+                    report(
+                        False,
+                        f"slack {team}",
+                        "the app is not installed there: open /slack/install",
+                    )
+        except Exception as exc:
+            report(False, "slack installations", f"{exc.__class__.__name__}: {exc}")
+    elif settings.slack_bot_token is not None:
+        tokens.append(("bot token", settings.slack_bot_token.get_secret_value()))
+    for label, token in tokens:
+        try:
+            answer = make_client(settings.slack_api_url, token, timeout=5).auth_test()
+            report(
+                True,
+                f"slack {label}",
+                f"auth.test ok: team {answer.get('team')} ({answer.get('team_id')}), bot {answer.get('user')}",
+            )
+        except SlackApiError as exc:
+            report(False, f"slack {label}", f"auth.test failed: {exc.response.get('error')}")
+        except OSError as exc:
+            report(False, f"slack {label}", f"cannot reach {settings.slack_api_url}: {exc}")
+    db.dispose()
+    raise typer.Exit(1 if problems else 0)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """The console script's entry point."""
     app(args=list(argv) if argv is not None else sys.argv[1:], prog_name="orders-bot")

@@ -43,9 +43,11 @@ from bot.console_render import (
     JsonDict,
     Line,
     Names,
+    Screen,
     SurfaceRenderer,
     initial_value,
     plain,
+    text_of,
 )
 from bot.http import HttpServer
 from bot.listeners import COMMAND
@@ -102,71 +104,6 @@ Act as a Slack user would; what the bot shows you is drawn below each command.
 
 class ConsoleError(Exception):
     """A step that cannot be done, with what to type instead."""
-
-
-# -- output ---------------------------------------------------------------------------------------
-
-
-class Screen:
-    """Where the console writes: rich on a terminal, plain text otherwise; remembers the last output."""
-
-    def __init__(self, out: TextIO, *, styled: bool | None = None) -> None:
-        self.out = out
-        self.styled = out.isatty() if styled is None else styled
-        self.rich: Any = None
-        if self.styled:
-            from rich.console import Console
-
-            self.rich = Console(file=out, force_terminal=True, highlight=False, emoji=False)
-        self.last_output = ""
-        self._captured: list[str] = []
-
-    def begin(self) -> None:
-        """A new command: what `expect` checks starts here."""
-        self._captured = []
-
-    def end(self) -> None:
-        """The command is done."""
-        self.last_output = "\n".join(self._captured)
-        self.out.flush()
-
-    def line(self, spans: Line, *, capture: bool = True) -> None:
-        """Print one styled line."""
-        if capture:
-            self._captured.append(plain(spans))
-        if self.rich is not None:
-            from rich.text import Text
-
-            self.rich.print(Text.assemble(*spans), soft_wrap=True)
-        else:
-            self.out.write(plain(spans) + "\n")
-
-    def text(self, text: str, style: str = "", *, capture: bool = True) -> None:
-        """Print text, one line per line."""
-        for part in text.split("\n"):
-            self.line([(part, style)], capture=capture)
-
-    def surface(self, title: str, lines: Sequence[Line], *, border: str = "blue") -> None:
-        """A message, modal or Home tab: a titled box."""
-        self._captured.append(title)
-        self._captured += [plain(line) for line in lines]
-        if self.rich is not None:
-            from rich.panel import Panel
-            from rich.text import Text
-
-            body = Text("\n").join(Text.assemble(*line) for line in lines) if lines else Text("")
-            self.rich.print(
-                Panel(body, title=title, title_align="left", border_style=border, expand=False)
-            )
-            return
-        self.out.write(f"┌─ {title}\n")
-        for line in lines:
-            self.out.write(f"│ {plain(line)}\n")
-        self.out.write("└─\n")
-
-    def echo(self, prompt: str, command: str) -> None:
-        """A scripted command, shown as if typed."""
-        self.line([(prompt, "bold magenta"), (command, "bold")], capture=False)
 
 
 # -- the bot and its local Slack ------------------------------------------------------------------
@@ -1260,8 +1197,6 @@ class ConsoleSession:
         return []
 
     def _plain(self, obj: Any) -> str:
-        from bot.console_render import text_of
-
         return text_of(obj, self.names)
 
     def _draw(
@@ -1442,7 +1377,12 @@ def post_json(url: str, payload: JsonDict) -> None:
 
 def walkthrough_lines() -> list[str]:
     """The built-in demo script, shipped with the package."""
-    return (resources.files("bot") / WALKTHROUGH).read_text(encoding="utf-8").splitlines()
+    try:
+        return (resources.files("bot") / WALKTHROUGH).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        raise ConsoleError(
+            f"the walkthrough ({WALKTHROUGH}) is missing from this installation of the bot."
+        ) from None
 
 
 def run_console(
@@ -1472,7 +1412,15 @@ def run_console(
                     file=sys.stderr,
                 )
                 return 1
-            lines = walkthrough_lines()
+            try:
+                lines = walkthrough_lines()
+            except ConsoleError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 1
+    reconfigure = getattr(stdout, "reconfigure", None)
+    if reconfigure is not None and (getattr(stdout, "encoding", "") or "").lower() != "utf-8":
+        # A terminal or file that cannot show emoji or box lines still gets the transcript.
+        reconfigure(errors="replace")
     screen = Screen(stdout)
     try:
         bot = start_bot(demo)

@@ -1,7 +1,7 @@
 """Block Kit drawn as terminal lines: what a Slack user reads, with every control numbered.
 
-Pure functions of a message or view and a few callbacks (names, numbering, the clock); the
-console prints the lines with rich on a terminal, or as plain text in transcripts.
+The drawing is pure: a message or view and a few callbacks (names, numbering, the clock) in,
+styled lines out. `Screen` prints them, with rich on a terminal and as plain text in transcripts.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 JsonDict = dict[str, Any]
@@ -552,3 +552,68 @@ class SurfaceRenderer:
         if ident[:1] in ("C", "G", "D"):
             return "#" + self.names.channel(ident)
         return ident
+
+
+# -- the terminal ---------------------------------------------------------------------------------------
+
+
+class Screen:
+    """Where the console writes: rich on a terminal, plain text otherwise; remembers the last output."""
+
+    def __init__(self, out: TextIO, *, styled: bool | None = None) -> None:
+        self.out = out
+        self.styled = out.isatty() if styled is None else styled
+        self.rich: Any = None
+        if self.styled:
+            from rich.console import Console
+
+            self.rich = Console(file=out, force_terminal=True, highlight=False, emoji=False)
+        self.last_output = ""
+        self._captured: list[str] = []
+
+    def begin(self) -> None:
+        """A new command: what `expect` checks starts here."""
+        self._captured = []
+
+    def end(self) -> None:
+        """The command is done."""
+        self.last_output = "\n".join(self._captured)
+        self.out.flush()
+
+    def line(self, spans: Line, *, capture: bool = True) -> None:
+        """Print one styled line."""
+        if capture:
+            self._captured.append(plain(spans))
+        if self.rich is not None:
+            from rich.text import Text
+
+            self.rich.print(Text.assemble(*spans), soft_wrap=True)
+        else:
+            self.out.write(plain(spans) + "\n")
+
+    def text(self, text: str, style: str = "", *, capture: bool = True) -> None:
+        """Print text, one line per line."""
+        for part in text.split("\n"):
+            self.line([(part, style)], capture=capture)
+
+    def surface(self, title: str, lines: Sequence[Line], *, border: str = "blue") -> None:
+        """A message, modal or Home tab: a titled box."""
+        self._captured.append(title)
+        self._captured += [plain(line) for line in lines]
+        if self.rich is not None:
+            from rich.panel import Panel
+            from rich.text import Text
+
+            body = Text("\n").join(Text.assemble(*line) for line in lines) if lines else Text("")
+            self.rich.print(
+                Panel(body, title=title, title_align="left", border_style=border, expand=False)
+            )
+            return
+        self.out.write(f"┌─ {title}\n")
+        for line in lines:
+            self.out.write(f"│ {plain(line)}\n")
+        self.out.write("└─\n")
+
+    def echo(self, prompt: str, command: str) -> None:
+        """A scripted command, shown as if typed."""
+        self.line([(prompt, "bold magenta"), (command, "bold")], capture=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Callable
@@ -24,7 +25,9 @@ class ListenerExecutor(ThreadPoolExecutor):
         """Run `fn` on the pool, counted until it finishes."""
         with self._lock:
             self._busy += 1
-        future = super().submit(fn, *args, **kwargs)
+        # Carry the request's log context (workspace, user, request id) into the listener thread.
+        context = contextvars.copy_context()
+        future: Future[T] = super().submit(context.run, fn, *args, **kwargs)  # type: ignore[arg-type]
         future.add_done_callback(self._done)
         return future
 

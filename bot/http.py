@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -18,6 +19,8 @@ from slack_bolt import App, BoltResponse
 from slack_bolt.context import BoltContext
 from slack_bolt.request import BoltRequest
 from slack_bolt.request.internals import build_context
+
+from bot.logs import log_context
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +71,14 @@ class SlackWsgiApp:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         with self._lock:
             self.in_flight += 1
+        request_id = uuid.uuid4().hex[:12]
+
+        def with_request_id(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
+            return start_response(status, [*headers, ("X-Request-Id", request_id)], *rest)
+
         try:
-            return self._route(environ, start_response)
+            with log_context(request_id=request_id):
+                return self._route(environ, with_request_id)
         finally:
             with self._lock:
                 self.in_flight -= 1

@@ -2,13 +2,53 @@
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 _SECRETS = re.compile(r"(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+)")
+CONTEXT_FIELDS = ("team_id", "user_id", "order", "request_id", "kind", "lane")
+_context: contextvars.ContextVar[tuple[tuple[str, Any], ...]] = contextvars.ContextVar(
+    "log_context", default=()
+)
+
+
+@contextmanager
+def log_context(**fields: Any) -> Iterator[None]:
+    """Add fields (workspace, user, order, request id) to every log line written inside."""
+    token = _context.set(_merged(fields))
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def bind(**fields: Any) -> None:
+    """Add fields to the log lines of the rest of this context (a listener, a request)."""
+    _context.set(_merged(fields))
+
+
+def _merged(fields: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    merged = dict(_context.get())
+    merged.update({k: v for k, v in fields.items() if v is not None})
+    return tuple(merged.items())
+
+
+class ContextFilter(logging.Filter):
+    """Copies the current log context onto each record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Always keeps the record."""
+        for key, value in _context.get():
+            if getattr(record, key, None) is None:
+                setattr(record, key, value)
+        return True
 
 
 def redact(text: str) -> str:
@@ -19,7 +59,7 @@ def redact(text: str) -> str:
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, and any context fields."""
 
-    FIELDS = ("team_id", "user_id", "order", "request_id", "kind", "lane")
+    FIELDS = CONTEXT_FIELDS
 
     def format(self, record: logging.LogRecord) -> str:
         """The record as JSON."""
@@ -39,11 +79,16 @@ class JsonFormatter(logging.Formatter):
 
 
 class RedactingFormatter(logging.Formatter):
-    """Plain text, tokens removed."""
+    """Plain text with the context fields at the end, tokens removed."""
 
     def format(self, record: logging.LogRecord) -> str:
         """The record as text."""
-        return redact(super().format(record))
+        extra = " ".join(
+            f"{k}={getattr(record, k)}"
+            for k in CONTEXT_FIELDS
+            if getattr(record, k, None) is not None
+        )
+        return redact(super().format(record) + (f" [{extra}]" if extra else ""))
 
 
 def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
@@ -53,6 +98,7 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(ContextFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -26,6 +26,7 @@ from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from bot.clock import Clock
+from bot.logs import log_context
 from orders_core.db import Database
 from orders_core.models import OutboxItem
 
@@ -353,6 +354,10 @@ class OutboxWorker:
             return len(items)
 
     def _deliver_one(self, item: Claimed) -> None:
+        with log_context(kind=item.kind, lane=item.lane):
+            self._deliver_logged(item)
+
+    def _deliver_logged(self, item: Claimed) -> None:
         try:
             self.deliver(item)
         except Exception as exc:

@@ -176,6 +176,13 @@ def take_action(
         refuse(deps, body, client, exc, origin, value.number)
         return
     deps.committed()
+    log.info(
+        "%s %s %s",
+        outcome.order.code,
+        outcome.entry.past,
+        outcome.order.status.label,
+        extra={"order": outcome.order.code},
+    )
 
 
 def refuse(
@@ -187,6 +194,7 @@ def refuse(
     number: int | None,
 ) -> None:
     """Tell the clicker why nothing changed; redraw what they clicked if it had gone stale."""
+    log.info("refused: %s", exc, extra={"order": f"SO-{number:06d}" if number else None})
     if isinstance(exc, errors.StaleAction):
         try:
             with deps.db.transaction() as s:

@@ -94,3 +94,10 @@ def register(app: App, deps: Deps) -> None:
             return
         ack()
         deps.committed()
+        log.info(
+            "%s %s %s",
+            outcome.order.code,
+            outcome.entry.past,
+            outcome.order.status.label,
+            extra={"order": outcome.order.code},
+        )
