@@ -177,13 +177,15 @@ def open_database(demo: bool, clock: MovableClock) -> tuple[Database, str, Any]:
     except SettingsError as exc:
         raise ConsoleError(str(exc)) from None
     db = Database(url)
-    if db.is_sqlite:
-        db.upgrade()
-    elif not db.is_current():
+    if not db.is_sqlite:
+        # A production database has a real bot's notifications queued: the console's worker would
+        # deliver them to its local Slack instead, and its clicks would change real orders.
         db.dispose()
         raise ConsoleError(
-            "the database is not migrated to this version: run `orders-bot db upgrade` first."
+            "the console runs on a SQLite file, not on a shared database: unset DATABASE_URL "
+            "(or point it at a copy in SQLite), or use --demo."
         )
+    db.upgrade()
     return db, db.engine.url.render_as_string(hide_password=True), None
 
 
@@ -1240,6 +1242,8 @@ class ConsoleSession:
             title = f"orders-bot in #{self.channel_name(key.channel)}"
         if key.kind == "ephemeral":
             title += " · only visible to you"
+        if message.get("thread_ts") not in (None, message.get("ts")):
+            title += " · reply in a thread"
         if status:
             title += f" · {status}"
         self.screen.surface(

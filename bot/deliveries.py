@@ -12,7 +12,7 @@ from urllib.error import HTTPError
 from urllib.request import Request, urlopen
 
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from bot import outbox
 from bot.blocks.format import SLACK_FORMAT
@@ -101,20 +101,63 @@ class Deliveries:
             raise
 
     def _deliver_post_card(self, item: Claimed) -> None:
+        """The order's card in a party's channel: one card per order and channel, kept current.
+
+        The first time, the card is posted. After that the card is redrawn in place, its first
+        line now the latest news, and the news itself goes in the card's thread — shown in the
+        channel too when the order now waits on that party — so the channel does not fill up
+        with copies of one order.
+        """
         p = item.payload
         now = self.clock.now()
+        channel, notice = str(p["channel"]), p.get("notice")
         with self.db.read() as s:
             order = get_order_by_id(s, int(p["order_id"]))
             party = s.get(PartyOrg, int(p["party_id"]))
             if party is None:
                 raise Permanent("the party is gone")
-            last = last_entries(s, [order.id]).get(order.id)
-            message = render_order_card(
-                order, viewer=party.kind, last=last, now=now, notice=p.get("notice")
+            existing = s.scalar(
+                select(PostedMessage)
+                .join(PostedMessageOrder, PostedMessageOrder.message_id == PostedMessage.id)
+                .where(
+                    PostedMessageOrder.order_id == order.id,
+                    PostedMessage.channel_id == channel,
+                    PostedMessage.viewer_party_id == party.id,
+                    PostedMessage.kind == "card",
+                )
+                .order_by(PostedMessage.id.desc())
+                .limit(1)
             )
-        answer = self._client(item.workspace_id).chat_postMessage(
-            channel=p["channel"], **message.as_kwargs()
-        )
+            last = last_entries(s, [order.id]).get(order.id)
+            message = render_order_card(order, viewer=party.kind, last=last, now=now, notice=notice)
+        client = self._client(item.workspace_id)
+        if existing is not None:
+            try:
+                client.chat_update(
+                    channel=existing.channel_id, ts=existing.ts, **message.as_kwargs()
+                )
+            except SlackApiError as exc:
+                if exc.response.get("error") not in GONE_ERRORS:
+                    raise
+                forget_message(self.db, existing.id)  # deleted in Slack: post a new card below
+                existing = None
+        if existing is not None:
+            with self.db.transaction() as s:
+                s.execute(
+                    update(PostedMessage)
+                    .where(PostedMessage.id == existing.id)
+                    .values(ref={**existing.ref, "notice": notice}, updated_at=now)
+                )
+            if notice:
+                client.chat_postMessage(
+                    channel=existing.channel_id,
+                    thread_ts=existing.ts,
+                    reply_broadcast=order.status.waiting_on is party.kind,
+                    text=notice.replace("*", ""),
+                    blocks=[{"type": "context", "elements": [{"type": "mrkdwn", "text": notice}]}],
+                )
+            return
+        answer = client.chat_postMessage(channel=channel, **message.as_kwargs())
         # Kept so that every later change to the order redraws this card too.
         with self.db.transaction() as s:
             posted = PostedMessage(
@@ -123,7 +166,7 @@ class Deliveries:
                 ts=str(answer["ts"]),
                 kind="card",
                 viewer_party_id=party.id,
-                ref={"notice": p.get("notice")},
+                ref={"notice": notice},
                 created_at=now,
                 updated_at=now,
             )

@@ -19,8 +19,8 @@ def plain_user(user_id: str) -> str:
 
 
 def plain_time(at: datetime) -> str:
-    """A time as the CLI shows it: `2026-11-27 10:42 UTC`."""
-    return at.strftime("%Y-%m-%d %H:%M UTC")
+    """A time as the CLI shows it, to follow a verb: `on 2026-11-27 at 10:42 UTC`."""
+    return at.strftime("on %Y-%m-%d at %H:%M UTC")
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,7 @@ class StaleAction(OrdersError):
     def render(self, fmt: Formatter = PLAIN) -> str:
         """The message."""
         who = fmt.user(self.last_actor) if self.last_actor else "the system"
-        what = f"{self.number} is {self.status.label}: it was {self.last_past} by {who} at {fmt.time(self.last_at)}"
+        what = f"{self.number} is {self.status.label}: it was {self.last_past} by {who} {fmt.time(self.last_at)}"
         if self.needs is not None:
             return f"{what}; it can be {self.attempted} once it is {self.needs.label}."
         return f"{what}, so it can no longer be {self.attempted}."

@@ -604,7 +604,7 @@ def _clean_reason(transition: Transition, reason: str | None, verb: str) -> str 
     if reason is not None and not reason.strip():
         reason = None
     if transition.reason is ReasonRule.REQUIRED and reason is None:
-        raise errors.ReasonRequired(verb)
+        raise errors.ReasonRequired(_REASON_FOR.get(transition.action, verb + " it"))
     if transition.reason is ReasonRule.NONE and reason is not None:
         raise errors.ReasonNotAccepted("a reason", verb)
     if reason is not None and len(reason) > MAX_REASON_LENGTH:
@@ -617,6 +617,13 @@ def _check_files(transition: Transition, files: Sequence[AttachedFile], verb: st
         raise errors.ReasonNotAccepted("files", verb)
     if len(files) > MAX_FILES:
         raise errors.InvalidInput({"files": f"Attach at most {MAX_FILES} files."})
+
+
+_REASON_FOR = {
+    Action.REJECT_APPROVAL: "reject a mini program submitted for approval",
+    Action.CANCEL: "cancel an order in development",
+}
+"""What a required reason is for, in ReasonRequired's message."""
 
 
 def _verb(action: Action) -> str:

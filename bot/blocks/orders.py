@@ -552,6 +552,8 @@ def render_detail_modal(
 
 # -- reason modals --------------------------------------------------------------------------------
 
+_SHORT = {Action.SUBMIT_FOR_APPROVAL: "Submit", Action.REJECT_APPROVAL: "Reject"}
+"""Modal titles hold 24 characters: labels short enough to keep the order number whole."""
 _SUBMIT = {
     Action.DECLINE: "Reject",
     Action.REJECT: "Reject",
@@ -619,7 +621,7 @@ def render_reason_modal(order: OrderView, action: Action, metadata: str) -> dict
     return {
         "type": "modal",
         "callback_id": ORDER_ACTION_CALLBACK,
-        "title": plain_text(clip(f"{t.label} {order.code}", 24), 24),
+        "title": plain_text(clip(f"{_SHORT.get(action, t.label)} {order.code}", 24), 24),
         "submit": plain_text(_SUBMIT[action], 24),
         "close": plain_text("Back", 24),
         "private_metadata": metadata,

@@ -59,6 +59,10 @@ log = logging.getLogger(__name__)
 @subcommand("remind", "reminders")
 def remind(deps: Deps, command: dict[str, Any], rest: str, client: WebClient) -> Message | None:
     """Open the modal of this channel's reminders."""
+    if not str(command.get("channel_id", "")).startswith(("C", "G")):
+        return render_error(
+            "Reminders are posted in a channel: type `/orders remind` in the channel you want them in."
+        )
     with deps.db.read() as s:
         caller = resolve_caller(s, command["team_id"], command["user_id"])
         view = remind_list(s, caller, command["channel_id"])

@@ -134,8 +134,12 @@ def test_an_order_from_the_service_market_to_completed(
     assert "Completed" in approved and "This order is finished." in approved
     assert buttons(approved) == []
     providers_channel = shown_by(out, "channel blue-pixel")
-    cards = providers_channel.split("┌─ ")[1:]
-    assert cards and all("Completed" in c and buttons(c) == [] for c in cards)
+    shown = providers_channel.split("┌─ ")[1:]
+    cards = [c for c in shown if "reply in a thread" not in c.splitlines()[0]]
+    assert len(cards) == 1 and "Completed" in cards[0] and buttons(cards[0]) == []
+    assert any(
+        "approved SO-000013" in c for c in shown if c not in cards
+    )  # the news, in its thread
     assert out.rstrip().endswith("steps succeeded.")
     assert "\x1b" not in out  # a transcript is plain text
 
@@ -347,3 +351,23 @@ def test_a_script_file_from_the_command_line(tmp_path: Path) -> None:
     assert "raj@#nimbus-apps> /orders list new" in done.stdout
     assert "✓ shown: SO-000012" in done.stdout
     assert "✗ expected 'SO-000005' in what the last command showed." in done.stdout
+
+
+def test_the_console_refuses_a_shared_database(tmp_path: Path) -> None:
+    """Pointed at PostgreSQL (a real bot's database), it stops with one line and touches nothing."""
+    exe = str(Path(sys.executable).with_name("orders-bot"))
+    env = {**clean_env(), "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test"}
+    done = subprocess.run(
+        [exe, "console"],
+        env=env,
+        cwd=tmp_path,
+        input="help\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert (
+        "the console runs on a SQLite file, not on a shared database" in done.stdout + done.stderr
+    )

@@ -418,3 +418,27 @@ def test_one_order_through_its_whole_life(bot: Bot, world: World) -> None:
     for channel in ("C0ACME", "C0PIXEL"):
         for message in bot.channel(channel):
             assert [b for b in buttons(message) if b[0] != "order:open"] == []
+
+
+def test_one_card_per_order_per_channel_with_the_news_in_its_thread(bot: Bot, world: World) -> None:
+    """Later news about an order redraws its card and goes in the card's thread, shown in the
+    channel when the order now waits on that party; the channel holds one card per order."""
+    number = world.order_in(OrderStatus.PENDING_CONFIRMATION)
+    bot.ask("U0ANA", "list").click("order:confirm")
+    bot.settle()
+    [card] = bot.channel("C0PIXEL")
+    world.act("U0PIA", number, Action.SUBMIT_FOR_APPROVAL)
+    bot.ask("U0ANA", "list").click("order:reject_approval")
+    bot.submit("U0ANA", {"reason": "Wrong colours"})
+    bot.settle()
+    [same] = bot.channel("C0PIXEL")
+    assert same["ts"] == card["ts"] and "Wrong colours" in json.dumps(same)
+    assert ("order:submit_for_approval", "Submit for approval") in buttons(same)
+    [reply] = bot.thread("C0PIXEL", card["ts"])
+    assert "rejected" in json.dumps(reply) and "Wrong colours" in json.dumps(reply)
+    posted = [
+        c
+        for c in bot.slack.calls("chat.postMessage")
+        if c.ok and c.args.get("thread_ts") == card["ts"]
+    ]
+    assert posted[-1].args.get("reply_broadcast") is True  # it waits on the provider again

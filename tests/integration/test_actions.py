@@ -61,7 +61,7 @@ def test_the_error_names_who_acted_first_and_when(world: World) -> None:
     with pytest.raises(errors.StaleAction) as raised:
         world.act("U0ANA", number, Action.CONFIRM)
     message = str(raised.value)
-    assert message.startswith(f"{number} is In Development: it was confirmed by U0BEN at ")
+    assert message.startswith(f"{number} is In Development: it was confirmed by U0BEN on ")
     assert "UTC" in message
 
 

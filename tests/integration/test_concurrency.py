@@ -65,7 +65,7 @@ def check_one_winner(world: World, number: str, results: list[object]) -> None:
     for r in results:
         if isinstance(r, Exception):
             assert isinstance(r, errors.StaleAction), r
-            assert f"by {winner.actor_user_id} at" in str(r)
+            assert f"by {winner.actor_user_id} on" in str(r)
     rows = timeline_of(world, number)
     assert rows[:2] == [(Action.PLACE, "U0ANA"), (Action.ACCEPT, "U0PIA")]
     assert rows[2:] == [(winner.action, winner.actor_user_id)]

@@ -165,7 +165,9 @@ def fill_every_table(db: Database, marker: int) -> dict[str, int]:
             if table.name == "posted_messages":
                 row["ts"] = f"17000000{marker}.0001"
             if table.name == "posted_message_orders":  # the message this step just added
-                newest = conn.execute(select(func.max(meta.tables["posted_messages"].c.id))).scalar_one()
+                newest = conn.execute(
+                    select(func.max(meta.tables["posted_messages"].c.id))
+                ).scalar_one()
                 row["message_id"], row["order_id"] = newest, 1
             if table.name in ("reminder_runs", "escalations") or table.name.startswith(
                 "order_events"

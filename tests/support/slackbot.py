@@ -58,8 +58,14 @@ class Bot:
         self.runtime.settle(timeout, fast_forward=self.clock.advance)
 
     def channel(self, channel: str) -> list[dict[str, Any]]:
-        """The messages of a channel, as they look now."""
-        return self.slack.channel_messages(channel)
+        """The messages of a channel as they look now (thread replies aside)."""
+        return [
+            m for m in self.slack.channel_messages(channel) if m.get("thread_ts") in (None, m["ts"])
+        ]
+
+    def thread(self, channel: str, ts: str) -> list[dict[str, Any]]:
+        """The replies in a message's thread."""
+        return [m for m in self.slack.thread_messages(channel, ts) if m["ts"] != ts]
 
     def modal(self, user: str) -> dict[str, Any]:
         """The modal on top of `user`'s screen (waiting for it to open)."""
