@@ -135,19 +135,19 @@ def build_runtime(
     clients: SlackClients
     if settings.oauth:
         store = installation_store(settings, db)
-        clients = InstallationClients(settings.slack_api_url, store)
+        clients = InstallationClients(settings.slack_api_url, store, settings.slack_timeout_seconds)
         token = None
     else:
         assert settings.slack_bot_token is not None
         token = settings.slack_bot_token.get_secret_value()
-        clients = SingleTokenClients(settings.slack_api_url, token)
+        clients = SingleTokenClients(settings.slack_api_url, token, settings.slack_timeout_seconds)
     outbox = Outbox(db, clock)
     worker = OutboxWorker(outbox, Deliveries(db, clock, clients))
     deps = Deps(db, clock, worker)
     executor = ListenerExecutor(max(4, settings.http_threads))
     logging.getLogger("slack_bolt.App").addFilter(_QuietTokenWarning())
     bolt = App(
-        client=make_client(settings.slack_api_url, token),
+        client=make_client(settings.slack_api_url, token, timeout=settings.slack_timeout_seconds),
         signing_secret=settings.slack_signing_secret.get_secret_value()
         if settings.slack_signing_secret
         else None,

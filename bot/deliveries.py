@@ -149,7 +149,9 @@ class Deliveries:
                     .values(ref={**existing.ref, "notice": notice}, updated_at=now)
                 )
             if notice:
-                client.chat_postMessage(
+                post_once(
+                    client,
+                    item,
                     channel=existing.channel_id,
                     thread_ts=existing.ts,
                     reply_broadcast=order.status.waiting_on is party.kind,
@@ -157,7 +159,7 @@ class Deliveries:
                     blocks=[{"type": "context", "elements": [{"type": "mrkdwn", "text": notice}]}],
                 )
             return
-        answer = client.chat_postMessage(channel=channel, **message.as_kwargs())
+        answer = post_once(client, item, channel=channel, **message.as_kwargs())
         # Kept so that every later change to the order redraws this card too.
         with self.db.transaction() as s:
             posted = PostedMessage(
@@ -224,7 +226,7 @@ class Deliveries:
             order_ids = list(run.order_ids)
         client = self._client(item.workspace_id)
         try:
-            answer = client.chat_postMessage(channel=policy.channel_id, **message.as_kwargs())
+            answer = post_once(client, item, channel=policy.channel_id, **message.as_kwargs())
         except SlackApiError as exc:
             error = str(exc.response.get("error", ""))
             if error in CHANNEL_REFUSALS:
@@ -321,8 +323,8 @@ class Deliveries:
                 order, viewer=party.kind, last=last, now=now, notice=p.get("notice")
             )
         client = self._client(item.workspace_id)
-        answer = client.chat_postMessage(
-            channel=self._dm_channel(client, p["user"]), **message.as_kwargs()
+        answer = post_once(
+            client, item, channel=self._dm_channel(client, p["user"]), **message.as_kwargs()
         )
         with self.db.transaction() as s:
             posted = PostedMessage(
@@ -342,7 +344,9 @@ class Deliveries:
     def _deliver_dm_text(self, item: Claimed) -> None:
         client = self._client(item.workspace_id)
         text = str(item.payload["text"])
-        client.chat_postMessage(
+        post_once(
+            client,
+            item,
             channel=self._dm_channel(client, item.payload["user"]),
             text=text.replace("*", ""),
             blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
@@ -364,6 +368,52 @@ class Deliveries:
                 caller = None
             view = home_screen(s, caller, now)
         self._client(item.workspace_id).views_publish(user_id=p["user"], view=view)
+
+
+METADATA_EVENT = "orders_bot_delivery"
+
+
+def post_once(client: Any, item: Claimed, *, channel: str, **kwargs: Any) -> Any:
+    """chat.postMessage for an outbox item, at most once even when an earlier try timed out.
+
+    A post that timed out may still have landed: each post carries the item's id in its message
+    metadata, and a retry first looks for it in the channel (or the thread) before posting again.
+    """
+    if item.attempts > 0:
+        found = _find_posted(client, item, channel, kwargs.get("thread_ts"))
+        if found is not None:
+            log.info("outbox: item %s had been posted before its answer was lost", item.id)
+            return {"ok": True, "channel": channel, "ts": found}
+    metadata = {"event_type": METADATA_EVENT, "event_payload": {"item": item.id}}
+    return client.chat_postMessage(channel=channel, metadata=metadata, **kwargs)
+
+
+def _find_posted(client: Any, item: Claimed, channel: str, thread_ts: str | None) -> str | None:
+    """The ts of the message an earlier try of this item posted, if any."""
+    try:
+        if thread_ts:
+            answer = client.conversations_replies(
+                channel=channel, ts=thread_ts, include_all_metadata=True, limit=200
+            )
+        else:
+            answer = client.conversations_history(
+                channel=channel, include_all_metadata=True, limit=50
+            )
+    except SlackApiError as exc:
+        log.warning(
+            "outbox: cannot look for an earlier post of item %s (%s): posting again",
+            item.id,
+            exc.response.get("error"),
+        )
+        return None
+    for message in answer.get("messages") or []:
+        meta = message.get("metadata") or {}
+        if (
+            meta.get("event_type") == METADATA_EVENT
+            and (meta.get("event_payload") or {}).get("item") == item.id
+        ):
+            return str(message["ts"])
+    return None
 
 
 def post_response_url(

@@ -54,16 +54,17 @@ class InstallationClients:
     Read every time, not cached: after an uninstall no process may keep using the old token.
     """
 
-    def __init__(self, base_url: str, store: SQLAlchemyInstallationStore) -> None:
+    def __init__(self, base_url: str, store: SQLAlchemyInstallationStore, timeout: int = 10) -> None:
         self.base_url = base_url
         self.store = store
+        self.timeout = timeout
 
     def for_team(self, team_id: str, enterprise_id: str | None = None) -> WebClient:
         """The client of the workspace's installation; Permanent when the app is not installed."""
         bot = self.store.find_bot(enterprise_id=enterprise_id, team_id=team_id)
         if bot is None or not bot.bot_token:
             raise Permanent(f"the app is not installed in {team_id}")
-        return make_client(self.base_url, bot.bot_token)
+        return make_client(self.base_url, bot.bot_token, timeout=self.timeout)
 
 
 def installation_store(settings: Settings, db: Database) -> SQLAlchemyInstallationStore:

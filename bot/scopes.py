@@ -14,6 +14,8 @@ METHOD_SCOPES: dict[str, str | None] = {
     "chat_delete": "chat:write",
     "chat_getPermalink": None,
     "conversations_open": "im:write",
+    "conversations_history": "channels:history",
+    "conversations_replies": "channels:history",
     "views_open": None,
     "views_push": None,
     "views_update": None,
@@ -24,9 +26,21 @@ METHOD_SCOPES: dict[str, str | None] = {
 FEATURE_SCOPES: dict[str, str] = {
     "commands": "the /orders slash command",
     "files:read": "file_input in the Reject (approval) and Submit for approval modals",
+    # After a post timed out, the retry reads the conversation back to find it (never to read
+    # anyone else's messages): in private channels and direct messages too.
+    "groups:history": "finding a timed-out post in a private channel before posting again",
+    "im:history": "finding a timed-out direct message before sending it again",
 }
 
 
-BOT_SCOPES: tuple[str, ...] = ("chat:write", "commands", "files:read", "im:write")
+BOT_SCOPES: tuple[str, ...] = (
+    "channels:history",
+    "chat:write",
+    "commands",
+    "files:read",
+    "groups:history",
+    "im:history",
+    "im:write",
+)
 """What an installation asks for (OAuth) and manifest.yml declares; a test keeps them equal to
 what the code needs."""

@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     slack_client_secret: SecretStr | None = None
     slack_redirect_uri: str | None = None
     slack_api_url: str = "https://slack.com/api/"
+    slack_timeout_seconds: int = Field(default=10, ge=1, le=60)
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=1, le=65535)
     http_threads: int = Field(default=8, ge=1, le=256)

@@ -33,8 +33,8 @@ def make_client(base_url: str, token: str | None, *, timeout: int = 10) -> WebCl
 class SingleTokenClients:
     """One bot token for every workspace (a single-workspace install)."""
 
-    def __init__(self, base_url: str, token: str) -> None:
-        self.client = make_client(base_url, token)
+    def __init__(self, base_url: str, token: str, timeout: int = 10) -> None:
+        self.client = make_client(base_url, token, timeout=timeout)
 
     def for_team(self, team_id: str, enterprise_id: str | None = None) -> WebClient:
         """The one client."""

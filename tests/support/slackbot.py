@@ -197,7 +197,7 @@ def buttons(message: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 @contextmanager
-def running_bot(db: Database, *, start: datetime | None = None) -> Iterator[Bot]:
+def running_bot(db: Database, *, start: datetime | None = None, **settings: Any) -> Iterator[Bot]:
     """Start LocalSlack, the bot in HTTP mode on a free port, and its outbox worker."""
     workspaces = {
         TOKEN: Workspace(team_id=TEAM, team_name="Test", team_domain="test"),
@@ -210,6 +210,7 @@ def running_bot(db: Database, *, start: datetime | None = None) -> Iterator[Bot]
             slack_bot_token=TOKEN,
             slack_signing_secret=SIGNING_SECRET,
             slack_api_url=slack.base_url,
+            **settings,
         )
         clock = MovableClock(start)
         runtime = build_runtime(settings, clock=clock, db=db, migrate=False)

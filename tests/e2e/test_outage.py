@@ -1,0 +1,123 @@
+"""A Slack outage under load: 200 actions while Slack answers 500, rate-limits and times out.
+
+Every state change is kept; after recovery every message shows the final status, and each
+notification is delivered once (a timed-out post that did land is found again, not re-posted).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.blocks.orders import ButtonValue
+from orders_core.db import Database
+from orders_core.lifecycle import Action, OrderStatus
+from orders_core.models import Order, OrderEvent, OutboxItem
+from tests.support.slackbot import Bot, running_bot
+from tests.support.world import TEAM, World, build_world
+
+ACTIONS = 200
+
+
+@pytest.fixture
+def world(db: Database) -> World:
+    """The test world."""
+    return build_world(db)
+
+
+@pytest.fixture
+def bot(db: Database, world: World) -> Iterator[Bot]:
+    """The bot, with a 1-second Slack timeout so that slow answers become timeouts quickly."""
+    with running_bot(db, slack_timeout_seconds=1) as running:
+        yield running
+
+
+def confirm_click(bot: Bot, number: int, user: str) -> str:
+    """A signed click on Confirm in the order's detail (an ephemeral); its response_url."""
+    url = bot.slack.new_response_url(channel="C0ACME", user=user, team_id=TEAM)
+    value = ButtonValue(number, 2, {"k": "detail"}).encode()
+    response = bot.sender.block_action(
+        team_id=TEAM, user_id=user, action_id="order:confirm", value=value, text="Confirm",
+        channel_id="C0ACME", response_url=url, is_ephemeral=True, message_ts="1.1",
+    )  # fmt: skip
+    assert response.status == 200
+    return url
+
+
+def test_200_actions_through_an_outage(bot: Bot, world: World) -> None:
+    """500s, then 429s with Retry-After, then timeouts; then recovery: nothing lost, nothing twice."""
+    numbers = [int(world.order_in(OrderStatus.PENDING_CONFIRMATION)[3:]) for _ in range(ACTIONS)]
+    bot.slack.outage(500)
+    urls: dict[int, str] = {}
+    lock = threading.Lock()
+
+    def click(chunk: list[int]) -> None:
+        for i, n in enumerate(chunk):
+            url = confirm_click(bot, n, "U0ANA" if i % 2 else "U0BEN")
+            with lock:
+                urls[n] = url
+
+    first, second, third = numbers[:80], numbers[80:140], numbers[140:]
+    for batch, before in ((first, None), (second, "ratelimit"), (third, "timeout")):
+        if before == "ratelimit":
+            bot.slack.recover()
+            bot.slack.fail("*", error="ratelimited", retry_after=1, times=60)
+        elif before == "timeout":
+            bot.slack.clear_faults()
+            bot.slack.delay("chat.postMessage", 2.0, times=6)  # longer than the client's 1 s
+            bot.slack.delay("response_url", 2.0, times=6)
+        threads = [threading.Thread(target=click, args=(batch[i::4],)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        bot.runtime.listeners.wait_idle(60)
+        bot.runtime.worker.run_once()
+
+    # Every state change is kept, once.
+    with bot.db.read() as s:
+        statuses = Counter(s.scalars(select(Order.status)))
+        confirms = s.scalar(
+            select(func.count()).select_from(OrderEvent).where(OrderEvent.action == Action.CONFIRM)
+        )
+    assert statuses == {OrderStatus.IN_DEVELOPMENT: ACTIONS} and confirms == ACTIONS
+
+    # Slack comes back: deliver everything (moving the clock through the backoffs).
+    bot.slack.clear_faults()
+    for _ in range(40):
+        bot.settle(60)
+        with bot.db.read() as s:
+            pending = s.scalar(
+                select(func.count()).select_from(OutboxItem).where(OutboxItem.status == "pending")
+            )
+        if not pending:
+            break
+        bot.clock.advance(timedelta(seconds=301))
+    with bot.db.read() as s:
+        states = Counter(s.scalars(select(OutboxItem.status)))
+    assert states.get("pending", 0) == 0 and states.get("failed", 0) == 0, states
+
+    # The timed-out posts had landed: their retries found them instead of posting again.
+    assert bot.slack.calls("conversations.history"), "no retry looked for an earlier post"
+
+    # Every message shows the final status, each delivered once.
+    cards = bot.channel("C0PIXEL")
+    per_order = Counter(json.loads(json.dumps(c["blocks"]))[1]["block_id"] for c in cards)
+    assert len(cards) == ACTIONS and set(per_order.values()) == {1}
+    assert all("In Development" in json.dumps(c) for c in cards)
+    for n, url in urls.items():
+        shown = bot.slack.response_messages(url)
+        assert (
+            shown
+            and "In Development" in json.dumps(shown[-1])
+            and f"SO-{n:06d}" in json.dumps(shown[-1])
+        )
+    for user in ("U0ANA", "U0BEN", "U0PIA"):
+        home = json.dumps(bot.slack.home_view(user))
+        assert "Pending Confirmation *0*" in home and f"In Development *{ACTIONS}*" in home
