@@ -154,3 +154,95 @@ def test_http_mode_as_a_real_process(tmp_path: Path, sqlite_db: Database) -> Non
             _, err = process.communicate(timeout=30)
         assert process.returncode == 0, err
         assert "finishing requests in flight" in err
+
+
+def test_sigterm_finishes_the_work_in_hand(tmp_path: Path, sqlite_db: Database) -> None:
+    """SIGTERM while a listener waits on Slack and the outbox is mid-delivery: both finish first."""
+    from sqlalchemy import select
+
+    from bot.blocks.orders import ButtonValue
+    from orders_core.lifecycle import OrderStatus
+    from orders_core.models import OutboxItem
+    from tests.support.world import build_world
+
+    world = build_world(sqlite_db)
+    number = int(world.order_in(OrderStatus.PENDING_CONFIRMATION)[3:])
+    sqlite_db.dispose()
+    port = free_port()
+    with LocalSlack(workspaces={TOKEN: Workspace(team_id=TEAM)}) as slack:
+        env = clean_env(
+            DATABASE_URL=sqlite_db.url,
+            SLACK_BOT_TOKEN=TOKEN,
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            SLACK_API_URL=slack.base_url,
+            PORT=str(port),
+            HOST="127.0.0.1",
+            SCHEDULER_ENABLED="false",
+        )
+        process = subprocess.Popen(
+            [EXE, "run", "--http"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            url = f"http://127.0.0.1:{port}"
+            for _ in range(100):
+                try:
+                    urllib.request.urlopen(url + "/healthz", timeout=1).close()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            sender = SlackSender(url, SIGNING_SECRET, local_slack=slack)
+            slack.delay("chat.postMessage", 2.0)  # the provider's card: the outbox item in hand
+            reply = slack.new_response_url(channel="C0ACME", user="U0ANA", team_id=TEAM)
+            value = ButtonValue(number, 2, {"k": "detail"}).encode()
+            sender.block_action(
+                team_id=TEAM,
+                user_id="U0ANA",
+                action_id="order:confirm",
+                value=value,
+                text="Confirm",
+                channel_id="C0ACME",
+                response_url=reply,
+                is_ephemeral=True,
+                message_ts="1.1",
+            )
+            slack.delay("response_url", 2.0)  # the help answer: a listener still at work
+            help_url = slack.new_response_url(channel="C0ACME", user="U0ANA", team_id=TEAM)
+            assert (
+                sender.slash_command(
+                    team_id=TEAM, user_id="U0ANA", text="help", response_url=help_url
+                ).status
+                == 200
+            )
+            probe = Database(sqlite_db.url)
+
+            def card_in_hand() -> bool:
+                with probe.read() as s:
+                    return (
+                        s.scalar(
+                            select(OutboxItem.id).where(
+                                OutboxItem.kind == "post_card", OutboxItem.locked_by.is_not(None)
+                            )
+                        )
+                        is not None
+                    )
+
+            for _ in range(100):
+                if card_in_hand():
+                    break
+                time.sleep(0.05)
+            probe.dispose()
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, err = process.communicate(timeout=60)
+        assert process.returncode == 0, err
+        assert [
+            c
+            for c in slack.calls("chat.postMessage")
+            if c.ok and c.args.get("channel") == "C0PIXEL"
+        ], "the card in hand was not delivered"
+        assert slack.response_messages(help_url), "the listener's answer was not delivered"

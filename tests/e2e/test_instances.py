@@ -1,0 +1,209 @@
+"""Several instances on one PostgreSQL database, as real processes: two HTTP instances (each with
+its scheduler and outbox worker) and a scheduler alone. Conflicting clicks go to both at once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.blocks.orders import ButtonValue
+from bot.localslack import LocalSlack, SlackSender, Workspace
+from orders_core.lifecycle import Action, OrderStatus
+from orders_core.models import Order, OrderEvent, OutboxItem, ReminderRun
+from orders_core.reminders import PolicySpec, save_policy
+from tests.integration.test_scheduler import seed_missed_job, slot_minutes_ago
+from tests.support.slackbot import SIGNING_SECRET, TOKEN
+from tests.support.world import TEAM, World
+
+EXE = str(Path(sys.executable).with_name("orders-bot"))
+ORDERS = 20
+
+
+def free_port() -> int:
+    """A port nobody listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait(condition, timeout: float = 60.0):  # type: ignore[no-untyped-def]
+    """Poll until true (the processes work on their own)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := condition():
+            return result
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+@pytest.mark.postgres
+def test_two_http_instances_and_a_scheduler_on_postgres(world_pg: World) -> None:
+    """One transition per order, every message consistent, each digest once."""
+    world = world_pg
+    numbers = [int(world.order_in(OrderStatus.PENDING_CONFIRMATION)[3:]) for _ in range(ORDERS)]
+    for _ in range(3):  # due for the provider's reminder
+        world.order_in(OrderStatus.NEW, now=datetime.now(UTC) - timedelta(days=2))
+    hhmm, slot = slot_minutes_ago(3)
+    with world.db.transaction() as s:
+        policy = save_policy(
+            s, world.caller("U0PIA"),
+            PolicySpec(channel_id="C0PIXEL", days=tuple(range(7)), times=(hhmm,), time_zone="UTC", min_age=timedelta(hours=1), escalate_after=None),
+            now=datetime.now(UTC),
+        )  # fmt: skip
+    seed_missed_job(world.db, policy.id, hhmm, slot)
+    world.db.dispose()
+
+    with LocalSlack(workspaces={TOKEN: Workspace(team_id=TEAM)}) as slack:
+        env = {
+            **{
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith(("SLACK_", "DATABASE_URL", "PORT", "SCHEDULER"))
+            },
+            "DATABASE_URL": world.db.url,
+            "SLACK_BOT_TOKEN": TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": slack.base_url,
+            "HOST": "127.0.0.1",
+            "LOG_FORMAT": "json",
+        }
+        ports = [free_port(), free_port()]
+        processes = [
+            subprocess.Popen(
+                [EXE, "run", "--http", "--port", str(p)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for p in ports
+        ] + [
+            subprocess.Popen(
+                [EXE, "scheduler"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        ]
+        logs: list[list[str]] = [[] for _ in processes]
+        readers = [
+            threading.Thread(target=lambda i=i: logs[i].extend(processes[i].stderr), daemon=True)
+            for i in range(len(processes))
+        ]  # type: ignore[arg-type]
+        for r in readers:
+            r.start()
+        try:
+            for port in ports:
+                wait(lambda port=port: _healthy(port))
+            senders = [
+                SlackSender(f"http://127.0.0.1:{p}", SIGNING_SECRET, local_slack=slack)
+                for p in ports
+            ]
+            urls: dict[tuple[int, str], str] = {}
+
+            def click(sender: SlackSender, user: str) -> None:
+                for n in numbers:
+                    url = slack.new_response_url(channel="C0ACME", user=user, team_id=TEAM)
+                    urls[(n, user)] = url
+                    value = ButtonValue(n, 2, {"k": "detail"}).encode()
+                    response = sender.block_action(
+                        team_id=TEAM, user_id=user, action_id="order:confirm", value=value, text="Confirm",
+                        channel_id="C0ACME", response_url=url, is_ephemeral=True, message_ts="1.1",
+                    )  # fmt: skip
+                    assert response.status == 200
+
+            clickers = [
+                threading.Thread(target=click, args=(senders[0], "U0ANA")),
+                threading.Thread(target=click, args=(senders[1], "U0BEN")),
+            ]
+            for t in clickers:
+                t.start()
+            for t in clickers:
+                t.join()
+
+            def settled() -> bool:
+                with world.db.read() as s:
+                    confirms = s.scalar(
+                        select(func.count())
+                        .select_from(OrderEvent)
+                        .where(OrderEvent.action == Action.CONFIRM)
+                    )
+                    pending = s.scalar(
+                        select(func.count())
+                        .select_from(OutboxItem)
+                        .where(OutboxItem.status == "pending")
+                    )
+                    posted = s.scalar(
+                        select(func.count())
+                        .select_from(ReminderRun)
+                        .where(ReminderRun.status == "posted")
+                    )
+                return confirms == ORDERS and pending == 0 and posted == 1
+
+            wait(settled, 90)
+        finally:
+            for p in processes:
+                p.send_signal(signal.SIGTERM)
+            for p in processes:
+                p.wait(timeout=60)
+            for r in readers:
+                r.join(10)
+            for p in processes:
+                assert p.stderr is not None
+                p.stderr.close()
+        assert [p.returncode for p in processes] == [0, 0, 0], logs
+
+    with world.db.read() as s:
+        per_order = dict(
+            s.execute(
+                select(OrderEvent.order_id, func.count())
+                .where(OrderEvent.action == Action.CONFIRM)
+                .group_by(OrderEvent.order_id)
+            ).all()
+        )
+        statuses = set(s.scalars(select(Order.status).where(Order.number.in_(numbers))))
+    assert set(per_order.values()) == {1} and len(per_order) == ORDERS  # one transition per order
+    assert statuses == {OrderStatus.IN_DEVELOPMENT}
+    cards = [
+        m
+        for m in slack.channel_messages("C0PIXEL")
+        if m.get("thread_ts") in (None, m["ts"]) and "waiting on" not in json.dumps(m)
+    ]
+    assert len(cards) == ORDERS and all("In Development" in json.dumps(c) for c in cards)
+    for url in urls.values():  # the winner's and the loser's views both end In Development
+        assert "In Development" in json.dumps(slack.response_messages(url)[-1])
+    digests = [
+        m
+        for m in slack.channel_messages("C0PIXEL")
+        if "waiting on Blue Pixel Studio" in json.dumps(m)
+    ]
+    assert len(digests) == 1  # three schedulers, one digest
+    lines = [json.loads(line) for log in logs for line in log if line.startswith("{")]
+    assert any(
+        line.get("order") and line.get("request_id") and line.get("user_id") and line.get("team_id")
+        for line in lines
+    )
+    assert not any(
+        TOKEN in json.dumps(line) or SIGNING_SECRET in json.dumps(line) for line in lines
+    )
+
+
+def _healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
+            return r.status == 200
+    except OSError:
+        return False
