@@ -80,6 +80,34 @@ class Deliveries:
         team_id, enterprise_id = self._team(workspace_id)
         return self.clients.for_team(team_id, enterprise_id)
 
+    def _keep(
+        self,
+        answer: Any,
+        kind: str,
+        workspace_id: int,
+        viewer_party_id: int,
+        order_ids: list[int],
+        ref: dict[str, Any],
+        now: datetime,
+    ) -> int:
+        """Record a posted message and the orders it shows, so changes to them redraw it."""
+        with self.db.transaction() as s:
+            posted = PostedMessage(
+                workspace_id=workspace_id,
+                channel_id=str(answer["channel"]),
+                ts=str(answer["ts"]),
+                kind=kind,
+                viewer_party_id=viewer_party_id,
+                ref=ref,
+                created_at=now,
+                updated_at=now,
+            )
+            s.add(posted)
+            s.flush()
+            for order_id in order_ids:
+                s.add(PostedMessageOrder(message_id=posted.id, order_id=order_id))
+            return posted.id
+
     # -- kinds ---------------------------------------------------------------------------------
 
     def _deliver_refresh_message(self, item: Claimed) -> None:
@@ -161,20 +189,9 @@ class Deliveries:
             return
         answer = post_once(client, item, channel=channel, **message.as_kwargs())
         # Kept so that every later change to the order redraws this card too.
-        with self.db.transaction() as s:
-            posted = PostedMessage(
-                workspace_id=order.workspace_id,
-                channel_id=str(answer["channel"]),
-                ts=str(answer["ts"]),
-                kind="card",
-                viewer_party_id=party.id,
-                ref={"notice": notice},
-                created_at=now,
-                updated_at=now,
-            )
-            s.add(posted)
-            s.flush()
-            s.add(PostedMessageOrder(message_id=posted.id, order_id=order.id))
+        self._keep(
+            answer, "card", order.workspace_id, party.id, [order.id], {"notice": notice}, now
+        )
 
     def _deliver_respond(self, item: Claimed) -> None:
         p = item.payload
@@ -326,20 +343,8 @@ class Deliveries:
         answer = post_once(
             client, item, channel=self._dm_channel(client, p["user"]), **message.as_kwargs()
         )
-        with self.db.transaction() as s:
-            posted = PostedMessage(
-                workspace_id=order.workspace_id,
-                channel_id=str(answer["channel"]),
-                ts=str(answer["ts"]),
-                kind="card",
-                viewer_party_id=party.id,
-                ref={"notice": p.get("notice"), "dm": p["user"]},
-                created_at=now,
-                updated_at=now,
-            )
-            s.add(posted)
-            s.flush()
-            s.add(PostedMessageOrder(message_id=posted.id, order_id=order.id))
+        ref = {"notice": p.get("notice"), "dm": p["user"]}
+        self._keep(answer, "card", order.workspace_id, party.id, [order.id], ref, now)
 
     def _deliver_dm_text(self, item: Claimed) -> None:
         client = self._client(item.workspace_id)

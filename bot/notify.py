@@ -157,14 +157,19 @@ def redraw_posted(
         )
     )
     if message_id is not None:
-        outbox.enqueue(
-            session,
-            kind="refresh_message",
-            lane=f"msg:{message_id}",
-            payload={"message_id": message_id},
-            now=now,
-            workspace_id=workspace_id,
-        )
+        redraw_message(session, message_id, now=now, workspace_id=workspace_id)
+
+
+def redraw_message(session: Session, message_id: int, *, now: datetime, workspace_id: int) -> None:
+    """Queue a redraw of one posted message (redraws of one message collapse in the outbox)."""
+    outbox.enqueue(
+        session,
+        kind="refresh_message",
+        lane=f"msg:{message_id}",
+        payload={"message_id": message_id},
+        now=now,
+        workspace_id=workspace_id,
+    )
 
 
 def redraw_order_messages(
@@ -177,14 +182,7 @@ def redraw_order_messages(
     for message_id in session.scalars(
         live.where(PostedMessageOrder.order_id == order_id, PostedMessage.kind.in_(LIVE_KINDS))
     ):
-        outbox.enqueue(
-            session,
-            kind="refresh_message",
-            lane=f"msg:{message_id}",
-            payload={"message_id": message_id},
-            now=now,
-            workspace_id=workspace_id,
-        )
+        redraw_message(session, message_id, now=now, workspace_id=workspace_id)
 
 
 def refresh_home(

@@ -54,7 +54,9 @@ class InstallationClients:
     Read every time, not cached: after an uninstall no process may keep using the old token.
     """
 
-    def __init__(self, base_url: str, store: SQLAlchemyInstallationStore, timeout: int = 10) -> None:
+    def __init__(
+        self, base_url: str, store: SQLAlchemyInstallationStore, timeout: int = 10
+    ) -> None:
         self.base_url = base_url
         self.store = store
         self.timeout = timeout

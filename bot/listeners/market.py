@@ -27,7 +27,7 @@ from bot.blocks.orders import Message, render_error
 from bot.deps import Deps
 from bot.listeners.actions import who
 from bot.listeners.commands import subcommand
-from bot.listeners.replies import tell
+from bot.listeners.replies import refuse
 from orders_core import errors
 from orders_core.catalog import ServiceView, get_service, online_services
 from orders_core.lifecycle import Party
@@ -113,12 +113,7 @@ def register(app: App, deps: Deps) -> None:
                     gone = get_service(s, caller.workspace_id, service_id)
                     raise errors.ServiceNotOrderable(gone.name, gone.status)
         except (errors.OrdersError, ValueError) as exc:
-            text = (
-                exc.render(SLACK_FORMAT)
-                if isinstance(exc, errors.OrdersError)
-                else "That button is not one of ours."
-            )
-            tell(client, body, render_error(text))
+            refuse(client, body, exc)
             return
         channel = (body.get("container") or {}).get("channel_id") or (
             body.get("channel") or {}

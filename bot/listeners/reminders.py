@@ -32,7 +32,7 @@ from bot.deliveries import post_response_url
 from bot.deps import Deps
 from bot.listeners.actions import who
 from bot.listeners.commands import subcommand
-from bot.listeners.replies import tell
+from bot.listeners.replies import refuse, tell
 from bot.reminders import Reminders
 from orders_core import errors
 from orders_core.lifecycle import OrderStatus, Party
@@ -182,13 +182,7 @@ def register(app: App, deps: Deps) -> None:
                     root_view_id=(body.get("view") or {}).get("id"),
                 )
         except (errors.OrdersError, ValueError) as exc:
-            tell(
-                client,
-                body,
-                render_error(
-                    exc.render(SLACK_FORMAT) if isinstance(exc, errors.OrdersError) else str(exc)
-                ),
-            )
+            refuse(client, body, exc)
             return
         client.views_push(trigger_id=body["trigger_id"], view=form)
 
@@ -266,13 +260,7 @@ def register(app: App, deps: Deps) -> None:
                     row.updated_at = now
                     notice = f"Reminder #{policy_id} is {'on' if row.enabled else 'off'}."
         except (errors.OrdersError, ValueError) as exc:
-            tell(
-                client,
-                body,
-                render_error(
-                    exc.render(SLACK_FORMAT) if isinstance(exc, errors.OrdersError) else str(exc)
-                ),
-            )
+            refuse(client, body, exc)
             return
         redraw_list(client, body, caller, channel_of(body), notice)
 
@@ -335,13 +323,7 @@ def register(app: App, deps: Deps) -> None:
                         run.id,
                     )[:1]
         except (errors.OrdersError, ValueError) as exc:
-            tell(
-                client,
-                body,
-                render_error(
-                    exc.render(SLACK_FORMAT) if isinstance(exc, errors.OrdersError) else str(exc)
-                ),
-            )
+            refuse(client, body, exc)
             return
         if len(orders) > 45:
             blocks.append(

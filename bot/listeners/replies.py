@@ -8,9 +8,11 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.blocks.orders import Message
+from bot.blocks.format import SLACK_FORMAT
+from bot.blocks.orders import Message, render_error
 from bot.deliveries import post_response_url
 from bot.outbox import Permanent, Retry
+from orders_core.errors import OrdersError
 
 log = logging.getLogger(__name__)
 
@@ -45,3 +47,13 @@ def tell(client: WebClient, body: dict[str, Any], message: Message) -> None:
     except (SlackApiError, Retry, Permanent, OSError) as exc:
         # Nothing changed, and Slack is not listening: the log is all we can do.
         log.warning("could not tell %s: %s", (body.get("user") or {}).get("id"), exc)
+
+
+def refuse(client: WebClient, body: dict[str, Any], exc: Exception) -> None:
+    """Tell the clicker why nothing happened: a domain error's own words, or a stale button."""
+    text = (
+        exc.render(SLACK_FORMAT)
+        if isinstance(exc, OrdersError)
+        else "That button is out of date or not one of ours: open the list again."
+    )
+    tell(client, body, render_error(text))
