@@ -16,8 +16,7 @@ from sqlalchemy.orm import Session
 from bot import outbox
 from bot.blocks.orders import action_notice
 from orders_core.lifecycle import Party
-from orders_core.models import PostedMessage, PostedMessageOrder
-from orders_core.onboarding import party_members
+from orders_core.models import HomeViewer, Member, PostedMessage, PostedMessageOrder
 from orders_core.orders import ActionOutcome, Caller, OrderView
 
 LIVE_KINDS = ("card", "digest")
@@ -246,5 +245,18 @@ def after_action(
         return  # the first delivery already told everyone
     redraw_order_messages(session, order.id, now=now, workspace_id=order.workspace_id)
     post_card(session, order, caller.party.other, action_notice(order, outcome.entry), now=now)
-    members = party_members(session, order.merchant_id) + party_members(session, order.provider_id)
-    refresh_home(session, caller.team_id, members, now=now, workspace_id=order.workspace_id)
+    viewers = session.scalars(
+        select(HomeViewer.user_id)
+        .join(
+            Member,
+            (Member.workspace_id == HomeViewer.workspace_id)
+            & (Member.user_id == HomeViewer.user_id),
+        )
+        .where(
+            HomeViewer.workspace_id == order.workspace_id,
+            Member.party_id.in_([order.merchant_id, order.provider_id]),
+        )
+    )
+    refresh_home(
+        session, caller.team_id, sorted(set(viewers)), now=now, workspace_id=order.workspace_id
+    )

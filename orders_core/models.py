@@ -218,6 +218,9 @@ class Order(Base):
         Index(None, "provider_id", "status", "status_changed_at"),
         Index(None, "merchant_id", "updated_at"),
         Index(None, "provider_id", "updated_at"),
+        # Search by number or its prefix, within a party.
+        Index(None, "merchant_id", "number"),
+        Index(None, "provider_id", "number"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -287,6 +290,21 @@ class EventFile(Base):
     mimetype: Mapped[str] = mapped_column(String(200), default="")
     size: Mapped[int] = mapped_column(BigInteger, default=0)
     permalink: Mapped[str] = mapped_column(String(1000), default="")
+
+
+class HomeViewer(Base):
+    """Someone who has opened the bot's Home tab: their tab is republished when their orders change.
+
+    People who never opened it get theirs drawn fresh when they first do (app_home_opened).
+    """
+
+    __tablename__ = "home_viewers"
+    __table_args__ = (UniqueConstraint("workspace_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
+    user_id: Mapped[str] = mapped_column(String(32))
+    opened_at: Mapped[datetime] = mapped_column()
 
 
 class PostedMessage(Base):

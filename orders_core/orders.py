@@ -276,63 +276,53 @@ def resolve_caller(session: Session, team_id: str, user_id: str) -> Caller:
 # Queries
 
 
-_ViewSelect = Select[Order, str, str, str | None, str, str | None]
+_MERCHANT = aliased(PartyOrg, name="merchant")
+_PROVIDER = aliased(PartyOrg, name="provider")
+# Plain columns, labelled as OrderView's fields: no ORM objects are built for a read model, which
+# keeps a list's query within a small factor of the raw SQL.
+_VIEW_COLUMNS = (
+    Order.id,
+    Order.workspace_id,
+    Order.number,
+    Order.service_id,
+    Service.name.label("service_name"),
+    Order.merchant_id,
+    _MERCHANT.name.label("merchant_name"),
+    _MERCHANT.channel_id.label("merchant_channel_id"),
+    Order.provider_id,
+    _PROVIDER.name.label("provider_name"),
+    _PROVIDER.channel_id.label("provider_channel_id"),
+    Order.mini_program,
+    Order.apps,
+    Order.contact_name,
+    Order.contact,
+    Order.requirements,
+    Order.status,
+    Order.version,
+    Order.placed_by,
+    Order.created_at,
+    Order.updated_at,
+    Order.status_changed_at,
+)
 
 
-def _view_query() -> _ViewSelect:
-    merchant = aliased(PartyOrg)
-    provider = aliased(PartyOrg)
+def _view_query() -> Select[Any]:
+    query: Select[Any] = select(*_VIEW_COLUMNS)  # type: ignore[assignment]
     return (
-        select(
-            Order,
-            Service.name,
-            merchant.name,
-            merchant.channel_id,
-            provider.name,
-            provider.channel_id,
-        )
-        .join(Service, Service.id == Order.service_id)
-        .join(merchant, merchant.id == Order.merchant_id)
-        .join(provider, provider.id == Order.provider_id)
+        query.join(Service, Service.id == Order.service_id)
+        .join(_MERCHANT, _MERCHANT.id == Order.merchant_id)
+        .join(_PROVIDER, _PROVIDER.id == Order.provider_id)
     )
 
 
-def _to_view(
-    order: Order,
-    service_name: str,
-    merchant_name: str,
-    merchant_channel: str | None,
-    provider_name: str,
-    provider_channel: str | None,
-) -> OrderView:
-    return OrderView(
-        id=order.id,
-        workspace_id=order.workspace_id,
-        number=order.number,
-        service_id=order.service_id,
-        service_name=service_name,
-        merchant_id=order.merchant_id,
-        merchant_name=merchant_name,
-        merchant_channel_id=merchant_channel,
-        provider_id=order.provider_id,
-        provider_name=provider_name,
-        provider_channel_id=provider_channel,
-        mini_program=order.mini_program,
-        apps=tuple(order.apps or ()),
-        contact_name=order.contact_name,
-        contact=order.contact,
-        requirements=order.requirements,
-        status=order.status,
-        version=order.version,
-        placed_by=order.placed_by,
-        created_at=order.created_at,
-        updated_at=order.updated_at,
-        status_changed_at=order.status_changed_at,
-    )
+def _to_view(row: Any) -> OrderView:
+    fields = dict(row._mapping)
+    fields["apps"] = tuple(fields["apps"] or ())
+    return OrderView(**fields)
 
 
-def _views(session: Session, query: _ViewSelect) -> list[OrderView]:
-    return [_to_view(*row) for row in session.execute(query).all()]
+def _views(session: Session, query: Select[Any]) -> list[OrderView]:
+    return [_to_view(row) for row in session.execute(query)]
 
 
 def _party_column(party: Party) -> Any:
@@ -358,33 +348,38 @@ def list_orders(
     if within is not None:
         after = within[1] + 1 if after is None else min(after, within[1] + 1)
     wanted = sorted(set(statuses or ()))
-    if wanted and len(wanted) < len(OrderStatus):
-        # One index range scan per status (party, status, id), merged: as fast for one status
-        # among a million orders as for ten orders, whatever the mix asked for.
-        parts = []
-        for status in wanted:
-            q = select(Order.id).where(column == party.id, Order.status == status)
-            if after is not None:
-                q = q.where(Order.id < after)
-            if within is not None:
-                q = q.where(Order.id >= within[0])
-            parts.append(select(q.order_by(Order.id.desc()).limit(limit + 1).subquery().c.id))
-        ids = union_all(*parts).subquery()
-        id_query = select(ids.c.id).order_by(ids.c.id.desc()).limit(limit + 1)
-    else:
-        q = select(Order.id).where(column == party.id)
+
+    def bounded(q: Any) -> Any:
         if after is not None:
             q = q.where(Order.id < after)
         if within is not None:
             q = q.where(Order.id >= within[0])
-        id_query = q.order_by(Order.id.desc()).limit(limit + 1)
-    page_ids = list(session.scalars(id_query))
-    has_more = len(page_ids) > limit
-    page_ids = page_ids[:limit]
-    if not page_ids:
-        return OrderPage((), None)
-    views = _views(session, _view_query().where(Order.id.in_(page_ids)).order_by(Order.id.desc()))
-    return OrderPage(tuple(views), _encode_cursor(page_ids[-1]) if has_more else None)
+        return q
+
+    # One statement, one index range scan per status asked for — (party, status, id), or
+    # (party, id) for every status — so the first page costs the same at ten orders or a million.
+    query = _view_query()
+    if wanted and len(wanted) < len(OrderStatus):
+        if len(wanted) == 1:
+            query = bounded(query.where(column == party.id, Order.status == wanted[0]))
+        else:
+            parts = [
+                select(
+                    bounded(select(Order.id).where(column == party.id, Order.status == status))
+                    .order_by(Order.id.desc())
+                    .limit(limit + 1)
+                    .subquery()
+                    .c.id
+                )
+                for status in wanted
+            ]
+            query = query.where(Order.id.in_(union_all(*parts)))
+    else:
+        query = bounded(query.where(column == party.id))
+    views = _views(session, query.order_by(Order.id.desc()).limit(limit + 1))
+    has_more = len(views) > limit
+    views = views[:limit]
+    return OrderPage(tuple(views), _encode_cursor(views[-1].id) if has_more and views else None)
 
 
 def waiting_on(
@@ -431,26 +426,26 @@ def _decode_cursor(cursor: str | None) -> int | None:
 def search_orders(
     session: Session, party: PartyRef, text: str, *, limit: int = 10
 ) -> tuple[OrderView, ...]:
-    """The party's orders whose number is `text` or starts with it (`123`, `SO-0001`)."""
+    """The party's orders whose number is `text` or starts with it (`123`, `SO-0001`).
+
+    The exact number first, then each prefix range in turn, smallest numbers first: every
+    query is one short range scan of (party, number), whatever the number of orders.
+    """
     digits = _number_digits(text)
     if digits is None:
         raise errors.InvalidInput(
             {"number": f"{text.strip()!r} is not an order number: try 123 or SO-000123."}
         )
     column = _party_column(party.kind)
+    base = _view_query().where(column == party.id)
     exact = int(digits)
-    ranges = [Order.number.between(low, high) for low, high in _prefix_ranges(digits)]
-    query = (
-        _view_query()
-        .where(
-            Order.workspace_id == party.workspace_id,  # the (workspace, number) index
-            or_(Order.number == exact, *ranges),
-            column == party.id,
-        )
-        .order_by((Order.number != exact), Order.number)
-        .limit(limit)
-    )
-    return tuple(_views(session, query))
+    found = _views(session, base.where(Order.number == exact))
+    for low, high in _prefix_ranges(digits):
+        if len(found) >= limit:
+            break
+        query = base.where(Order.number.between(low, high), Order.number != exact)
+        found += _views(session, query.order_by(Order.number).limit(limit - len(found)))
+    return tuple(found[:limit])
 
 
 def get_order(session: Session, party: PartyRef, number: str | int) -> OrderView:
@@ -467,7 +462,7 @@ def get_order(session: Session, party: PartyRef, number: str | int) -> OrderView
     ).first()
     if row is None:
         raise errors.OrderNotFound(format_order_number(n))
-    return _to_view(*row)
+    return _to_view(row)
 
 
 def get_orders(
@@ -502,7 +497,7 @@ def get_order_by_id(session: Session, order_id: int) -> OrderView:
     row = session.execute(_view_query().where(Order.id == order_id)).first()
     if row is None:
         raise errors.OrderNotFound(f"#{order_id}")
-    return _to_view(*row)
+    return _to_view(row)
 
 
 def timeline(session: Session, order_id: int) -> tuple[TimelineEntry, ...]:

@@ -342,15 +342,18 @@ def test_home_for_a_stranger_explains_onboarding(bot: Bot, world: World) -> None
 def test_home_is_refreshed_for_the_partys_members_when_an_order_changes(
     bot: Bot, world: World
 ) -> None:
-    """Ana confirms from her Home tab; Ben's Home tab (and Ana's) are republished."""
+    """Ana confirms from her Home tab; every open Home tab of both parties is republished;
+    someone who never opened it is not published to (it is drawn when they first open it)."""
     number = world.order_in(OrderStatus.PENDING_CONFIRMATION)
     home = open_home(bot, "U0ANA")
     open_home(bot, "U0BEN")
+    open_home(bot, "U0PIA")
     bot.sender.click_in_view(team_id=TEAM, user_id="U0ANA", action_id="order:confirm", view=home)
     bot.settle()
     assert bot.status_of(number) is OrderStatus.IN_DEVELOPMENT
     for user in ("U0ANA", "U0BEN", "U0PIA"):
         assert "Confirmed by <@U0ANA>" in json.dumps(bot.slack.home_view(user)), user
+    assert all(c.args.get("user_id") != "U0BOB" for c in bot.slack.calls("views.publish"))
     assert ("order:confirm", "Confirm") not in buttons(bot.slack.home_view("U0ANA") or {})
 
 

@@ -53,6 +53,9 @@ def confirm_click(bot: Bot, number: int, user: str) -> str:
 def test_200_actions_through_an_outage(bot: Bot, world: World) -> None:
     """500s, then 429s with Retry-After, then timeouts; then recovery: nothing lost, nothing twice."""
     numbers = [int(world.order_in(OrderStatus.PENDING_CONFIRMATION)[3:]) for _ in range(ACTIONS)]
+    for user in ("U0ANA", "U0BEN", "U0PIA"):  # their Home tabs are open: they must end current too
+        bot.sender.app_home_opened(team_id=TEAM, user_id=user)
+    bot.settle()
     bot.slack.outage(500)
     urls: dict[int, str] = {}
     lock = threading.Lock()

@@ -1,0 +1,65 @@
+"""The benchmark suite still runs end to end: `python -m benchmarks --quick` on SQLite, tiny sizes.
+
+Only that every row is produced with numbers is checked, never a target: wall-clock figures
+depend on the machine, and the real run is `python -m benchmarks` (see the README).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXPECTED = {
+    "footprint.rss",
+    "footprint.ready",
+    "lists.command_p95.list",
+    "lists.command_p95.next_page",
+    "lists.command_p95.search",
+    "lists.core_vs_raw.list_first_page",
+    "lists.core_vs_raw.list_next_page",
+    "lists.core_vs_raw.search_by_number",
+    "clicks.throughput",
+    "clicks.ack_p99.1",
+    "clicks.ack_p99.8",
+    "clicks.ack_p99.32",
+    "sweep.seconds",
+    "sweep.posts",
+    "sweep.memory",
+}
+
+
+def test_quick_run_produces_every_row(tmp_path: Path) -> None:
+    """Every benchmark row comes out with a number, a table is printed and JSON written."""
+    out = tmp_path / "results.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--quick",
+            "--db",
+            "sqlite",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "click throughput" in done.stdout, done.stdout
+    results = json.loads(out.read_text())
+    rows = {row["key"]: row for row in results["rows"]}
+    assert set(rows) == EXPECTED, done.stderr[-3000:]
+    for key, row in rows.items():
+        assert isinstance(row["value"], float | int) and math.isfinite(row["value"]), (key, row)
+        assert row["db"] == "sqlite"
+    assert rows["sweep.posts"]["passed"] is True  # exactly one digest per policy, at any size
+    assert {"cores", "memory_gib", "python", "date"} <= set(results["machine"])
