@@ -151,7 +151,9 @@ def build_runtime(
         signing_secret=settings.slack_signing_secret.get_secret_value()
         if settings.slack_signing_secret
         else None,
-        process_before_response=False,
+        # Each listener acks in the request's thread and leaves its work to the listener pool
+        # (bot.listeners.after_ack); modal submissions answer in-thread, with their errors.
+        process_before_response=True,
         token_verification_enabled=token_verification and not settings.oauth,
         listener_executor=executor,
         oauth_settings=oauth_settings(settings, db, store) if store is not None else None,

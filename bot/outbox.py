@@ -92,18 +92,29 @@ def enqueue(
     workspace_id: int | None = None,
 ) -> None:
     """Add a side effect to the caller's transaction."""
-    session.add(
-        OutboxItem(
-            workspace_id=workspace_id,
-            kind=kind,
-            lane=lane,
-            payload=dict(payload),
-            status=PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
+    item = OutboxItem(
+        workspace_id=workspace_id,
+        kind=kind,
+        lane=lane,
+        payload=dict(payload),
+        status=PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
     )
+    session.add(item)
+    session.info.setdefault(_QUEUED, []).append(item)
+
+
+_QUEUED = "outbox_items"
+
+
+def queued_ids(session: Session) -> list[int]:
+    """The ids of the items this transaction queued (call inside it: it flushes)."""
+    items: list[OutboxItem] = session.info.get(_QUEUED, [])
+    if items:
+        session.flush()
+    return [item.id for item in items]
 
 
 def classify(exc: BaseException) -> Retry | Permanent:
@@ -132,19 +143,27 @@ class Outbox:
         self.db = db
         self.clock = clock
 
-    def claim(self, worker: str, limit: int = 20) -> list[Claimed]:
-        """Lease the first due item of up to `limit` lanes that no other worker holds."""
+    def claim(
+        self, worker: str, limit: int = 20, *, only: list[int] | None = None
+    ) -> list[Claimed]:
+        """Lease the first due item of up to `limit` lanes that no other worker holds.
+
+        `only`: just these items (the ones a listener has just committed), if they may go now.
+        """
         now = self.clock.now()
-        with self.db.read() as s:  # idle polls stay reads: no write lock taken every second
-            if (
-                s.scalar(
-                    select(OutboxItem.id)
-                    .where(OutboxItem.status == PENDING, OutboxItem.next_attempt_at <= now)
-                    .limit(1)
-                )
-                is None
-            ):
-                return []
+        if only is None:
+            with self.db.read() as s:  # idle polls stay reads: no write lock taken every second
+                if (
+                    s.scalar(
+                        select(OutboxItem.id)
+                        .where(OutboxItem.status == PENDING, OutboxItem.next_attempt_at <= now)
+                        .limit(1)
+                    )
+                    is None
+                ):
+                    return []
+        elif not only:
+            return []
         earlier = aliased(OutboxItem)
         query = (
             select(OutboxItem)
@@ -163,6 +182,8 @@ class Outbox:
             .order_by(OutboxItem.id)
             .limit(limit)
         )
+        if only is not None:
+            query = query.where(OutboxItem.id.in_(only))
         if not self.db.is_sqlite:
             query = query.with_for_update(skip_locked=True, of=OutboxItem)
         claimed: list[Claimed] = []
@@ -378,6 +399,14 @@ class OutboxWorker:
                 )
             return
         self.outbox.complete(item)
+
+    def deliver_now(self, item_ids: list[int]) -> int:
+        """Deliver items just committed, in the calling thread (a listener's), if their lanes are
+        free; the rest stay for the background worker. How many were delivered here."""
+        items = self.outbox.claim(self.name, len(item_ids), only=item_ids)
+        for item in items:
+            self._deliver_one(item)
+        return len(items)
 
     def drain(self, timeout: float = 10.0) -> bool:
         """Deliver until nothing is due (tests, the console, shutdown); True if emptied."""

@@ -7,10 +7,10 @@ import logging
 import re
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot import notify
+from bot import notify, outbox
 from bot.blocks.format import SLACK_FORMAT
 from bot.blocks.home import SHOW_WAITING_ACTION, waiting_spec
 from bot.blocks.orders import (
@@ -27,6 +27,7 @@ from bot.blocks.orders import (
 )
 from bot.deliveries import post_response_url
 from bot.deps import Deps
+from bot.listeners import after_ack
 from bot.listeners.replies import tell
 from bot.screens import detail_modal, list_modal, list_screen
 from orders_core import errors
@@ -49,11 +50,8 @@ def who(body: dict[str, Any]) -> tuple[str, str]:
 def register(app: App, deps: Deps) -> None:
     """Listen to order buttons, the list's filter and its pages."""
 
-    @app.action(OPEN_ACTION)
-    def open_order(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
-    ) -> None:
-        ack()
+    @after_ack(app.action(OPEN_ACTION))
+    def open_order(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         value = ButtonValue.decode(action.get("value"))
         if value is None:
             tell(client, body, NOT_OURS)
@@ -72,11 +70,8 @@ def register(app: App, deps: Deps) -> None:
         else:
             client.views_open(trigger_id=body["trigger_id"], view=view)
 
-    @app.action(ORDER_ACTIONS)
-    def order_action(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
-    ) -> None:
-        ack()
+    @after_ack(app.action(ORDER_ACTIONS))
+    def order_action(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         value = ButtonValue.decode(action.get("value"))
         try:
             chosen = Action(action["action_id"].removeprefix(ACTION_PREFIX))
@@ -91,9 +86,8 @@ def register(app: App, deps: Deps) -> None:
         else:
             take_action(deps, body, client, value, chosen, origin)
 
-    @app.action(SHOW_WAITING_ACTION)
-    def show_waiting(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+    @after_ack(app.action(SHOW_WAITING_ACTION))
+    def show_waiting(body: dict[str, Any], client: WebClient) -> None:
         team, user = who(body)
         try:
             with deps.db.read() as s:
@@ -104,19 +98,13 @@ def register(app: App, deps: Deps) -> None:
             return
         client.views_open(trigger_id=body["trigger_id"], view=modal)
 
-    @app.action(LIST_FILTER_ACTION)
-    def filter_list(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
-    ) -> None:
-        ack()
+    @after_ack(app.action(LIST_FILTER_ACTION))
+    def filter_list(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         key = (action.get("selected_option") or {}).get("value") or "all"
         redraw_list(deps, body, client, ListSpec(filter_statuses(key)))
 
-    @app.action(re.compile("^" + re.escape(LIST_PAGE_ACTION)))
-    def page_list(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
-    ) -> None:
-        ack()
+    @after_ack(app.action(re.compile("^" + re.escape(LIST_PAGE_ACTION))))
+    def page_list(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         try:
             spec = ListSpec.from_json(json.loads(action.get("value") or "{}"))
         except (ValueError, AttributeError):
@@ -172,10 +160,11 @@ def take_action(
                 now=now,
             )
             notify.after_action(s, outcome, caller, origin, now=now)
+            queued = outbox.queued_ids(s)
     except errors.OrdersError as exc:
         refuse(deps, body, client, exc, origin, value.number)
         return
-    deps.committed()
+    deps.committed(queued)  # delivered from this thread, in parallel with other clicks
     log.info(
         "%s %s %s",
         outcome.order.code,

@@ -6,13 +6,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 from slack_sdk import WebClient
 
 from bot.blocks.format import SLACK_FORMAT, escape
 from bot.blocks.orders import ListSpec, Message, render_error, render_help
 from bot.deps import Deps
-from bot.listeners import COMMAND
+from bot.listeners import COMMAND, after_ack
 from bot.screens import detail_message, list_screen
 from orders_core import errors
 from orders_core.lifecycle import OrderStatus, parse_status_list
@@ -38,11 +38,8 @@ def subcommand(*names: str) -> Callable[[Handler], Handler]:
 def register(app: App, deps: Deps) -> None:
     """Listen to /orders."""
 
-    @app.command(COMMAND)
-    def orders_command(
-        ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient
-    ) -> None:
-        ack()
+    @after_ack(app.command(COMMAND))
+    def orders_command(command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         message = answer(deps, command, client)
         if message is not None:
             respond(response_type="ephemeral", **message.as_kwargs())

@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 from sqlalchemy import select
 
 from bot.deps import Deps
+from bot.listeners import after_ack
 from bot.screens import home_screen
 from orders_core import errors
 from orders_core.models import HomeViewer
@@ -19,7 +20,7 @@ from orders_core.orders import resolve_caller
 def register(app: App, deps: Deps) -> None:
     """Listen to app_home_opened."""
 
-    @app.event("app_home_opened")
+    @after_ack(app.event("app_home_opened"))
     def home_opened(event: dict[str, Any], body: dict[str, Any], client: WebClient) -> None:
         if event.get("tab", "home") != "home":
             return

@@ -25,6 +25,7 @@ from bot.blocks.market import (
 )
 from bot.blocks.orders import Message, render_error
 from bot.deps import Deps
+from bot.listeners import after_ack
 from bot.listeners.actions import who
 from bot.listeners.commands import subcommand
 from bot.listeners.replies import refuse
@@ -96,11 +97,8 @@ def merchant(session: Any, team: str, user: str) -> Caller:
 def register(app: App, deps: Deps) -> None:
     """Listen to the Order button, the form's service select, and the form."""
 
-    @app.action(ORDER_SERVICE_ACTION)
-    def order_button(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
-    ) -> None:
-        ack()
+    @after_ack(app.action(ORDER_SERVICE_ACTION))
+    def order_button(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         team, user = who(body)
         try:
             with deps.db.read() as s:
@@ -122,11 +120,8 @@ def register(app: App, deps: Deps) -> None:
             trigger_id=body["trigger_id"], view=render_order_form(offered, chosen, {"c": channel})
         )
 
-    @app.action(FORM_SERVICE)
-    def service_changed(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
-    ) -> None:
-        ack()
+    @after_ack(app.action(FORM_SERVICE))
+    def service_changed(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         view = body.get("view") or {}
         team, user = who(body)
         try:

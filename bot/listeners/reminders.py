@@ -30,6 +30,7 @@ from bot.blocks.reminders import (
 )
 from bot.deliveries import post_response_url
 from bot.deps import Deps
+from bot.listeners import after_ack
 from bot.listeners.actions import who
 from bot.listeners.commands import subcommand
 from bot.listeners.replies import refuse, tell
@@ -157,12 +158,9 @@ def register(app: App, deps: Deps) -> None:
             json.loads((body.get("view") or {}).get("private_metadata") or "{}").get("c") or ""
         )
 
-    @app.action(REMIND_ADD)
-    @app.action(REMIND_EDIT)
-    def open_form(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
-    ) -> None:
-        ack()
+    @after_ack(app.action(REMIND_ADD))
+    @after_ack(app.action(REMIND_EDIT))
+    def open_form(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         channel = channel_of(body)
         try:
             with deps.db.read() as s:
@@ -217,9 +215,8 @@ def register(app: App, deps: Deps) -> None:
                 )
             client.views_update(view_id=meta["root"], view=root)
 
-    @app.action(REMIND_TEST)
-    def test_now(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
-        ack()
+    @after_ack(app.action(REMIND_TEST))
+    def test_now(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         try:
             with deps.db.read() as s:
                 caller = caller_of(s, body)
@@ -239,10 +236,9 @@ def register(app: App, deps: Deps) -> None:
         )
         redraw_list(client, body, caller, policy.channel_id, notice)
 
-    @app.action(REMIND_TOGGLE)
-    @app.action(REMIND_DELETE)
-    def change(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
-        ack()
+    @after_ack(app.action(REMIND_TOGGLE))
+    @after_ack(app.action(REMIND_DELETE))
+    def change(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         now = deps.clock.now()
         try:
             with deps.db.transaction() as s:
@@ -264,11 +260,8 @@ def register(app: App, deps: Deps) -> None:
             return
         redraw_list(client, body, caller, channel_of(body), notice)
 
-    @app.action(SNOOZE_ACTION)
-    def snooze_order(
-        ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient
-    ) -> None:
-        ack()
+    @after_ack(app.action(SNOOZE_ACTION))
+    def snooze_order(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         number, _, choice = str((action.get("selected_option") or {}).get("value") or "").partition(
             ":"
         )
@@ -295,9 +288,8 @@ def register(app: App, deps: Deps) -> None:
         else:
             tell(client, body, message)
 
-    @app.action(DIGEST_MORE_ACTION)
-    def more(ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
-        ack()
+    @after_ack(app.action(DIGEST_MORE_ACTION))
+    def more(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         now = deps.clock.now()
         try:
             with deps.db.read() as s:

@@ -8,7 +8,7 @@ import pytest
 
 from orders_core.lifecycle import Action, OrderStatus
 from tests.support.slackbot import Bot, buttons
-from tests.support.world import OTHER_TEAM, STRANGER_WORKSPACE_MEMBER, World
+from tests.support.world import OTHER_TEAM, STRANGER_WORKSPACE_MEMBER, TEAM, World
 
 PC = OrderStatus.PENDING_CONFIRMATION
 UA = OrderStatus.UNDER_APPROVAL
@@ -480,3 +480,29 @@ def test_the_ack_does_not_wait_for_slack(bot: Bot, world: World) -> None:
     assert response.status == 200
     assert bot.slack.response_messages(url)[0]["ts"] == answer.message["ts"]  # not yet redrawn
     assert "Confirmed" not in json.dumps(bot.slack.response_messages(url))
+
+
+def test_an_ack_never_waits_for_a_busy_listener_pool(bot: Bot, world: World) -> None:
+    """Every listener thread is stuck on a slow Slack; a click is still answered at once."""
+    world.order_in(PC)
+    answer = bot.ask("U0ANA", "list")
+    busy = 8
+    bot.slack.delay("response_url", 3.0, times=busy)
+    slow = [
+        bot.slack.new_response_url(channel="C0ORDERS", user="U0BEN", team_id=TEAM)
+        for _ in range(busy)
+    ]
+    for url in slow:
+        assert (
+            bot.sender.slash_command(
+                team_id=TEAM, user_id="U0BEN", text="help", response_url=url
+            ).status
+            == 200
+        )
+    assert bot.runtime.listeners.busy >= 4  # the pool is taken up by the slow answers
+    response = bot.sender.click(
+        team_id=TEAM, user_id="U0ANA", channel_id="C0ORDERS", message=answer.message,
+        action_id="order:confirm", ephemeral=True, response_url=answer.url,
+    )  # fmt: skip
+    assert response.status == 200
+    assert not any(bot.slack.response_messages(url) for url in slow)  # they are still waiting
