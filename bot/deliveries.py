@@ -12,7 +12,7 @@ from urllib.error import HTTPError
 from urllib.request import Request, urlopen
 
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from bot import outbox
 from bot.blocks.format import SLACK_FORMAT
@@ -104,8 +104,7 @@ class Deliveries:
             )
             s.add(posted)
             s.flush()
-            for order_id in order_ids:
-                s.add(PostedMessageOrder(message_id=posted.id, order_id=order_id))
+            link_orders(s, posted.id, order_ids)
             return posted.id
 
     # -- kinds ---------------------------------------------------------------------------------
@@ -263,8 +262,7 @@ class Deliveries:
             )
             s.add(posted)
             s.flush()
-            for order_id in order_ids:
-                s.add(PostedMessageOrder(message_id=posted.id, order_id=order_id))
+            link_orders(s, posted.id, order_ids)
             s.execute(
                 update(ReminderRun)
                 .where(ReminderRun.id == run.id)
@@ -375,6 +373,15 @@ class Deliveries:
         self._client(item.workspace_id).views_publish(user_id=p["user"], view=view)
 
 
+def link_orders(session: Any, message_id: int, order_ids: list[int]) -> None:
+    """Which orders a posted message shows: one insert for all of them."""
+    if order_ids:
+        session.execute(
+            insert(PostedMessageOrder),
+            [{"message_id": message_id, "order_id": i} for i in order_ids],
+        )
+
+
 METADATA_EVENT = "orders_bot_delivery"
 
 
@@ -384,7 +391,7 @@ def post_once(client: Any, item: Claimed, *, channel: str, **kwargs: Any) -> Any
     A post that timed out may still have landed: each post carries the item's id in its message
     metadata, and a retry first looks for it in the channel (or the thread) before posting again.
     """
-    if item.attempts > 0:
+    if item.may_have_landed:
         found = _find_posted(client, item, channel, kwargs.get("thread_ts"))
         if found is not None:
             log.info("outbox: item %s had been posted before its answer was lost", item.id)
@@ -394,30 +401,46 @@ def post_once(client: Any, item: Claimed, *, channel: str, **kwargs: Any) -> Any
 
 
 def _find_posted(client: Any, item: Claimed, channel: str, thread_ts: str | None) -> str | None:
-    """The ts of the message an earlier try of this item posted, if any."""
-    try:
-        if thread_ts:
-            answer = client.conversations_replies(
-                channel=channel, ts=thread_ts, include_all_metadata=True, limit=200
+    """The ts of the message an earlier try of this item posted, if any (read back from when the
+    item was queued, page by page)."""
+    since = f"{(item.created_at.timestamp() - 60) if item.created_at else 0:.6f}"
+    cursor = None
+    for _ in range(20):
+        try:
+            if thread_ts:
+                answer = client.conversations_replies(
+                    channel=channel,
+                    ts=thread_ts,
+                    oldest=since,
+                    include_all_metadata=True,
+                    limit=200,
+                    cursor=cursor,
+                )
+            else:
+                answer = client.conversations_history(
+                    channel=channel,
+                    oldest=since,
+                    include_all_metadata=True,
+                    limit=200,
+                    cursor=cursor,
+                )
+        except SlackApiError as exc:
+            log.warning(
+                "outbox: cannot look for an earlier post of item %s (%s): posting again",
+                item.id,
+                exc.response.get("error"),
             )
-        else:
-            answer = client.conversations_history(
-                channel=channel, include_all_metadata=True, limit=50
-            )
-    except SlackApiError as exc:
-        log.warning(
-            "outbox: cannot look for an earlier post of item %s (%s): posting again",
-            item.id,
-            exc.response.get("error"),
-        )
-        return None
-    for message in answer.get("messages") or []:
-        meta = message.get("metadata") or {}
-        if (
-            meta.get("event_type") == METADATA_EVENT
-            and (meta.get("event_payload") or {}).get("item") == item.id
-        ):
-            return str(message["ts"])
+            return None
+        for message in answer.get("messages") or []:
+            meta = message.get("metadata") or {}
+            if (
+                meta.get("event_type") == METADATA_EVENT
+                and (meta.get("event_payload") or {}).get("item") == item.id
+            ):
+                return str(message["ts"])
+        cursor = (answer.get("response_metadata") or {}).get("next_cursor")
+        if not answer.get("has_more") or not cursor:
+            return None
     return None
 
 

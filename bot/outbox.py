@@ -54,6 +54,11 @@ CHANNEL_SPACING = timedelta(seconds=1)
 COLLAPSIBLE = frozenset({"refresh_message", "respond", "view_refresh", "home_refresh"})
 
 
+UNCLEAR_RETRY_DELAY = 60.0
+CLEAR_FAILURES = ("slack ", "rate limited", "response_url answered")
+"""How last_error starts when Slack answered that it did nothing (see classify)."""
+
+
 class Retry(Exception):
     """Deliver this item again after `delay` seconds."""
 
@@ -77,6 +82,13 @@ class Claimed:
     payload: dict[str, Any]
     attempts: int
     collapse_upto: int
+    last_error: str | None = None
+    created_at: datetime | None = None
+
+    @property
+    def may_have_landed(self) -> bool:
+        """An earlier try ended without a clear answer (a timeout, a dropped connection)."""
+        return self.attempts > 0 and not (self.last_error or "").startswith(CLEAR_FAILURES)
 
 
 Deliver = Callable[[Claimed], None]
@@ -215,6 +227,8 @@ class Outbox:
                         dict(item.payload),
                         item.attempts,
                         upto,
+                        item.last_error,
+                        item.created_at,
                     )
                 )
         return claimed
@@ -224,13 +238,21 @@ class Outbox:
         now = self.clock.now()
         with self.db.transaction() as s:
             if item.lane.startswith(PACED_LANES):
-                # Slack allows about one message per second per channel: space the next one out.
-                s.execute(
-                    update(OutboxItem)
+                # Slack allows about one message per second per channel: space the next one out
+                # (only the next: the ones after it follow it in turn).
+                following = (
+                    select(func.min(OutboxItem.id))
                     .where(
                         OutboxItem.lane == item.lane,
                         OutboxItem.status == PENDING,
                         OutboxItem.id > item.collapse_upto,
+                    )
+                    .scalar_subquery()
+                )
+                s.execute(
+                    update(OutboxItem)
+                    .where(
+                        OutboxItem.id == following,
                         OutboxItem.next_attempt_at < now + CHANNEL_SPACING,
                     )
                     .values(next_attempt_at=now + CHANNEL_SPACING)
@@ -254,6 +276,10 @@ class Outbox:
         attempts = item.attempts + 1
         if delay is None:
             delay = min(MAX_BACKOFF, 2.0 ** min(attempts, 12)) * random.uniform(0.5, 1.0)
+        if not reason.startswith(CLEAR_FAILURES):
+            # No answer: Slack may still be carrying the request out. Look again only once it
+            # surely has, so the retry finds a post that landed instead of posting it twice.
+            delay = max(delay, UNCLEAR_RETRY_DELAY)
         give_up = attempts >= MAX_ATTEMPTS
         with self.db.transaction() as s:
             s.execute(
@@ -296,15 +322,30 @@ class Outbox:
             )
 
     def next_due(self, within: timedelta) -> datetime | None:
-        """When the next pending item falls due, if that is within `within` from now."""
+        """When the next item could be delivered (the head of its lane, due and not leased),
+        if that is within `within` from now."""
         now = self.clock.now()
+        earlier = aliased(OutboxItem)
         with self.db.read() as s:
-            due = s.scalar(
-                select(func.min(OutboxItem.next_attempt_at)).where(
-                    OutboxItem.status == PENDING, OutboxItem.next_attempt_at <= now + within
+            heads = s.execute(
+                select(OutboxItem.next_attempt_at, OutboxItem.locked_until)
+                .where(
+                    OutboxItem.status == PENDING,
+                    OutboxItem.next_attempt_at <= now + within,
+                    ~exists().where(
+                        and_(
+                            earlier.lane == OutboxItem.lane,
+                            earlier.status == PENDING,
+                            earlier.id < OutboxItem.id,
+                        )
+                    ),
                 )
-            )
-        return due
+                .order_by(OutboxItem.next_attempt_at)
+                .limit(100)
+            ).all()
+        times = [max(due, lease) if lease is not None else due for due, lease in heads]
+        soonest = min(times, default=None)
+        return soonest if soonest is not None and soonest <= now + within else None
 
     def pending_count(self) -> int:
         """How many items wait (for tests and readiness)."""

@@ -22,7 +22,7 @@ from bot.blocks.orders import (
     render_order_card,
     render_order_list,
 )
-from bot.blocks.reminders import render_collapsed, render_digest
+from bot.blocks.reminders import digest_order_ids, render_collapsed, render_digest
 from orders_core.models import PartyOrg, PostedMessage, PostedMessageOrder, ReminderRun
 from orders_core.orders import (
     Caller,
@@ -38,7 +38,7 @@ from orders_core.orders import (
     search_orders,
     waiting_on,
 )
-from orders_core.reminders import active_snoozes, get_policy, order_age
+from orders_core.reminders import active_snoozes, get_policy, light_orders, order_age
 
 
 def list_screen(
@@ -125,12 +125,14 @@ def digest_message(session: Session, run_id: int, now: datetime) -> Message:
     if run is None:
         raise LookupError(f"no reminder run {run_id}")
     policy = get_policy(session, run.policy_id)
-    orders = sorted(
-        get_orders_by_id(session, run.order_ids), key=lambda o: (o.status_changed_at, o.id)
-    )
+    orders = light_orders(session, run.order_ids)
+    shown = digest_order_ids(orders)
+    views = {o.id: o for o in get_orders_by_id(session, shown)}
     ages = {o.id: order_age(policy, o, now) for o in orders}
-    snoozed = active_snoozes(session, policy.party_id, [o.id for o in orders], now)
-    return render_digest(policy, orders, ages, snoozed, now, run_id=run.id, test=run.kind == "test")
+    snoozed = active_snoozes(session, policy.party_id, shown, now)
+    return render_digest(
+        policy, orders, views, ages, snoozed, now, run_id=run.id, test=run.kind == "test"
+    )
 
 
 def home_screen(session: Session, caller: Caller | None, now: datetime) -> dict[str, Any]:

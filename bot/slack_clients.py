@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Protocol
 
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 
 
 class SlackClients(Protocol):
@@ -17,17 +16,13 @@ class SlackClients(Protocol):
 
 
 def make_client(base_url: str, token: str | None, *, timeout: int = 10) -> WebClient:
-    """A WebClient that retries a dropped connection once and leaves 429s to its caller.
+    """A WebClient that never retries on its own.
 
-    Retrying a 429 inside the client would sleep on the calling thread; the outbox reschedules
-    the item for Retry-After instead, and a listener must answer within 3 seconds anyway.
+    A timed-out request may still have been carried out by Slack, so an automatic resend can post
+    twice; a 429 retried inside the client would sleep on the calling thread. The outbox retries
+    instead, looking for a post that landed before sending it again (bot.deliveries.post_once).
     """
-    return WebClient(
-        token=token,
-        base_url=base_url,
-        timeout=timeout,
-        retry_handlers=[ConnectionErrorRetryHandler(max_retry_count=1)],
-    )
+    return WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=[])
 
 
 class SingleTokenClients:

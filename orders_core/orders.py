@@ -7,13 +7,14 @@ layer adds its notifications to the same transaction).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, union_all, update
+from sqlalchemy import Select, and_, func, literal, or_, select, union_all, update
 from sqlalchemy.orm import Session, aliased
 
 from orders_core import errors
@@ -306,7 +307,9 @@ _VIEW_COLUMNS = (
 )
 
 
+@functools.cache
 def _view_query() -> Select[Any]:
+    """The read model's select, built once (a Select is immutable: callers refine copies)."""
     query: Select[Any] = select(*_VIEW_COLUMNS)  # type: ignore[assignment]
     return (
         query.join(Service, Service.id == Order.service_id)
@@ -322,7 +325,8 @@ def _to_view(row: Any) -> OrderView:
 
 
 def _views(session: Session, query: Select[Any]) -> list[OrderView]:
-    return [_to_view(row) for row in session.execute(query)]
+    # Plain columns need no ORM: running them on the session's connection skips its overhead.
+    return [_to_view(row) for row in session.connection().execute(query)]
 
 
 def _party_column(party: Party) -> Any:
@@ -437,15 +441,30 @@ def search_orders(
             {"number": f"{text.strip()!r} is not an order number: try 123 or SO-000123."}
         )
     column = _party_column(party.kind)
-    base = _view_query().where(column == party.id)
     exact = int(digits)
-    found = _views(session, base.where(Order.number == exact))
-    for low, high in _prefix_ranges(digits):
-        if len(found) >= limit:
-            break
-        query = base.where(Order.number.between(low, high), Order.number != exact)
-        found += _views(session, query.order_by(Order.number).limit(limit - len(found)))
-    return tuple(found[:limit])
+    # One statement: the exact number, then each prefix range as its own short range scan of
+    # (party, number), smallest numbers first.
+    parts = [
+        select(Order.id, literal(0).label("rank"), Order.number)
+        .where(column == party.id, Order.number == exact)
+        .subquery()
+    ]
+    for rank, (low, high) in enumerate(_prefix_ranges(digits), start=1):
+        parts.append(
+            select(Order.id, literal(rank).label("rank"), Order.number)
+            .where(column == party.id, Order.number.between(low, high), Order.number != exact)
+            .order_by(Order.number)
+            .limit(limit)
+            .subquery()
+        )
+    hits = union_all(*[select(p.c.id, p.c.rank, p.c.number) for p in parts]).subquery()
+    query = (
+        _view_query()
+        .join(hits, hits.c.id == Order.id)
+        .order_by(hits.c.rank, hits.c.number)
+        .limit(limit)
+    )
+    return tuple(_views(session, query))
 
 
 def get_order(session: Session, party: PartyRef, number: str | int) -> OrderView:
@@ -775,8 +794,15 @@ def act(
         idempotency_key=idempotency_key,
         now=now,
     )
-    session.expire_all()
-    return ActionOutcome(get_order_by_id(session, order.id), event)
+    # The order as it now is, from what was just read and written (no second read).
+    after = replace(
+        order,
+        status=transition.target,
+        version=order.version + 1,
+        updated_at=now,
+        status_changed_at=now,
+    )
+    return ActionOutcome(after, event)
 
 
 def _record(

@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import and_, func, select, update
@@ -35,8 +36,8 @@ from orders_core.orders import (
     PartyRef,
     TimelineEntry,
     _record,
+    format_order_number,
     get_order,
-    get_orders_by_id,
 )
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -392,7 +393,7 @@ def working_age(start: datetime, end: datetime, zone: ZoneInfo) -> timedelta:
     return total
 
 
-def order_age(policy: PolicyView, order: OrderView, now: datetime) -> timedelta:
+def order_age(policy: PolicyView, order: OrderView | DueOrder, now: datetime) -> timedelta:
     """How long the order has waited in its status, as the policy counts it."""
     if policy.working_days_only:
         return working_age(order.status_changed_at, now, policy.zone)
@@ -413,25 +414,49 @@ def snoozed_order_ids(session: Session, party_id: int, now: datetime) -> set[int
     )
 
 
-def due_orders(session: Session, policy: PolicyView, now: datetime) -> list[OrderView]:
+@dataclass(frozen=True)
+class DueOrder:
+    """An order in a digest, as much as choosing and counting needs (no joins)."""
+
+    id: int
+    number: int
+    status: OrderStatus
+    status_changed_at: datetime
+
+    @property
+    def code(self) -> str:
+        """SO-000123."""
+        return format_order_number(self.number)
+
+
+def _due_columns() -> Any:
+    return select(Order.id, Order.number, Order.status, Order.status_changed_at)
+
+
+def light_orders(session: Session, order_ids: Sequence[int]) -> list[DueOrder]:
+    """Some orders, light, oldest in their status first."""
+    if not order_ids:
+        return []
+    rows = session.connection().execute(_due_columns().where(Order.id.in_(list(order_ids))))
+    return sorted((DueOrder(*row) for row in rows), key=lambda o: (o.status_changed_at, o.id))
+
+
+def due_orders(session: Session, policy: PolicyView, now: datetime) -> list[DueOrder]:
     """The orders the policy's digest lists at `now`: its statuses, old enough, not snoozed; oldest first."""
     column = Order.merchant_id if policy.party is Party.MERCHANT else Order.provider_id
     # Calendar age is never less than working-day age: a cheap bound before the exact count.
-    candidates = list(
-        session.scalars(
-            select(Order.id)
-            .where(
-                column == policy.party_id,
-                Order.status.in_(policy.statuses),
-                Order.status_changed_at <= now - policy.min_age,
-            )
-            .order_by(Order.status_changed_at, Order.id)
-            .limit(MAX_DIGEST_ORDERS * 2)
+    rows = session.connection().execute(
+        _due_columns()
+        .where(
+            column == policy.party_id,
+            Order.status.in_(policy.statuses),
+            Order.status_changed_at <= now - policy.min_age,
         )
+        .order_by(Order.status_changed_at, Order.id)
+        .limit(MAX_DIGEST_ORDERS * 2)
     )
     snoozed = snoozed_order_ids(session, policy.party_id, now)
-    orders = [o for o in get_orders_by_id(session, [i for i in candidates if i not in snoozed])]
-    orders.sort(key=lambda o: (o.status_changed_at, o.id))
+    orders = [DueOrder(*row) for row in rows if row[0] not in snoozed]
     return [o for o in orders if order_age(policy, o, now) >= policy.min_age][:MAX_DIGEST_ORDERS]
 
 

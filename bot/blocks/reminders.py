@@ -11,7 +11,14 @@ from bot.blocks.format import STATUS_ICON, clip, duration, escape, when
 from bot.blocks.orders import Block, Message, action_buttons, order_summary, plain_text
 from orders_core.lifecycle import OrderStatus, Party
 from orders_core.orders import OrderView
-from orders_core.reminders import DAY_NAMES, SNOOZES, PolicyView, allowed_statuses, default_statuses
+from orders_core.reminders import (
+    DAY_NAMES,
+    SNOOZES,
+    DueOrder,
+    PolicyView,
+    allowed_statuses,
+    default_statuses,
+)
 
 SNOOZE_ACTION = "remind:snooze"
 DIGEST_MORE_ACTION = "digest:more"
@@ -64,9 +71,23 @@ def digest_row(
     return blocks
 
 
+def digest_order_ids(orders: Sequence[DueOrder]) -> list[int]:
+    """The orders a digest shows as rows, in its order (by status, oldest first): the rest are "+N more"."""
+    ids: list[int] = []
+    for status in OrderStatus:
+        ids += [
+            o.id
+            for o in sorted(
+                (o for o in orders if o.status is status), key=lambda o: (o.status_changed_at, o.id)
+            )
+        ]
+    return ids[:DIGEST_ROWS]
+
+
 def render_digest(
     policy: PolicyView,
-    orders: Sequence[OrderView],
+    orders: Sequence[DueOrder],
+    views: Mapping[int, OrderView],
     ages: Mapping[int, timedelta],
     snoozed: Mapping[int, datetime],
     now: datetime,
@@ -74,8 +95,11 @@ def render_digest(
     run_id: int,
     test: bool = False,
 ) -> Message:
-    """The digest: counts, then the orders oldest first by status, with buttons; "+N more" past the limit."""
-    by_status: dict[OrderStatus, list[OrderView]] = {}
+    """The digest: counts, then the orders oldest first by status, with buttons; "+N more" past the limit.
+
+    `orders` are all the digest's orders (light: status and age); `views` the rows it shows.
+    """
+    by_status: dict[OrderStatus, list[DueOrder]] = {}
     for order in orders:
         by_status.setdefault(order.status, []).append(order)
     waiting = [o for o in orders if o.status in policy.statuses]
@@ -112,10 +136,11 @@ def render_digest(
             }
         )
         for order in group:
-            if shown >= DIGEST_ROWS:
+            view = views.get(order.id)
+            if shown >= DIGEST_ROWS or view is None:
                 break
             blocks += digest_row(
-                order, policy, now, ages.get(order.id, timedelta(0)), snoozed.get(order.id), run_id
+                view, policy, now, ages.get(order.id, timedelta(0)), snoozed.get(order.id), run_id
             )
             shown += 1
     if len(orders) > shown:

@@ -162,7 +162,7 @@ class LocalSlack:
         strict_triggers: bool = False,
         trigger_ttl: float | None = 3.0,
         response_url_uses: int = 5,
-        first_ts: int = 1_700_000_000,
+        first_ts: int | None = None,
     ) -> None:
         self._host = host
         self._port = port
@@ -183,6 +183,7 @@ class LocalSlack:
         self._thread: threading.Thread | None = None
         # Only ever grows, so a waiter never mistakes a reset for "nothing happened".
         self._version = 0
+        self._in_flight = 0
         self._clear_state()
 
     def _clear_state(self) -> None:
@@ -686,6 +687,11 @@ class LocalSlack:
             self._touch()
 
     def _next_ts(self) -> str:
+        # Like Slack's: the posting time in microseconds, strictly increasing (a fixed start
+        # counts up from `first_ts` instead, for tests that want exact values).
+        if self._first_ts is None:
+            self._ts_seq = max(self._ts_seq + 1, int(time.time() * 1_000_000))
+            return f"{self._ts_seq // 1_000_000}.{self._ts_seq % 1_000_000:06d}"
         self._ts_seq += 1
         micros = self._ts_seq * 100
         return f"{self._first_ts + micros // 1_000_000}.{micros % 1_000_000:06d}"
@@ -826,7 +832,24 @@ class LocalSlack:
 
     # --------------------------------------------------------- request handling
 
+    @property
+    def in_flight(self) -> int:
+        """Web API calls being answered right now (slow ones included)."""
+        with self._lock:
+            return self._in_flight
+
     def _handle_web_api(
+        self, method: str, args: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, JsonDict, dict[str, str]]:
+        with self._lock:
+            self._in_flight += 1
+        try:
+            return self._answer_web_api(method, args, headers)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def _answer_web_api(
         self, method: str, args: dict[str, Any], headers: dict[str, str]
     ) -> tuple[int, JsonDict, dict[str, str]]:
         arrived = time.time()
@@ -1074,7 +1097,16 @@ class LocalSlack:
         top_level = [
             m for m in self._history.get(channel, []) if m.get("thread_ts") in (None, m["ts"])
         ]
-        return {"ok": True, "messages": copy.deepcopy(top_level[::-1]), "has_more": False}
+        oldest = float(request.args.get("oldest") or 0)
+        limit = int(request.args.get("limit") or 100)
+        start = int(str(request.args.get("cursor") or "0") or 0)
+        newest_first = [m for m in top_level[::-1] if float(m["ts"]) > oldest]
+        page = newest_first[start : start + limit]
+        more = len(newest_first) > start + limit
+        answer: JsonDict = {"ok": True, "messages": copy.deepcopy(page), "has_more": more}
+        if more:
+            answer["response_metadata"] = {"next_cursor": str(start + limit)}
+        return answer
 
     def _conversations_replies(self, request: _Request) -> JsonDict:
         channel = self._resolve_channel(str(request.args.get("channel") or ""))
@@ -1111,7 +1143,7 @@ class LocalSlack:
                 "ok": True,
                 "channel": {
                     "id": channel,
-                    "created": self._first_ts,
+                    "created": self._first_ts or int(time.time()),
                     "is_im": True,
                     "is_org_shared": False,
                     "user": user,
@@ -1134,7 +1166,7 @@ class LocalSlack:
                 "is_private": bool(known.get("is_private", False)),
                 "is_archived": False,
                 "is_member": True,
-                "created": self._first_ts,
+                "created": self._first_ts or int(time.time()),
                 "context_team_id": known.get("team_id") or request.workspace.team_id,
             },
         }
@@ -1363,6 +1395,7 @@ _METHODS: dict[str, _Method] = {
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # a burst of new connections must not overflow the listen backlog
     local: LocalSlack
 
 

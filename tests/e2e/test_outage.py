@@ -91,8 +91,10 @@ def test_200_actions_through_an_outage(bot: Bot, world: World) -> None:
         )
     assert statuses == {OrderStatus.IN_DEVELOPMENT: ACTIONS} and confirms == ACTIONS
 
-    # Slack comes back: deliver everything (moving the clock through the backoffs).
+    # Slack comes back: deliver everything (moving the clock through the backoffs), once the
+    # slow calls it was still carrying out when the bot gave up on them have been carried out.
     bot.slack.clear_faults()
+    bot.slack.wait_for(lambda: bot.slack.in_flight == 0, timeout=10)
     for _ in range(40):
         bot.settle(60)
         with bot.db.read() as s:
@@ -101,6 +103,8 @@ def test_200_actions_through_an_outage(bot: Bot, world: World) -> None:
             )
         if not pending:
             break
+        # Simulated time may only run ahead once Slack has finished what it was still carrying out.
+        bot.slack.wait_for(lambda: bot.slack.in_flight == 0, timeout=10)
         bot.clock.advance(timedelta(seconds=301))
     with bot.db.read() as s:
         states = Counter(s.scalars(select(OutboxItem.status)))
