@@ -1,0 +1,199 @@
+"""LocalSlack (the local Slack Web API) in a process of its own, driven through a pipe.
+
+The servers under test and the load generator each have their own process too: on two cores the
+fake Slack must not share a GIL with either side of the measurement.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import multiprocessing
+import threading
+import urllib.request
+from collections import Counter
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.connection import Connection
+from typing import Any
+
+from benchmarks.procstat import rss_mb
+
+TOKEN = "xoxb-benchmark-token"
+
+
+class FakeSlack:
+    """A LocalSlack child process; each method is one request over the pipe."""
+
+    def __init__(self) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._process = ctx.Process(target=_serve, args=(child,), name="fake-slack", daemon=True)
+        self._lock = threading.Lock()
+        self.base_url = ""
+        self.pid = 0
+
+    def start(self) -> FakeSlack:
+        """Start the process and wait until it serves."""
+        self._process.start()
+        self.pid = self._process.pid or 0
+        self.base_url = str(self._conn.recv())
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and end the process."""
+        if self._process.is_alive():
+            with contextlib.suppress(EOFError, OSError):
+                self._call("stop")
+            self._process.join(10)
+            if self._process.is_alive():
+                self._process.kill()
+                self._process.join(5)
+        self._conn.close()
+
+    def __enter__(self) -> FakeSlack:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    def _call(self, command: str, *args: Any) -> Any:
+        with self._lock:
+            self._conn.send((command, args))
+            ok, value = self._conn.recv()
+        if not ok:
+            raise RuntimeError(f"fake Slack failed on {command}: {value}")
+        return value
+
+    def seed(self, channel: str, count: int) -> list[str]:
+        """Post `count` messages in a channel through the Web API; their ts, in order."""
+        return list(self._call("seed", channel, count))
+
+    def response_urls(self, count: int, *, channel: str, user: str, team: str) -> list[str]:
+        """Fresh response_urls, as Slack sends one with each command."""
+        return list(self._call("response_urls", count, channel, user, team))
+
+    def mark(self) -> int:
+        """How many calls were recorded so far (count from here later)."""
+        return int(self._call("mark"))
+
+    def updated(self, since: int, targets: Sequence[tuple[str, str]]) -> tuple[int, float]:
+        """Of these (channel, ts), how many were chat.update-d since `since`; and the last time."""
+        count, last = self._call("updated", since, list(targets))
+        return int(count), float(last)
+
+    def response_time(self, url: str, timeout: float = 30.0) -> tuple[float, dict[str, Any]]:
+        """Wait for the first POST to a response_url: its arrival time (epoch s) and its body."""
+        when, body = self._call("response_time", url, timeout)
+        return float(when), body
+
+    def posts_by_channel(self, since: int) -> dict[str, int]:
+        """chat.postMessage calls that succeeded since `since`, by channel."""
+        return dict(self._call("posts_by_channel", since))
+
+    def calls_since(self, since: int) -> dict[str, int]:
+        """Calls recorded since `since`, by method."""
+        return dict(self._call("calls_since", since))
+
+    def rss_mb(self) -> float:
+        """The fake Slack's resident memory."""
+        return float(self._call("rss"))
+
+
+def _serve(conn: Connection) -> None:
+    """The child: LocalSlack, and a loop answering the parent's requests."""
+    import socketserver
+
+    from bot.localslack import LocalSlack
+
+    # socketserver listens with a backlog of 5: a burst of new connections (WebClient opens
+    # one per call) overflows it, and the dropped SYNs are retried a whole second later.
+    socketserver.TCPServer.request_queue_size = 1024
+    slack = LocalSlack().start()
+    conn.send(slack.base_url)
+    handlers = _Handlers(slack)
+    while True:
+        try:
+            command, args = conn.recv()
+        except EOFError:
+            break
+        if command == "stop":
+            conn.send((True, None))
+            break
+        try:
+            conn.send((True, getattr(handlers, command)(*args)))
+        except Exception as exc:  # report it to the parent, keep serving
+            conn.send((False, f"{exc.__class__.__name__}: {exc}"))
+    slack.stop()
+
+
+class _Handlers:
+    """What the parent can ask the child."""
+
+    def __init__(self, slack: Any) -> None:
+        self.slack = slack
+
+    def seed(self, channel: str, count: int) -> list[str]:
+        url = self.slack.base_url + "chat.postMessage"
+
+        def post(i: int) -> str:
+            body = json.dumps({"channel": channel, "text": f"Order card {i}"}).encode()
+            request = urllib.request.Request(
+                url,
+                data=body,
+                headers={"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"},
+            )
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return str(json.loads(answer.read())["ts"])
+
+        with ThreadPoolExecutor(4) as pool:
+            stamps = list(pool.map(post, range(count)))
+        # Threads may finish out of order; ts grow with arrival, so sorting restores post order.
+        return sorted(stamps, key=lambda ts: tuple(int(x) for x in ts.split(".")))
+
+    def response_urls(self, count: int, channel: str, user: str, team: str) -> list[str]:
+        return [
+            self.slack.new_response_url(channel=channel, user=user, team_id=team)
+            for _ in range(count)
+        ]
+
+    def mark(self) -> int:
+        return len(self.slack.calls())
+
+    def updated(self, since: int, targets: list[tuple[str, str]]) -> tuple[int, float]:
+        wanted = {tuple(t) for t in targets}
+        seen: set[tuple[str, str]] = set()
+        last = 0.0
+        for call in self.slack.calls()[since:]:
+            if call.method != "chat.update" or not call.ok:
+                continue
+            key = (str(call.args.get("channel")), str(call.args.get("ts")))
+            if key in wanted and key not in seen:
+                seen.add(key)
+                last = max(last, call.time)
+        return len(seen), last
+
+    def response_time(self, url: str, timeout: float) -> tuple[float, dict[str, Any]]:
+        url_id = url.rstrip("/").rsplit("/", 1)[-1]
+
+        def arrived() -> Any:
+            for call in reversed(self.slack.calls("response_url")):
+                if call.response_url_id == url_id:
+                    return call
+            return None
+
+        call = self.slack.wait_for(arrived, timeout=timeout, description=f"a POST to {url}")
+        return call.time, dict(call.args)
+
+    def posts_by_channel(self, since: int) -> dict[str, int]:
+        counts: Counter[str] = Counter()
+        for call in self.slack.calls()[since:]:
+            if call.method == "chat.postMessage" and call.ok:
+                counts[str(call.args.get("channel"))] += 1
+        return dict(counts)
+
+    def calls_since(self, since: int) -> dict[str, int]:
+        return dict(Counter(call.method for call in self.slack.calls()[since:]))
+
+    def rss(self) -> float:
+        return rss_mb()
