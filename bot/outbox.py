@@ -347,16 +347,6 @@ class Outbox:
         soonest = min(times, default=None)
         return soonest if soonest is not None and soonest <= now + within else None
 
-    def pending_count(self) -> int:
-        """How many items wait (for tests and readiness)."""
-        with self.db.read() as s:
-            return (
-                s.scalar(
-                    select(func.count()).select_from(OutboxItem).where(OutboxItem.status == PENDING)
-                )
-                or 0
-            )
-
 
 class OutboxWorker:
     """A background thread that delivers the outbox; `wake()` after a commit makes it go at once."""

@@ -306,10 +306,6 @@ class ReminderScheduler:
                 outcome.result,
             )
 
-    def job_ids(self) -> list[str]:
-        """The jobs the scheduler holds (tests)."""
-        return sorted(job.id for job in self.scheduler.get_jobs())
-
 
 def owner_notice(policy: PolicyView, error: str) -> str:
     """What the policy's owner is told when its channel refuses the digest."""

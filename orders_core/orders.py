@@ -180,11 +180,6 @@ class ActionOutcome:
     entry: TimelineEntry
     replayed: bool = False
 
-    @property
-    def previous_status(self) -> OrderStatus | None:
-        """The status the action moved the order from."""
-        return self.entry.from_status
-
 
 @dataclass(frozen=True)
 class OrderPage:

@@ -23,7 +23,6 @@ from orders_core.lifecycle import EventSource, Note, OrderStatus, Party
 from orders_core.models import (
     Escalation,
     Order,
-    OrderEvent,
     OrderSnooze,
     PartyOrg,
     ReminderPolicy,
@@ -631,13 +630,3 @@ def active_snoozes(
         .group_by(OrderSnooze.order_id)
     )
     return {order_id: until for order_id, until in rows}
-
-
-def order_event_count(session: Session, order_id: int) -> int:
-    """How many timeline entries an order has (tests)."""
-    return (
-        session.scalar(
-            select(func.count()).select_from(OrderEvent).where(OrderEvent.order_id == order_id)
-        )
-        or 0
-    )

@@ -98,6 +98,29 @@ def test_a_missing_or_malformed_setting_stops_the_start(
     assert "Traceback" not in done.stderr and "xoxb-1" not in done.stderr
 
 
+def start_http(
+    tmp_path: Path, db: Database, slack: LocalSlack, port: int, **env: str
+) -> subprocess.Popen[str]:
+    """`orders-bot run --http` on `db`, talking to `slack`, listening on `port`."""
+    settings = clean_env(
+        DATABASE_URL=db.url,
+        SLACK_BOT_TOKEN=TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=slack.base_url,
+        PORT=str(port),
+        HOST="127.0.0.1",
+        **env,
+    )
+    return subprocess.Popen(
+        [EXE, "run", "--http"],
+        env=settings,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def test_http_mode_as_a_real_process(tmp_path: Path, sqlite_db: Database) -> None:
     """Served by the production server: health, readiness, a signed command, graceful SIGTERM."""
     from tests.support.world import build_world
@@ -106,22 +129,7 @@ def test_http_mode_as_a_real_process(tmp_path: Path, sqlite_db: Database) -> Non
     sqlite_db.dispose()
     port = free_port()
     with LocalSlack(workspaces={TOKEN: Workspace(team_id=TEAM)}) as slack:
-        env = clean_env(
-            DATABASE_URL=sqlite_db.url,
-            SLACK_BOT_TOKEN=TOKEN,
-            SLACK_SIGNING_SECRET=SIGNING_SECRET,
-            SLACK_API_URL=slack.base_url,
-            PORT=str(port),
-            HOST="127.0.0.1",
-        )
-        process = subprocess.Popen(
-            [EXE, "run", "--http"],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        process = start_http(tmp_path, sqlite_db, slack, port)
         try:
             url = f"http://127.0.0.1:{port}"
             for _ in range(100):
@@ -170,23 +178,7 @@ def test_sigterm_finishes_the_work_in_hand(tmp_path: Path, sqlite_db: Database) 
     sqlite_db.dispose()
     port = free_port()
     with LocalSlack(workspaces={TOKEN: Workspace(team_id=TEAM)}) as slack:
-        env = clean_env(
-            DATABASE_URL=sqlite_db.url,
-            SLACK_BOT_TOKEN=TOKEN,
-            SLACK_SIGNING_SECRET=SIGNING_SECRET,
-            SLACK_API_URL=slack.base_url,
-            PORT=str(port),
-            HOST="127.0.0.1",
-            SCHEDULER_ENABLED="false",
-        )
-        process = subprocess.Popen(
-            [EXE, "run", "--http"],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        process = start_http(tmp_path, sqlite_db, slack, port, SCHEDULER_ENABLED="false")
         try:
             url = f"http://127.0.0.1:{port}"
             for _ in range(100):
