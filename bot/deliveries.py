@@ -41,7 +41,9 @@ from orders_core.reminders import (
     UNDELIVERABLE,
     PolicyView,
     get_policy,
-    previous_posted_run,
+    get_run,
+    previous_posted_message,
+    set_run,
 )
 
 log = logging.getLogger(__name__)
@@ -92,20 +94,18 @@ class Deliveries:
     ) -> int:
         """Record a posted message and the orders it shows, so changes to them redraw it."""
         with self.db.transaction() as s:
-            posted = PostedMessage(
+            message_id = record_posted(
+                s,
                 workspace_id=workspace_id,
                 channel_id=str(answer["channel"]),
                 ts=str(answer["ts"]),
                 kind=kind,
                 viewer_party_id=viewer_party_id,
                 ref=ref,
-                created_at=now,
-                updated_at=now,
+                now=now,
             )
-            s.add(posted)
-            s.flush()
-            link_orders(s, posted.id, order_ids)
-            return posted.id
+            link_orders(s, message_id, order_ids)
+            return message_id
 
     # -- kinds ---------------------------------------------------------------------------------
 
@@ -234,12 +234,11 @@ class Deliveries:
     def _deliver_digest(self, item: Claimed) -> None:
         now = self.clock.now()
         with self.db.read() as s:
-            run = s.get(ReminderRun, int(item.payload["run_id"]))
+            run = get_run(s, int(item.payload["run_id"]))
             if run is None or run.status != QUEUED:
                 return  # posted already (a retry after a crash), or given up
             policy = get_policy(s, run.policy_id)
-            message = digest_message(s, run.id, now)
-            order_ids = list(run.order_ids)
+            message = digest_message(s, run.id, now, run=run, policy=policy)
         client = self._client(item.workspace_id)
         try:
             answer = post_once(client, item, channel=policy.channel_id, **message.as_kwargs())
@@ -250,31 +249,25 @@ class Deliveries:
                 raise Permanent(f"{policy.channel_id}: {error}") from exc
             raise
         with self.db.transaction() as s:
-            posted = PostedMessage(
+            message_id = record_posted(
+                s,
                 workspace_id=policy.workspace_id,
                 channel_id=str(answer["channel"]),
                 ts=str(answer["ts"]),
                 kind="digest",
                 viewer_party_id=policy.party_id,
                 ref={"run_id": run.id, "policy_id": policy.id},
-                created_at=now,
-                updated_at=now,
+                now=now,
             )
-            s.add(posted)
-            s.flush()
-            link_orders(s, posted.id, order_ids)
-            s.execute(
-                update(ReminderRun)
-                .where(ReminderRun.id == run.id)
-                .values(status=POSTED, posted_at=now, message_id=posted.id)
-            )
-            previous = previous_posted_run(s, policy.id, run.id)
-            if previous is not None and previous.message_id is not None:
+            link_orders(s, message_id, list(run.order_ids))
+            set_run(s, run.id, status=POSTED, posted_at=now, message_id=message_id)
+            previous = previous_posted_message(s, policy.id, run.id)
+            if previous is not None:
                 outbox.enqueue(
                     s,
                     kind="collapse",
-                    lane=f"msg:{previous.message_id}",
-                    payload={"message_id": previous.message_id, "newer_message_id": posted.id},
+                    lane=f"msg:{previous}",
+                    payload={"message_id": previous, "newer_message_id": message_id},
                     now=now,
                     workspace_id=policy.workspace_id,
                 )
@@ -371,6 +364,37 @@ class Deliveries:
                 caller = None
             view = home_screen(s, caller, now)
         self._client(item.workspace_id).views_publish(user_id=p["user"], view=view)
+
+
+def record_posted(
+    session: Any,
+    *,
+    workspace_id: int,
+    channel_id: str,
+    ts: str,
+    kind: str,
+    viewer_party_id: int | None,
+    ref: dict[str, Any],
+    now: datetime,
+) -> int:
+    """Remember a message the bot posted (to redraw it later): its id."""
+    return int(
+        session.connection()
+        .execute(
+            insert(PostedMessage).returning(PostedMessage.id),
+            {
+                "workspace_id": workspace_id,
+                "channel_id": channel_id,
+                "ts": ts,
+                "kind": kind,
+                "viewer_party_id": viewer_party_id,
+                "ref": ref,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+        .scalar_one()
+    )
 
 
 def link_orders(session: Any, message_id: int, order_ids: list[int]) -> None:

@@ -17,12 +17,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, exists, func, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from bot.clock import Clock
@@ -52,6 +53,8 @@ PACED_LANES = ("chan:", "dm:")
 CHANNEL_SPACING = timedelta(seconds=1)
 # Redraws render the current state when delivered: pending ones of a lane collapse into one.
 COLLAPSIBLE = frozenset({"refresh_message", "respond", "view_refresh", "home_refresh"})
+SAME_BY_LANE = frozenset({"refresh_message", "home_refresh"})
+"""Redraws whose lane says everything: queued twice in one transaction, they are queued once."""
 
 
 UNCLEAR_RETRY_DELAY = 60.0
@@ -104,29 +107,39 @@ def enqueue(
     workspace_id: int | None = None,
 ) -> None:
     """Add a side effect to the caller's transaction."""
-    item = OutboxItem(
-        workspace_id=workspace_id,
-        kind=kind,
-        lane=lane,
-        payload=dict(payload),
-        status=PENDING,
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
+    if kind in SAME_BY_LANE:
+        seen: set[tuple[str, str]] = session.info.setdefault(_SEEN, set())
+        if (kind, lane) in seen:
+            return  # this transaction queued the very same redraw already
+        seen.add((kind, lane))
+    # A plain INSERT, run now: no ORM object to track, and its id is known at once.
+    item_id = (
+        session.connection()
+        .execute(
+            insert(OutboxItem).returning(OutboxItem.id),
+            {
+                "workspace_id": workspace_id,
+                "kind": kind,
+                "lane": lane,
+                "payload": dict(payload),
+                "status": PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            },
+        )
+        .scalar_one()
     )
-    session.add(item)
-    session.info.setdefault(_QUEUED, []).append(item)
+    session.info.setdefault(_QUEUED, []).append(item_id)
 
 
 _QUEUED = "outbox_items"
+_SEEN = "outbox_redraws"
 
 
 def queued_ids(session: Session) -> list[int]:
-    """The ids of the items this transaction queued (call inside it: it flushes)."""
-    items: list[OutboxItem] = session.info.get(_QUEUED, [])
-    if items:
-        session.flush()
-    return [item.id for item in items]
+    """The ids of the items this transaction has queued so far."""
+    return list(session.info.get(_QUEUED, []))
 
 
 def classify(exc: BaseException) -> Retry | Permanent:
@@ -352,12 +365,20 @@ class OutboxWorker:
     """A background thread that delivers the outbox; `wake()` after a commit makes it go at once."""
 
     def __init__(
-        self, outbox: Outbox, deliver: Deliver, *, idle_seconds: float = 1.0, batch: int = 20
+        self,
+        outbox: Outbox,
+        deliver: Deliver,
+        *,
+        idle_seconds: float = 1.0,
+        batch: int = 20,
+        threads: int = 4,
     ) -> None:
         self.outbox = outbox
         self.deliver = deliver
         self.idle_seconds = idle_seconds
         self.batch = batch
+        self.threads = threads
+        self._pool: ThreadPoolExecutor | None = None
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -381,6 +402,9 @@ class OutboxWorker:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -397,13 +421,30 @@ class OutboxWorker:
         """Claim and deliver one batch; how many items were handled."""
         with self.delivering:  # one batch at a time per process: drain() waits for the thread's
             items = self.outbox.claim(self.name, self.batch)
-            for item in items:
-                if self._stop.is_set() and item is not items[0]:
-                    # Shutting down: leave the rest for another worker (their lease will lapse).
+            if self._stop.is_set():
+                # Shutting down: leave all but one for another worker (their lease will lapse).
+                for item in items[1:]:
                     self.outbox.release(item)
-                    continue
-                self._deliver_one(item)
+                items = items[:1]
+            if len(items) > 1 and self.threads > 1:
+                # A batch holds the head of each of its lanes, one item per lane, so they may go
+                # in parallel: one slow answer from Slack does not hold up the other lanes.
+                list(self._threads().map(self._deliver_unless_stopping, items))
+            else:
+                for item in items:
+                    self._deliver_one(item)
             return len(items)
+
+    def _deliver_unless_stopping(self, item: Claimed) -> None:
+        if self._stop.is_set():
+            self.outbox.release(item)  # shutting down mid-batch: another worker will take it
+        else:
+            self._deliver_one(item)
+
+    def _threads(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="outbox-delivery")
+        return self._pool
 
     def _deliver_one(self, item: Claimed) -> None:
         with log_context(kind=item.kind, lane=item.lane):

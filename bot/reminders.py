@@ -26,7 +26,6 @@ from bot.clock import Clock
 from bot.deps import Deps
 from orders_core import errors
 from orders_core.db import Database
-from orders_core.models import ReminderPolicy, Workspace
 from orders_core.onboarding import party_members
 from orders_core.reminders import (
     EMPTY,
@@ -40,6 +39,7 @@ from orders_core.reminders import (
     list_policies,
     order_age,
     retryable_runs,
+    set_run,
     slots_between,
 )
 
@@ -76,28 +76,24 @@ class Reminders:
                 policy = get_policy(s, policy_id)
             except errors.NotFound:
                 return SlotOutcome(policy_id, slot, "gone")
-            row = s.get(ReminderPolicy, policy_id)
-            if row is None or row.deleted_at is not None or (not policy.enabled and kind != "test"):
+            if policy.deleted or (not policy.enabled and kind != "test"):
                 return SlotOutcome(policy_id, slot, "disabled")
-            workspace = s.get(Workspace, policy.workspace_id)
-            if workspace is not None and workspace.reminders_paused_at is not None:
+            if policy.paused:
                 return SlotOutcome(policy_id, slot, "paused")
-            run = claim_run(s, policy_id, slot, kind=kind, worker=self.worker_name, now=now)
-            if run is None:
+            run_id = claim_run(s, policy_id, slot, kind=kind, worker=self.worker_name, now=now)
+            if run_id is None:
                 return SlotOutcome(policy_id, slot, "already")
             # What was due at the slot (a late run, within the grace window, sees the same).
             orders = due_orders(s, policy, min(slot, now) if kind == "scheduled" else now)
             if not orders and kind != "test":
-                run.status = EMPTY
+                set_run(s, run_id, status=EMPTY)
                 return SlotOutcome(policy_id, slot, "empty")
-            run.order_ids = [o.id for o in orders]
-            run.status = QUEUED
-            s.flush()
+            set_run(s, run_id, status=QUEUED, order_ids=[o.id for o in orders])
             outbox.enqueue(
                 s,
                 kind="digest",
                 lane=f"chan:{policy.channel_id}",
-                payload={"run_id": run.id},
+                payload={"run_id": run_id},
                 now=now,
                 workspace_id=policy.workspace_id,
             )

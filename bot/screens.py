@@ -23,7 +23,7 @@ from bot.blocks.orders import (
     render_order_list,
 )
 from bot.blocks.reminders import digest_order_ids, render_collapsed, render_digest
-from orders_core.models import PartyOrg, PostedMessage, PostedMessageOrder, ReminderRun
+from orders_core.models import PartyOrg, PostedMessage, PostedMessageOrder
 from orders_core.orders import (
     Caller,
     OrderPage,
@@ -38,7 +38,15 @@ from orders_core.orders import (
     search_orders,
     waiting_on,
 )
-from orders_core.reminders import active_snoozes, get_policy, light_orders, order_age
+from orders_core.reminders import (
+    PolicyView,
+    RunView,
+    active_snoozes,
+    get_policy,
+    get_run,
+    light_orders,
+    order_age,
+)
 
 
 def list_screen(
@@ -119,12 +127,20 @@ def posted_message(
     raise LookupError(f"cannot draw a {posted.kind} message")
 
 
-def digest_message(session: Session, run_id: int, now: datetime) -> Message:
-    """A reminder digest: the orders it was posted with, as they are now."""
-    run = session.get(ReminderRun, run_id)
+def digest_message(
+    session: Session,
+    run_id: int,
+    now: datetime,
+    *,
+    run: RunView | None = None,
+    policy: PolicyView | None = None,
+) -> Message:
+    """A reminder digest: the orders it was posted with, as they are now (`run` and `policy`
+    when the caller has read them already)."""
+    run = run or get_run(session, run_id)
     if run is None:
         raise LookupError(f"no reminder run {run_id}")
-    policy = get_policy(session, run.policy_id)
+    policy = policy or get_policy(session, run.policy_id)
     orders = light_orders(session, run.order_ids)
     shown = digest_order_ids(orders)
     views = {o.id: o for o in get_orders_by_id(session, shown)}

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, literal, or_, select, union_all, update
+from sqlalchemy import Select, and_, func, insert, literal, or_, select, union_all, update
 from sqlalchemy.orm import Session, aliased
 
 from orders_core import errors
@@ -739,9 +739,12 @@ def act(
     if action is Action.PLACE:
         raise ValueError("use place_order to place an order")
     now = now or utcnow()
-    replayed = _replay(session, caller.workspace_id, idempotency_key)
-    if replayed is not None:
-        return replayed
+    if expected_version is None:
+        # With a version, a repeat cannot apply again (the first bumped the version): it is
+        # looked up below, only once the check refuses it.
+        replayed = _replay(session, caller.workspace_id, idempotency_key)
+        if replayed is not None:
+            return replayed
     verb = _verb(action)
     try:
         order, transition = check_action(
@@ -815,39 +818,61 @@ def _record(
     idempotency_key: str | None,
     now: datetime,
 ) -> TimelineEntry:
-    seq = (
-        session.scalar(select(func.max(OrderEvent.seq)).where(OrderEvent.order_id == order_id)) or 0
-    ) + 1
-    event = OrderEvent(
-        order_id=order_id,
-        workspace_id=workspace_id,
+    # One statement: the next seq of the order's timeline is computed by the INSERT itself.
+    # (Two actions on one order never race here: the order's guarded UPDATE came first.)
+    next_seq = (
+        select(func.coalesce(func.max(OrderEvent.seq), 0) + 1)
+        .where(OrderEvent.order_id == order_id)
+        .scalar_subquery()
+    )
+    connection = session.connection()
+    event_id, seq = connection.execute(
+        insert(OrderEvent)
+        .values(
+            order_id=order_id,
+            workspace_id=workspace_id,
+            seq=next_seq,
+            action=action,
+            actor_user_id=caller.user_id,
+            actor_party_id=caller.party_id,
+            actor_party=caller.party,
+            from_status=from_status,
+            to_status=to_status,
+            reason=reason,
+            source=source,
+            idempotency_key=idempotency_key,
+            created_at=now,
+        )
+        .returning(OrderEvent.id, OrderEvent.seq)
+    ).one()
+    if files:
+        connection.execute(
+            insert(EventFile),
+            [
+                {
+                    "event_id": event_id,
+                    "slack_file_id": f.slack_file_id,
+                    "name": f.name,
+                    "mimetype": f.mimetype,
+                    "size": f.size,
+                    "permalink": f.permalink,
+                }
+                for f in files
+            ],
+        )
+    return TimelineEntry(
+        id=event_id,
         seq=seq,
         action=action,
         actor_user_id=caller.user_id,
-        actor_party_id=caller.party_id,
         actor_party=caller.party,
         from_status=from_status,
         to_status=to_status,
         reason=reason,
         source=source,
-        idempotency_key=idempotency_key,
         created_at=now,
+        files=tuple(files),
     )
-    session.add(event)
-    session.flush()
-    for f in files:
-        session.add(
-            EventFile(
-                event_id=event.id,
-                slack_file_id=f.slack_file_id,
-                name=f.name,
-                mimetype=f.mimetype,
-                size=f.size,
-                permalink=f.permalink,
-            )
-        )
-    session.flush()
-    return _to_entry(event, files)
 
 
 # Named actions: one per row of the lifecycle table, for readable call sites.

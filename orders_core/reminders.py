@@ -7,6 +7,7 @@ claimed once in the database, so however many schedulers run, a digest is posted
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -103,6 +104,9 @@ class PolicyView:
     escalate_after: timedelta | None
     enabled: bool
     created_by: str | None
+    deleted: bool = False
+    paused: bool = False
+    """Its workspace has paused every reminder."""
 
     @property
     def zone(self) -> ZoneInfo:
@@ -214,32 +218,66 @@ def validate_spec(spec: PolicySpec, party: Party) -> dict[str, str]:
     return problems
 
 
-def _view(policy: ReminderPolicy, party: PartyOrg, workspace: Workspace) -> PolicyView:
-    statuses = (
-        tuple(OrderStatus(s) for s in policy.statuses)
-        if policy.statuses
-        else default_statuses(party.kind)
+# Plain columns, not ORM objects: the sweep reads one policy per slot and must stay light.
+_POLICY_COLUMNS = (
+    ReminderPolicy.id,
+    ReminderPolicy.workspace_id,
+    Workspace.team_id,
+    PartyOrg.id.label("party_id"),
+    PartyOrg.kind,
+    PartyOrg.name,
+    ReminderPolicy.channel_id,
+    ReminderPolicy.days,
+    ReminderPolicy.times,
+    ReminderPolicy.time_zone,
+    Workspace.time_zone.label("workspace_time_zone"),
+    ReminderPolicy.statuses,
+    ReminderPolicy.min_age_minutes,
+    ReminderPolicy.working_days_only,
+    ReminderPolicy.escalate_after_minutes,
+    ReminderPolicy.enabled,
+    ReminderPolicy.created_by,
+    ReminderPolicy.deleted_at,
+    Workspace.reminders_paused_at,
+)
+
+
+@functools.cache
+def _policy_query() -> Any:
+    return (
+        select(*_POLICY_COLUMNS)
+        .select_from(ReminderPolicy)
+        .join(PartyOrg, PartyOrg.id == ReminderPolicy.party_id)
+        .join(Workspace, Workspace.id == ReminderPolicy.workspace_id)
     )
+
+
+def _view(row: Any) -> PolicyView:
+    kind = Party(row.kind)
     return PolicyView(
-        id=policy.id,
-        workspace_id=policy.workspace_id,
-        team_id=workspace.team_id,
-        party_id=party.id,
-        party=party.kind,
-        party_name=party.name,
-        channel_id=policy.channel_id,
-        days=tuple(policy.days),
-        times=tuple(policy.times),
-        time_zone=policy.time_zone or workspace.time_zone or "UTC",
-        statuses=statuses,
-        custom_statuses=bool(policy.statuses),
-        min_age=timedelta(minutes=policy.min_age_minutes),
-        working_days_only=policy.working_days_only,
-        escalate_after=timedelta(minutes=policy.escalate_after_minutes)
-        if policy.escalate_after_minutes
+        id=row.id,
+        workspace_id=row.workspace_id,
+        team_id=row.team_id,
+        party_id=row.party_id,
+        party=kind,
+        party_name=row.name,
+        channel_id=row.channel_id,
+        days=tuple(row.days),
+        times=tuple(row.times),
+        time_zone=row.time_zone or row.workspace_time_zone or "UTC",
+        statuses=tuple(OrderStatus(s) for s in row.statuses)
+        if row.statuses
+        else default_statuses(kind),
+        custom_statuses=bool(row.statuses),
+        min_age=timedelta(minutes=row.min_age_minutes),
+        working_days_only=row.working_days_only,
+        escalate_after=timedelta(minutes=row.escalate_after_minutes)
+        if row.escalate_after_minutes
         else None,
-        enabled=policy.enabled,
-        created_by=policy.created_by,
+        enabled=row.enabled,
+        created_by=row.created_by,
+        deleted=row.deleted_at is not None,
+        paused=row.reminders_paused_at is not None,
     )
 
 
@@ -306,15 +344,12 @@ def delete_policy(session: Session, caller: Caller, policy_id: int, *, now: date
 
 def get_policy(session: Session, policy_id: int) -> PolicyView:
     """One policy (deleted ones too)."""
-    row = session.execute(
-        select(ReminderPolicy, PartyOrg, Workspace)
-        .join(PartyOrg, PartyOrg.id == ReminderPolicy.party_id)
-        .join(Workspace, Workspace.id == ReminderPolicy.workspace_id)
-        .where(ReminderPolicy.id == policy_id)
-    ).first()
+    row = (
+        session.connection().execute(_policy_query().where(ReminderPolicy.id == policy_id)).first()
+    )
     if row is None:
         raise errors.NotFound(f"There is no reminder #{policy_id}.")
-    return _view(*row)
+    return _view(row)
 
 
 def list_policies(
@@ -325,20 +360,14 @@ def list_policies(
     enabled_only: bool = False,
 ) -> list[PolicyView]:
     """Policies that are not deleted, oldest first; of one workspace or channel when asked."""
-    query = (
-        select(ReminderPolicy, PartyOrg, Workspace)
-        .join(PartyOrg, PartyOrg.id == ReminderPolicy.party_id)
-        .join(Workspace, Workspace.id == ReminderPolicy.workspace_id)
-        .where(ReminderPolicy.deleted_at.is_(None))
-        .order_by(ReminderPolicy.id)
-    )
+    query = _policy_query().where(ReminderPolicy.deleted_at.is_(None)).order_by(ReminderPolicy.id)
     if workspace_id is not None:
         query = query.where(ReminderPolicy.workspace_id == workspace_id)
     if channel_id is not None:
         query = query.where(ReminderPolicy.channel_id == channel_id)
     if enabled_only:
         query = query.where(ReminderPolicy.enabled.is_(True))
-    return [_view(*row) for row in session.execute(query)]
+    return [_view(row) for row in session.connection().execute(query)]
 
 
 # -- time slots ---------------------------------------------------------------------------------
@@ -402,17 +431,6 @@ def order_age(policy: PolicyView, order: OrderView | DueOrder, now: datetime) ->
 # -- what is due ----------------------------------------------------------------------------------
 
 
-def snoozed_order_ids(session: Session, party_id: int, now: datetime) -> set[int]:
-    """Orders the party has snoozed until after `now`."""
-    return set(
-        session.scalars(
-            select(OrderSnooze.order_id).where(
-                OrderSnooze.party_id == party_id, OrderSnooze.until > now
-            )
-        )
-    )
-
-
 @dataclass(frozen=True)
 class DueOrder:
     """An order in a digest, as much as choosing and counting needs (no joins)."""
@@ -450,31 +468,45 @@ def due_orders(session: Session, policy: PolicyView, now: datetime) -> list[DueO
             column == policy.party_id,
             Order.status.in_(policy.statuses),
             Order.status_changed_at <= now - policy.min_age,
+            ~exists().where(
+                OrderSnooze.party_id == policy.party_id,
+                OrderSnooze.order_id == Order.id,
+                OrderSnooze.until > now,
+            ),
         )
         .order_by(Order.status_changed_at, Order.id)
         .limit(MAX_DIGEST_ORDERS * 2)
     )
-    snoozed = snoozed_order_ids(session, policy.party_id, now)
-    orders = [DueOrder(*row) for row in rows if row[0] not in snoozed]
+    orders = [DueOrder(*row) for row in rows]
     return [o for o in orders if order_age(policy, o, now) >= policy.min_age][:MAX_DIGEST_ORDERS]
 
 
 # -- claims ------------------------------------------------------------------------------------------
 
 
+def insert_ignoring_conflicts(session: Session, table: Any) -> Any:
+    """`INSERT … ON CONFLICT DO NOTHING` for the session's database (SQLite or PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table).on_conflict_do_nothing()
+
+
 def claim_run(
     session: Session, policy_id: int, slot: datetime, *, kind: str, worker: str, now: datetime
-) -> ReminderRun | None:
-    """Claim (policy, slot) for this worker; None when another has it or it is done.
+) -> int | None:
+    """Claim (policy, slot) for this worker: the run's id, or None when another has it or it is done.
 
     A claim left behind by a worker that died (older than the lease) or a failed run may be
     taken over; a queued, posted or empty run never runs again.
     """
-    existing = session.scalar(
-        select(ReminderRun).where(ReminderRun.policy_id == policy_id, ReminderRun.slot == slot)
-    )
-    if existing is None:
-        run = ReminderRun(
+    connection = session.connection()
+    inserted = connection.execute(
+        insert_ignoring_conflicts(session, ReminderRun)
+        .values(
             policy_id=policy_id,
             slot=slot,
             kind=kind,
@@ -483,26 +515,30 @@ def claim_run(
             claimed_at=now,
             order_ids=[],
         )
-        try:
-            with session.begin_nested():
-                session.add(run)
-        except IntegrityError:
-            return None  # another worker inserted it a moment ago
-        return run
-    takeover = session.execute(
+        .returning(ReminderRun.id)
+    ).scalar()
+    if inserted is not None:
+        return int(inserted)
+    # The slot has a run already: take it over only if it failed or was abandoned.
+    taken = connection.execute(
         update(ReminderRun)
         .where(
-            ReminderRun.id == existing.id,
+            ReminderRun.policy_id == policy_id,
+            ReminderRun.slot == slot,
             (ReminderRun.status == FAILED)
             | and_(ReminderRun.status == CLAIMED, ReminderRun.claimed_at < now - CLAIM_LEASE),
         )
         .values(status=CLAIMED, claimed_by=worker, claimed_at=now)
-        .execution_options(synchronize_session=False)
+        .returning(ReminderRun.id)
+    ).scalar()
+    return None if taken is None else int(taken)
+
+
+def set_run(session: Session, run_id: int, **values: Any) -> None:
+    """Update a run's columns."""
+    session.connection().execute(
+        update(ReminderRun).where(ReminderRun.id == run_id).values(**values)
     )
-    if takeover.rowcount != 1:  # type: ignore[attr-defined]
-        return None
-    session.refresh(existing)
-    return existing
 
 
 def claim_escalation(
@@ -535,10 +571,41 @@ def retryable_runs(
     return [(p, s, k) for p, s, k in rows]
 
 
-def previous_posted_run(session: Session, policy_id: int, before_run_id: int) -> ReminderRun | None:
-    """The policy's last posted digest before this run (to collapse it)."""
-    return session.scalar(
-        select(ReminderRun)
+@dataclass(frozen=True)
+class RunView:
+    """One reminder run, as delivering and redrawing its digest need it."""
+
+    id: int
+    policy_id: int
+    kind: str
+    status: str
+    order_ids: tuple[int, ...]
+
+
+def get_run(session: Session, run_id: int) -> RunView | None:
+    """A run, or None."""
+    row = (
+        session.connection()
+        .execute(
+            select(
+                ReminderRun.id,
+                ReminderRun.policy_id,
+                ReminderRun.kind,
+                ReminderRun.status,
+                ReminderRun.order_ids,
+            ).where(ReminderRun.id == run_id)
+        )
+        .first()
+    )
+    if row is None:
+        return None
+    return RunView(row.id, row.policy_id, row.kind, row.status, tuple(row.order_ids or ()))
+
+
+def previous_posted_message(session: Session, policy_id: int, before_run_id: int) -> int | None:
+    """The message of the policy's last posted digest before this run (to collapse it)."""
+    return session.connection().scalar(
+        select(ReminderRun.message_id)
         .where(
             ReminderRun.policy_id == policy_id,
             ReminderRun.status == POSTED,

@@ -10,6 +10,7 @@ import pytest
 
 from orders_core import errors
 from orders_core.lifecycle import Note, OrderStatus
+from orders_core.models import ReminderRun
 from orders_core.orders import timeline
 from orders_core.reminders import (
     PolicySpec,
@@ -145,8 +146,10 @@ def test_a_slot_is_claimed_once_and_taken_over_only_when_abandoned(world: World)
         taken = claim_run(
             s, p.id, slot, kind="scheduled", worker="b", now=now + timedelta(minutes=11)
         )
-        assert taken is not None and taken.claimed_by == "b"
-        taken.status = "posted"
+        assert taken is not None
+        run = s.get(ReminderRun, taken)
+        assert run is not None and run.claimed_by == "b"
+        run.status = "posted"
     with world.db.transaction() as s:
         assert (
             claim_run(s, p.id, slot, kind="scheduled", worker="c", now=now + timedelta(hours=1))
