@@ -636,9 +636,6 @@ def run(
     except SettingsError as exc:
         fail(str(exc))
     configure_logging(settings.log_level, settings.log_format)
-    # Hand the GIL over more often than every 5 ms: a request thread with a quick ack to send
-    # waits less behind a listener busy rendering and writing (a small gain in benchmarks/).
-    sys.setswitchinterval(0.001)
     runtime = build_runtime(settings, mode=mode)
     runtime.start_background(
         scheduler=settings.scheduler_enabled if scheduler is None else scheduler

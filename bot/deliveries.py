@@ -91,8 +91,10 @@ class Deliveries:
         order_ids: list[int],
         ref: dict[str, Any],
         now: datetime,
+        item: Claimed,
     ) -> int:
-        """Record a posted message and the orders it shows, so changes to them redraw it."""
+        """Record a posted message and the orders it shows, so changes to them redraw it; the
+        item that posted it is done in the same transaction."""
         with self.db.transaction() as s:
             message_id = record_posted(
                 s,
@@ -105,6 +107,7 @@ class Deliveries:
                 now=now,
             )
             link_orders(s, message_id, order_ids)
+            outbox.mark_done(s, item, now)
             return message_id
 
     # -- kinds ---------------------------------------------------------------------------------
@@ -189,7 +192,7 @@ class Deliveries:
         answer = post_once(client, item, channel=channel, **message.as_kwargs())
         # Kept so that every later change to the order redraws this card too.
         self._keep(
-            answer, "card", order.workspace_id, party.id, [order.id], {"notice": notice}, now
+            answer, "card", order.workspace_id, party.id, [order.id], {"notice": notice}, now, item
         )
 
     def _deliver_respond(self, item: Claimed) -> None:
@@ -261,6 +264,7 @@ class Deliveries:
             )
             link_orders(s, message_id, list(run.order_ids))
             set_run(s, run.id, status=POSTED, posted_at=now, message_id=message_id)
+            outbox.mark_done(s, item, now)
             previous = previous_posted_message(s, policy.id, run.id)
             if previous is not None:
                 outbox.enqueue(
@@ -335,7 +339,7 @@ class Deliveries:
             client, item, channel=self._dm_channel(client, p["user"]), **message.as_kwargs()
         )
         ref = {"notice": p.get("notice"), "dm": p["user"]}
-        self._keep(answer, "card", order.workspace_id, party.id, [order.id], ref, now)
+        self._keep(answer, "card", order.workspace_id, party.id, [order.id], ref, now, item)
 
     def _deliver_dm_text(self, item: Claimed) -> None:
         client = self._client(item.workspace_id)
@@ -366,6 +370,10 @@ class Deliveries:
         self._client(item.workspace_id).views_publish(user_id=p["user"], view=view)
 
 
+_INSERT_POSTED = insert(PostedMessage).returning(PostedMessage.id)
+_INSERT_LINK = insert(PostedMessageOrder)
+
+
 def record_posted(
     session: Any,
     *,
@@ -381,7 +389,7 @@ def record_posted(
     return int(
         session.connection()
         .execute(
-            insert(PostedMessage).returning(PostedMessage.id),
+            _INSERT_POSTED,
             {
                 "workspace_id": workspace_id,
                 "channel_id": channel_id,
@@ -400,9 +408,10 @@ def record_posted(
 def link_orders(session: Any, message_id: int, order_ids: list[int]) -> None:
     """Which orders a posted message shows: one insert for all of them."""
     if order_ids:
-        session.execute(
-            insert(PostedMessageOrder),
-            [{"message_id": message_id, "order_id": i} for i in order_ids],
+        # executemany: one prepared statement for every row (a multi-row VALUES would be
+        # compiled afresh for each length, and costs several times more).
+        session.connection().execute(
+            _INSERT_LINK, [{"message_id": message_id, "order_id": i} for i in order_ids]
         )
 
 

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import and_, exists, func, insert, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from bot.clock import Clock
@@ -74,7 +74,7 @@ class Permanent(Exception):
     """This item can never be delivered (the message is gone, the bot left the channel)."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class Claimed:
     """An item this worker holds the lease of."""
 
@@ -87,6 +87,8 @@ class Claimed:
     collapse_upto: int
     last_error: str | None = None
     created_at: datetime | None = None
+    completed: bool = False
+    """Marked done by its delivery, in the transaction that recorded what it posted."""
 
     @property
     def may_have_landed(self) -> bool:
@@ -116,7 +118,7 @@ def enqueue(
     item_id = (
         session.connection()
         .execute(
-            insert(OutboxItem).returning(OutboxItem.id),
+            _INSERT,
             {
                 "workspace_id": workspace_id,
                 "kind": kind,
@@ -134,6 +136,7 @@ def enqueue(
 
 
 _QUEUED = "outbox_items"
+_INSERT = insert(OutboxItem).returning(OutboxItem.id)
 _SEEN = "outbox_redraws"
 
 
@@ -248,41 +251,8 @@ class Outbox:
 
     def complete(self, item: Claimed) -> None:
         """Delivered: the item, and the redraws of its lane it made redundant, are done."""
-        now = self.clock.now()
         with self.db.transaction() as s:
-            if item.lane.startswith(PACED_LANES):
-                # Slack allows about one message per second per channel: space the next one out
-                # (only the next: the ones after it follow it in turn).
-                following = (
-                    select(func.min(OutboxItem.id))
-                    .where(
-                        OutboxItem.lane == item.lane,
-                        OutboxItem.status == PENDING,
-                        OutboxItem.id > item.collapse_upto,
-                    )
-                    .scalar_subquery()
-                )
-                s.execute(
-                    update(OutboxItem)
-                    .where(
-                        OutboxItem.id == following,
-                        OutboxItem.next_attempt_at < now + CHANNEL_SPACING,
-                    )
-                    .values(next_attempt_at=now + CHANNEL_SPACING)
-                    .execution_options(synchronize_session=False)
-                )
-            s.execute(
-                update(OutboxItem)
-                .where(
-                    OutboxItem.lane == item.lane,
-                    OutboxItem.status == PENDING,
-                    OutboxItem.kind == item.kind,
-                    OutboxItem.id >= item.id,
-                    OutboxItem.id <= item.collapse_upto,
-                )
-                .values(status=DONE, done_at=now, locked_by=None, locked_until=None)
-                .execution_options(synchronize_session=False)
-            )
+            mark_done(s, item, self.clock.now())
 
     def reschedule(self, item: Claimed, reason: str, delay: float | None) -> bool:
         """Try again later (exponential backoff, or Slack's Retry-After); False once given up."""
@@ -361,6 +331,60 @@ class Outbox:
         return soonest if soonest is not None and soonest <= now + within else None
 
 
+_SPACE_NEXT = (
+    update(OutboxItem)
+    .where(
+        OutboxItem.id
+        == select(func.min(OutboxItem.id))
+        .where(
+            OutboxItem.lane == bindparam("b_lane"),
+            OutboxItem.status == PENDING,
+            OutboxItem.id > bindparam("b_upto"),
+        )
+        .scalar_subquery(),
+        OutboxItem.next_attempt_at < bindparam("b_at"),
+    )
+    .values(next_attempt_at=bindparam("b_at"))
+)
+_MARK_DONE = (
+    update(OutboxItem)
+    .where(
+        OutboxItem.lane == bindparam("b_lane"),
+        OutboxItem.status == PENDING,
+        OutboxItem.kind == bindparam("b_kind"),
+        OutboxItem.id >= bindparam("b_first"),
+        OutboxItem.id <= bindparam("b_upto"),
+    )
+    .values(status=DONE, done_at=bindparam("b_now"), locked_by=None, locked_until=None)
+)
+
+
+def mark_done(s: Session, item: Claimed, now: datetime) -> None:
+    """Mark a delivered item done in `s` (a delivery's own transaction may do it, saving one).
+
+    The redraws of its lane it made redundant are done with it; on a paced lane, the next item
+    is spaced out.
+    """
+    if item.lane.startswith(PACED_LANES):
+        # Slack allows about one message per second per channel: space the next one out
+        # (only the next: the ones after it follow it in turn).
+        s.connection().execute(
+            _SPACE_NEXT,
+            {"b_lane": item.lane, "b_upto": item.collapse_upto, "b_at": now + CHANNEL_SPACING},
+        )
+    s.connection().execute(
+        _MARK_DONE,
+        {
+            "b_lane": item.lane,
+            "b_kind": item.kind,
+            "b_first": item.id,
+            "b_upto": item.collapse_upto,
+            "b_now": now,
+        },
+    )
+    item.completed = True
+
+
 class OutboxWorker:
     """A background thread that delivers the outbox; `wake()` after a commit makes it go at once."""
 
@@ -371,7 +395,7 @@ class OutboxWorker:
         *,
         idle_seconds: float = 1.0,
         batch: int = 20,
-        threads: int = 4,
+        threads: int = int(__import__("os").environ.get("XTH", "4")),
     ) -> None:
         self.outbox = outbox
         self.deliver = deliver
@@ -470,7 +494,8 @@ class OutboxWorker:
                     "" if kept else ": gave up",
                 )
             return
-        self.outbox.complete(item)
+        if not item.completed:
+            self.outbox.complete(item)
 
     def deliver_now(self, item_ids: list[int]) -> int:
         """Deliver items just committed, in the calling thread (a listener's), if their lanes are

@@ -10,11 +10,22 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, insert, literal, or_, select, union_all, update
+from sqlalchemy import (
+    Select,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session, aliased
 
 from orders_core import errors
@@ -313,15 +324,77 @@ def _view_query() -> Select[Any]:
     )
 
 
+_APPS = [c.key for c in _VIEW_COLUMNS].index("apps")
+assert [c.key for c in _VIEW_COLUMNS] == [f.name for f in fields(OrderView)]
+
+
 def _to_view(row: Any) -> OrderView:
-    fields = dict(row._mapping)
-    fields["apps"] = tuple(fields["apps"] or ())
-    return OrderView(**fields)
+    # The columns are OrderView's fields in order (checked above): built positionally.
+    values = list(row)
+    values[_APPS] = tuple(values[_APPS] or ())
+    return OrderView(*values)
 
 
-def _views(session: Session, query: Select[Any]) -> list[OrderView]:
+def _views(
+    session: Session, query: Select[Any], params: dict[str, Any] | None = None
+) -> list[OrderView]:
     # Plain columns need no ORM: running them on the session's connection skips its overhead.
-    return [_to_view(row) for row in session.connection().execute(query)]
+    return [_to_view(row) for row in session.connection().execute(query, params)]
+
+
+# Statements used on every click, list and digest are built once per shape, with their values
+# as bound parameters: SQLAlchemy then neither rebuilds them nor recomputes their cache keys.
+
+
+@functools.cache
+def _by_ids_query() -> Select[Any]:
+    return (
+        _view_query()
+        .where(Order.id.in_(bindparam("ids", expanding=True)))
+        .order_by(Order.id.desc())
+    )
+
+
+@functools.cache
+def _by_number_query(kind: Party) -> Select[Any]:
+    return _view_query().where(
+        Order.workspace_id == bindparam("workspace_id"),
+        Order.number == bindparam("number"),
+        _party_column(kind) == bindparam("party_id"),
+    )
+
+
+@functools.cache
+def _page_query(kind: Party, single_status: bool, after: bool, within: bool, limit: int) -> Any:
+    query = _view_query().where(_party_column(kind) == bindparam("party_id"))
+    if single_status:
+        query = query.where(Order.status == bindparam("status"))
+    if after:
+        query = query.where(Order.id < bindparam("after"))
+    if within:
+        query = query.where(Order.id >= bindparam("within"))
+    return query.order_by(Order.id.desc()).limit(limit + 1)
+
+
+@functools.cache
+def _union_page_query(kind: Party, statuses: int, after: bool, within: bool, limit: int) -> Any:
+    """Several statuses: the newest `limit + 1` ids of each (one range scan each), then the page."""
+    column = _party_column(kind)
+    parts = []
+    for k in range(statuses):
+        ids = select(Order.id).where(column == bindparam("party_id"))
+        ids = ids.where(Order.status == bindparam(f"status_{k}"))
+        if after:
+            ids = ids.where(Order.id < bindparam("after"))
+        if within:
+            ids = ids.where(Order.id >= bindparam("within"))
+        parts.append(select(ids.order_by(Order.id.desc()).limit(limit + 1).subquery().c.id))
+    return (
+        _view_query()
+        .where(Order.id.in_(union_all(*parts)))
+        .order_by(Order.id.desc())
+        .limit(limit + 1)
+    )
 
 
 def _party_column(party: Party) -> Any:
@@ -342,40 +415,30 @@ def list_orders(
     Paginated by keyset: `cursor` is the opaque value of the previous page's `next_cursor`.
     `within` keeps to a stretch of ids (redrawing a page that was shown before).
     """
-    column = _party_column(party.kind)
     after = _decode_cursor(cursor)
     if within is not None:
         after = within[1] + 1 if after is None else min(after, within[1] + 1)
     wanted = sorted(set(statuses or ()))
-
-    def bounded(q: Any) -> Any:
-        if after is not None:
-            q = q.where(Order.id < after)
-        if within is not None:
-            q = q.where(Order.id >= within[0])
-        return q
-
+    if len(wanted) == len(OrderStatus):
+        wanted = []
+    params: dict[str, Any] = {"party_id": party.id}
+    if after is not None:
+        params["after"] = after
+    if within is not None:
+        params["within"] = within[0]
     # One statement, one index range scan per status asked for — (party, status, id), or
     # (party, id) for every status — so the first page costs the same at ten orders or a million.
-    query = _view_query()
-    if wanted and len(wanted) < len(OrderStatus):
-        if len(wanted) == 1:
-            query = bounded(query.where(column == party.id, Order.status == wanted[0]))
-        else:
-            parts = [
-                select(
-                    bounded(select(Order.id).where(column == party.id, Order.status == status))
-                    .order_by(Order.id.desc())
-                    .limit(limit + 1)
-                    .subquery()
-                    .c.id
-                )
-                for status in wanted
-            ]
-            query = query.where(Order.id.in_(union_all(*parts)))
+    if len(wanted) <= 1:
+        if wanted:
+            params["status"] = wanted[0]
+        query = _page_query(party.kind, bool(wanted), after is not None, within is not None, limit)
     else:
-        query = bounded(query.where(column == party.id))
-    views = _views(session, query.order_by(Order.id.desc()).limit(limit + 1))
+        for k, status in enumerate(wanted):
+            params[f"status_{k}"] = status
+        query = _union_page_query(
+            party.kind, len(wanted), after is not None, within is not None, limit
+        )
+    views = _views(session, query, params)
     has_more = len(views) > limit
     views = views[:limit]
     return OrderPage(tuple(views), _encode_cursor(views[-1].id) if has_more and views else None)
@@ -435,31 +498,43 @@ def search_orders(
         raise errors.InvalidInput(
             {"number": f"{text.strip()!r} is not an order number: try 123 or SO-000123."}
         )
-    column = _party_column(party.kind)
-    exact = int(digits)
-    # One statement: the exact number, then each prefix range as its own short range scan of
-    # (party, number), smallest numbers first.
+    ranges = _prefix_ranges(digits)
+    params: dict[str, Any] = {"party_id": party.id, "exact": int(digits)}
+    for k, (low, high) in enumerate(ranges):
+        params[f"low_{k}"], params[f"high_{k}"] = low, high
+    return tuple(_views(session, _search_query(party.kind, len(ranges), limit), params))
+
+
+@functools.cache
+def _search_query(kind: Party, ranges: int, limit: int) -> Any:
+    """One statement: the exact number, then each prefix range as its own short range scan of
+    (party, number), smallest numbers first."""
+    column = _party_column(kind)
+    exact: Any = bindparam("exact")
     parts = [
         select(Order.id, literal(0).label("rank"), Order.number)
-        .where(column == party.id, Order.number == exact)
+        .where(column == bindparam("party_id"), Order.number == exact)
         .subquery()
     ]
-    for rank, (low, high) in enumerate(_prefix_ranges(digits), start=1):
+    for k in range(ranges):
         parts.append(
-            select(Order.id, literal(rank).label("rank"), Order.number)
-            .where(column == party.id, Order.number.between(low, high), Order.number != exact)
+            select(Order.id, literal(k + 1).label("rank"), Order.number)
+            .where(
+                column == bindparam("party_id"),
+                Order.number.between(bindparam(f"low_{k}"), bindparam(f"high_{k}")),
+                Order.number != exact,
+            )
             .order_by(Order.number)
             .limit(limit)
             .subquery()
         )
     hits = union_all(*[select(p.c.id, p.c.rank, p.c.number) for p in parts]).subquery()
-    query = (
+    return (
         _view_query()
         .join(hits, hits.c.id == Order.id)
         .order_by(hits.c.rank, hits.c.number)
         .limit(limit)
     )
-    return tuple(_views(session, query))
 
 
 def get_order(session: Session, party: PartyRef, number: str | int) -> OrderView:
@@ -467,13 +542,14 @@ def get_order(session: Session, party: PartyRef, number: str | int) -> OrderView
     n = number if isinstance(number, int) else parse_order_number(number)
     if n is None:
         raise errors.OrderNotFound(str(number).strip())
-    row = session.execute(
-        _view_query().where(
-            Order.workspace_id == party.workspace_id,
-            Order.number == n,
-            _party_column(party.kind) == party.id,
+    row = (
+        session.connection()
+        .execute(
+            _by_number_query(party.kind),
+            {"workspace_id": party.workspace_id, "number": n, "party_id": party.id},
         )
-    ).first()
+        .first()
+    )
     if row is None:
         raise errors.OrderNotFound(format_order_number(n))
     return _to_view(row)
@@ -501,17 +577,15 @@ def get_orders_by_id(session: Session, order_ids: Collection[int]) -> list[Order
     """Orders by database id, newest first (the bot's bookkeeping, not user input)."""
     if not order_ids:
         return []
-    return _views(
-        session, _view_query().where(Order.id.in_(list(order_ids))).order_by(Order.id.desc())
-    )
+    return _views(session, _by_ids_query(), {"ids": list(order_ids)})
 
 
 def get_order_by_id(session: Session, order_id: int) -> OrderView:
     """One order by its database id (for the bot's own bookkeeping, not for user input)."""
-    row = session.execute(_view_query().where(Order.id == order_id)).first()
-    if row is None:
+    views = _views(session, _by_ids_query(), {"ids": [order_id]})
+    if not views:
         raise errors.OrderNotFound(f"#{order_id}")
-    return _to_view(row)
+    return views[0]
 
 
 def timeline(session: Session, order_id: int) -> tuple[TimelineEntry, ...]:

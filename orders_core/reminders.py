@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, bindparam, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -252,6 +252,11 @@ def _policy_query() -> Any:
     )
 
 
+@functools.cache
+def _one_policy_query() -> Any:
+    return _policy_query().where(ReminderPolicy.id == bindparam("policy_id"))
+
+
 def _view(row: Any) -> PolicyView:
     kind = Party(row.kind)
     return PolicyView(
@@ -344,9 +349,7 @@ def delete_policy(session: Session, caller: Caller, policy_id: int, *, now: date
 
 def get_policy(session: Session, policy_id: int) -> PolicyView:
     """One policy (deleted ones too)."""
-    row = (
-        session.connection().execute(_policy_query().where(ReminderPolicy.id == policy_id)).first()
-    )
+    row = session.connection().execute(_one_policy_query(), {"policy_id": policy_id}).first()
     if row is None:
         raise errors.NotFound(f"There is no reminder #{policy_id}.")
     return _view(row)
@@ -450,32 +453,50 @@ def _due_columns() -> Any:
     return select(Order.id, Order.number, Order.status, Order.status_changed_at)
 
 
+@functools.cache
+def _light_query() -> Any:
+    return _due_columns().where(Order.id.in_(bindparam("ids", expanding=True)))
+
+
+@functools.cache
+def _due_query(kind: Party) -> Any:
+    column = Order.merchant_id if kind is Party.MERCHANT else Order.provider_id
+    return (
+        _due_columns()
+        .where(
+            column == bindparam("party_id"),
+            Order.status.in_(bindparam("statuses", expanding=True)),
+            Order.status_changed_at <= bindparam("changed_by"),
+            ~exists().where(
+                OrderSnooze.party_id == bindparam("party_id"),
+                OrderSnooze.order_id == Order.id,
+                OrderSnooze.until > bindparam("now"),
+            ),
+        )
+        .order_by(Order.status_changed_at, Order.id)
+        .limit(MAX_DIGEST_ORDERS * 2)
+    )
+
+
 def light_orders(session: Session, order_ids: Sequence[int]) -> list[DueOrder]:
     """Some orders, light, oldest in their status first."""
     if not order_ids:
         return []
-    rows = session.connection().execute(_due_columns().where(Order.id.in_(list(order_ids))))
+    rows = session.connection().execute(_light_query(), {"ids": list(order_ids)})
     return sorted((DueOrder(*row) for row in rows), key=lambda o: (o.status_changed_at, o.id))
 
 
 def due_orders(session: Session, policy: PolicyView, now: datetime) -> list[DueOrder]:
     """The orders the policy's digest lists at `now`: its statuses, old enough, not snoozed; oldest first."""
-    column = Order.merchant_id if policy.party is Party.MERCHANT else Order.provider_id
     # Calendar age is never less than working-day age: a cheap bound before the exact count.
     rows = session.connection().execute(
-        _due_columns()
-        .where(
-            column == policy.party_id,
-            Order.status.in_(policy.statuses),
-            Order.status_changed_at <= now - policy.min_age,
-            ~exists().where(
-                OrderSnooze.party_id == policy.party_id,
-                OrderSnooze.order_id == Order.id,
-                OrderSnooze.until > now,
-            ),
-        )
-        .order_by(Order.status_changed_at, Order.id)
-        .limit(MAX_DIGEST_ORDERS * 2)
+        _due_query(policy.party),
+        {
+            "party_id": policy.party_id,
+            "statuses": list(policy.statuses),
+            "changed_by": now - policy.min_age,
+            "now": now,
+        },
     )
     orders = [DueOrder(*row) for row in rows]
     return [o for o in orders if order_age(policy, o, now) >= policy.min_age][:MAX_DIGEST_ORDERS]
@@ -486,13 +507,38 @@ def due_orders(session: Session, policy: PolicyView, now: datetime) -> list[DueO
 
 def insert_ignoring_conflicts(session: Session, table: Any) -> Any:
     """`INSERT … ON CONFLICT DO NOTHING` for the session's database (SQLite or PostgreSQL)."""
-    if session.get_bind().dialect.name == "postgresql":
+    return _insert_ignoring(session.get_bind().dialect.name, table)
+
+
+@functools.cache
+def _insert_ignoring(dialect: str, table: Any) -> Any:
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         return pg_insert(table).on_conflict_do_nothing()
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert(table).on_conflict_do_nothing()
+
+
+@functools.cache
+def _claim_statement(dialect: str) -> Any:
+    return _insert_ignoring(dialect, ReminderRun).returning(ReminderRun.id)
+
+
+@functools.cache
+def _takeover_statement() -> Any:
+    return (
+        update(ReminderRun)
+        .where(
+            ReminderRun.policy_id == bindparam("b_policy"),
+            ReminderRun.slot == bindparam("b_slot"),
+            (ReminderRun.status == FAILED)
+            | and_(ReminderRun.status == CLAIMED, ReminderRun.claimed_at < bindparam("b_expired")),
+        )
+        .values(status=CLAIMED, claimed_by=bindparam("b_worker"), claimed_at=bindparam("b_now"))
+        .returning(ReminderRun.id)
+    )
 
 
 def claim_run(
@@ -505,39 +551,47 @@ def claim_run(
     """
     connection = session.connection()
     inserted = connection.execute(
-        insert_ignoring_conflicts(session, ReminderRun)
-        .values(
-            policy_id=policy_id,
-            slot=slot,
-            kind=kind,
-            status=CLAIMED,
-            claimed_by=worker,
-            claimed_at=now,
-            order_ids=[],
-        )
-        .returning(ReminderRun.id)
+        _claim_statement(connection.dialect.name),
+        {
+            "policy_id": policy_id,
+            "slot": slot,
+            "kind": kind,
+            "status": CLAIMED,
+            "claimed_by": worker,
+            "claimed_at": now,
+            "order_ids": [],
+        },
     ).scalar()
     if inserted is not None:
         return int(inserted)
     # The slot has a run already: take it over only if it failed or was abandoned.
     taken = connection.execute(
-        update(ReminderRun)
-        .where(
-            ReminderRun.policy_id == policy_id,
-            ReminderRun.slot == slot,
-            (ReminderRun.status == FAILED)
-            | and_(ReminderRun.status == CLAIMED, ReminderRun.claimed_at < now - CLAIM_LEASE),
-        )
-        .values(status=CLAIMED, claimed_by=worker, claimed_at=now)
-        .returning(ReminderRun.id)
+        _takeover_statement(),
+        {
+            "b_policy": policy_id,
+            "b_slot": slot,
+            "b_expired": now - CLAIM_LEASE,
+            "b_worker": worker,
+            "b_now": now,
+        },
     ).scalar()
     return None if taken is None else int(taken)
+
+
+@functools.cache
+def _set_run_statement(columns: tuple[str, ...]) -> Any:
+    return (
+        update(ReminderRun)
+        .where(ReminderRun.id == bindparam("run_id"))
+        .values({c: bindparam(f"new_{c}") for c in columns})
+    )
 
 
 def set_run(session: Session, run_id: int, **values: Any) -> None:
     """Update a run's columns."""
     session.connection().execute(
-        update(ReminderRun).where(ReminderRun.id == run_id).values(**values)
+        _set_run_statement(tuple(sorted(values))),
+        {"run_id": run_id, **{f"new_{c}": v for c, v in values.items()}},
     )
 
 
@@ -582,38 +636,45 @@ class RunView:
     order_ids: tuple[int, ...]
 
 
+@functools.cache
+def _run_query() -> Any:
+    return select(
+        ReminderRun.id,
+        ReminderRun.policy_id,
+        ReminderRun.kind,
+        ReminderRun.status,
+        ReminderRun.order_ids,
+    ).where(ReminderRun.id == bindparam("run_id"))
+
+
 def get_run(session: Session, run_id: int) -> RunView | None:
     """A run, or None."""
-    row = (
-        session.connection()
-        .execute(
-            select(
-                ReminderRun.id,
-                ReminderRun.policy_id,
-                ReminderRun.kind,
-                ReminderRun.status,
-                ReminderRun.order_ids,
-            ).where(ReminderRun.id == run_id)
-        )
-        .first()
-    )
+    row = session.connection().execute(_run_query(), {"run_id": run_id}).first()
     if row is None:
         return None
     return RunView(row.id, row.policy_id, row.kind, row.status, tuple(row.order_ids or ()))
 
 
-def previous_posted_message(session: Session, policy_id: int, before_run_id: int) -> int | None:
-    """The message of the policy's last posted digest before this run (to collapse it)."""
-    return session.connection().scalar(
+@functools.cache
+def _previous_posted_query() -> Any:
+    return (
         select(ReminderRun.message_id)
         .where(
-            ReminderRun.policy_id == policy_id,
+            ReminderRun.policy_id == bindparam("policy_id"),
             ReminderRun.status == POSTED,
-            ReminderRun.id != before_run_id,
+            ReminderRun.id != bindparam("run_id"),
         )
         .order_by(ReminderRun.posted_at.desc(), ReminderRun.id.desc())
         .limit(1)
     )
+
+
+def previous_posted_message(session: Session, policy_id: int, before_run_id: int) -> int | None:
+    """The message of the policy's last posted digest before this run (to collapse it)."""
+    found = session.connection().scalar(
+        _previous_posted_query(), {"policy_id": policy_id, "run_id": before_run_id}
+    )
+    return None if found is None else int(found)
 
 
 # -- snoozing ---------------------------------------------------------------------------------------
@@ -687,13 +748,20 @@ def active_snoozes(
     """Until when each of these orders is snoozed for the party (only those snoozed now)."""
     if not order_ids:
         return {}
-    rows = session.execute(
+    rows = session.connection().execute(
+        _active_snoozes_query(), {"party_id": party_id, "ids": list(order_ids), "now": now}
+    )
+    return {order_id: until for order_id, until in rows}
+
+
+@functools.cache
+def _active_snoozes_query() -> Any:
+    return (
         select(OrderSnooze.order_id, func.max(OrderSnooze.until))
         .where(
-            OrderSnooze.party_id == party_id,
-            OrderSnooze.order_id.in_(list(order_ids)),
-            OrderSnooze.until > now,
+            OrderSnooze.party_id == bindparam("party_id"),
+            OrderSnooze.order_id.in_(bindparam("ids", expanding=True)),
+            OrderSnooze.until > bindparam("now"),
         )
         .group_by(OrderSnooze.order_id)
     )
-    return {order_id: until for order_id, until in rows}
