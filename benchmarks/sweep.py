@@ -23,35 +23,95 @@ from benchmarks.report import Row
 
 @dataclass(frozen=True)
 class SweepPlan:
-    """How many workspaces, and how many due orders each."""
+    """How many workspaces, and how many due orders each; and with how many scheduler processes."""
 
     workspaces: int = 1000
     due: int = 100
+    processes: tuple[int, ...] = (1, 2)
+    """Each count sweeps its own fresh copy: one process, then several at once (as when
+    `orders-bot scheduler` runs on several machines), each slot claimed by one of them."""
 
 
 def run(
     kind: DatabaseKind, plan: SweepPlan, slack: FakeSlack, log: Callable[[str], None]
 ) -> list[Row]:
-    """One sweep over a fresh copy of the dataset; its time, posts and memory."""
+    """One sweep per process count over a fresh copy of the dataset; time, posts and memory."""
     spec = sweep_spec(plan.workspaces, plan.due)
     built = kind.prepare(spec, log=log)
-    url = kind.working_copy(built, "sweep")
-    log(f"reminder sweep on {kind.name}: {plan.workspaces:,} workspaces x {plan.due} due orders")
-    try:
-        mark = slack.mark()
-        ctx = multiprocessing.get_context("spawn")
+    channels = [merchant_channel(t.team_id) for t in spec.tenants]
+    rows: list[Row] = []
+    for processes in plan.processes:
+        url = kind.working_copy(built, "sweep")
+        log(
+            f"reminder sweep on {kind.name}: {plan.workspaces:,} workspaces x {plan.due} due"
+            f" orders, {processes} process{'es' if processes > 1 else ''}"
+        )
+        try:
+            mark = slack.mark()
+            figures = _sweep_with(processes, url, slack.base_url)
+            posts = slack.posts_by_channel(mark)
+        finally:
+            kind.drop_copy(url)
+        rows += _rows(kind, plan, processes, figures, posts, channels)
+    return rows
+
+
+def _sweep_with(processes: int, url: str, slack_api_url: str) -> dict[str, Any]:
+    """Start `processes` sweepers, let them go at the same moment, and gather their figures."""
+    ctx = multiprocessing.get_context("spawn")
+    go = ctx.Event()
+    pipes = []
+    children = []
+    for k in range(processes):
         parent, child = ctx.Pipe()
-        process = ctx.Process(target=_sweep, args=(child, url, slack.base_url), name="sweep")
+        process = ctx.Process(
+            target=_sweep, args=(child, url, slack_api_url, go), name=f"sweep-{k}"
+        )
         process.start()
+        pipes.append(parent)
+        children.append(process)
+    for parent in pipes:  # every sweeper has built its runtime and waits
+        if parent.recv() != "ready":
+            raise RuntimeError("a sweeper did not start")
+    started = time.time()
+    go.set()
+    results = []
+    for parent, process in zip(pipes, children, strict=True):
         ok, figures = parent.recv()
         process.join(30)
         parent.close()
         if not ok:
             raise RuntimeError(f"the sweep failed: {figures}")
-        posts = slack.posts_by_channel(mark)
-    finally:
-        kind.drop_copy(url)
-    channels = [merchant_channel(t.team_id) for t in spec.tenants]
+        results.append(figures)
+    outcomes: dict[str, int] = {}
+    for figures in results:
+        for name, count in figures["outcomes"].items():
+            outcomes[name] = outcomes.get(name, 0) + count
+    cpu = sum(f["cpu_seconds"] for f in results)
+    policies = outcomes.get("queued", 0) or 1
+    return {
+        "processes": processes,
+        "seconds": max(f["finished_at"] for f in results) - started,
+        "run_due_seconds": max(f["run_due_seconds"] for f in results),
+        "drained": all(f["drained"] for f in results),
+        "cpu_seconds": round(cpu, 2),
+        "cpu_ms_per_policy": round(cpu * 1000 / policies, 2),
+        "outcomes": outcomes,
+        "rss_before_mb": max(f["rss_before_mb"] for f in results),
+        "rss_peak_mb": max(f["rss_peak_mb"] for f in results),
+        "peak_growth_mb": max(f["peak_growth_mb"] for f in results),
+        "per_process": results,
+    }
+
+
+def _rows(
+    kind: DatabaseKind,
+    plan: SweepPlan,
+    processes: int,
+    figures: dict[str, Any],
+    posts: dict[str, int],
+    channels: list[str],
+) -> list[Row]:
     exactly_one = sum(1 for c in channels if posts.get(c) == 1)
     stray = sum(n for c, n in posts.items() if c not in set(channels))
     figures.update(
@@ -61,10 +121,12 @@ def run(
         posts_elsewhere=stray,
     )
     one_each = exactly_one == len(channels) and stray == 0
+    suffix = "" if processes == 1 else f", {processes} scheduler processes"
+    key = "" if processes == 1 else f".{processes}p"
     return [
         Row(
-            key="sweep.seconds",
-            what=f"reminder sweep, {plan.workspaces:,} workspaces x {plan.due} due orders, s",
+            key=f"sweep.seconds{key}",
+            what=f"reminder sweep, {plan.workspaces:,} workspaces x {plan.due} due orders{suffix}, s",
             db=kind.name,
             value=figures["seconds"],
             unit="s",
@@ -73,8 +135,8 @@ def run(
             details=figures,
         ),
         Row(
-            key="sweep.posts",
-            what="reminder sweep, policies posted exactly once",
+            key=f"sweep.posts{key}",
+            what=f"reminder sweep{suffix}, policies posted exactly once",
             db=kind.name,
             value=float(exactly_one),
             baseline=float(len(channels)),
@@ -85,8 +147,8 @@ def run(
             details={k: figures[k] for k in ("policies", "posts", "posts_elsewhere")},
         ),
         Row(
-            key="sweep.memory",
-            what="reminder sweep, peak memory growth, MB",
+            key=f"sweep.memory{key}",
+            what=f"reminder sweep{suffix}, peak memory growth, MB",
             db=kind.name,
             value=figures["peak_growth_mb"],
             unit="MB",
@@ -97,17 +159,24 @@ def run(
     ]
 
 
-def _sweep(conn: Any, url: str, slack_api_url: str) -> None:
-    """The child: build the runtime, sweep, drain, and report figures."""
+def _sweep(conn: Any, url: str, slack_api_url: str, go: Any) -> None:
+    """A child: build the runtime, say ready, sweep when told, drain, and report figures."""
     try:
-        conn.send((True, sweep_once(url, slack_api_url)))
+        conn.send((True, sweep_once(url, slack_api_url, ready=lambda: _ready(conn, go))))
     except Exception as exc:  # reported to the parent
         conn.send((False, f"{exc.__class__.__name__}: {exc}"))
     finally:
         conn.close()
 
 
-def sweep_once(url: str, slack_api_url: str) -> dict[str, Any]:
+def _ready(conn: Any, go: Any) -> None:
+    conn.send("ready")
+    go.wait()
+
+
+def sweep_once(
+    url: str, slack_api_url: str, ready: Callable[[], None] | None = None
+) -> dict[str, Any]:
     """Run every policy now and deliver every digest; time, outcomes and memory."""
     from pydantic import SecretStr
 
@@ -123,14 +192,16 @@ def sweep_once(url: str, slack_api_url: str) -> dict[str, Any]:
     )
     runtime = build_runtime(settings, mode=None, migrate=False)
     try:
-        before = rss_mb()
-        peak = [before]
         done = threading.Event()
 
         def sample() -> None:
             while not done.wait(0.01):
                 peak[0] = max(peak[0], rss_mb())
 
+        if ready is not None:
+            ready()  # built: wait for the other sweepers
+        before = rss_mb()
+        peak = [before]
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
         started = time.perf_counter()
@@ -141,6 +212,7 @@ def sweep_once(url: str, slack_api_url: str) -> dict[str, Any]:
         outcomes = runtime.reminders.run_due()
         queued_at = time.perf_counter()
         drained = runtime.worker.drain(timeout=600)
+        finished_at = time.time()
         seconds = time.perf_counter() - started
         cpu = cpu_seconds() - cpu_before
         runtime.worker.stop()
@@ -151,6 +223,7 @@ def sweep_once(url: str, slack_api_url: str) -> dict[str, Any]:
         for outcome in outcomes:
             results[outcome.result] = results.get(outcome.result, 0) + 1
         return {
+            "finished_at": finished_at,
             "seconds": seconds,
             "run_due_seconds": queued_at - started,
             "drain_after_run_due_seconds": seconds - (queued_at - started),

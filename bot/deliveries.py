@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.error import HTTPError
@@ -63,6 +63,7 @@ class Deliveries:
     db: Database
     clock: Clock
     clients: SlackClients
+    _teams: dict[int, tuple[str, str | None]] = field(default_factory=dict)
 
     def __call__(self, item: Claimed) -> None:
         """Deliver one item; raises Retry or Permanent (or a Slack error) when it could not."""
@@ -72,11 +73,24 @@ class Deliveries:
         handler(item)
 
     def _team(self, workspace_id: int | None) -> tuple[str, str | None]:
+        # A workspace's team and enterprise ids never change: read once per process.
+        known = self._teams.get(workspace_id or 0)
+        if known is not None:
+            return known
         with self.db.read() as s:
-            ws = s.get(Workspace, workspace_id) if workspace_id else None
-            if ws is None:
-                raise Permanent(f"workspace {workspace_id} is gone")
-            return ws.team_id, ws.enterprise_id
+            row = (
+                s.execute(
+                    select(Workspace.team_id, Workspace.enterprise_id).where(
+                        Workspace.id == workspace_id
+                    )
+                ).first()
+                if workspace_id
+                else None
+            )
+        if row is None:
+            raise Permanent(f"workspace {workspace_id} is gone")
+        self._teams[workspace_id or 0] = (row.team_id, row.enterprise_id)
+        return row.team_id, row.enterprise_id
 
     def _client(self, workspace_id: int | None):  # type: ignore[no-untyped-def]
         team_id, enterprise_id = self._team(workspace_id)

@@ -16,6 +16,7 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,6 +35,7 @@ from orders_core.reminders import (
     claim_escalation,
     claim_run,
     due_orders,
+    get_policies,
     get_policy,
     latest_slot,
     list_policies,
@@ -46,6 +48,8 @@ from orders_core.reminders import (
 log = logging.getLogger(__name__)
 
 _ACTIVE: ReminderScheduler | None = None
+SLOTS_PER_TRANSACTION = 25
+"""A sweep prepares this many slots per transaction: few commits, short write locks."""
 
 
 @dataclass
@@ -70,35 +74,64 @@ class Reminders:
 
     def run_slot(self, policy_id: int, slot: datetime, *, kind: str = "scheduled") -> SlotOutcome:
         """Claim and prepare one digest; its post is delivered by the outbox."""
+        return self.run_slots([(policy_id, slot)], kind=kind)[0]
+
+    def run_slots(
+        self, slots: Sequence[tuple[int, datetime]], *, kind: str = "scheduled"
+    ) -> list[SlotOutcome]:
+        """Claim and prepare several digests in one transaction (a sweep of a thousand policies
+        commits a few dozen times, not a thousand). If any of them fails, each is run again on
+        its own, so one broken policy never holds back the others' claims."""
         now = self.clock.now()
-        with self.db.transaction() as s:
-            try:
-                policy = get_policy(s, policy_id)
-            except errors.NotFound:
-                return SlotOutcome(policy_id, slot, "gone")
-            if policy.deleted or (not policy.enabled and kind != "test"):
-                return SlotOutcome(policy_id, slot, "disabled")
-            if policy.paused:
-                return SlotOutcome(policy_id, slot, "paused")
-            run_id = claim_run(s, policy_id, slot, kind=kind, worker=self.worker_name, now=now)
-            if run_id is None:
-                return SlotOutcome(policy_id, slot, "already")
-            # What was due at the slot (a late run, within the grace window, sees the same).
-            orders = due_orders(s, policy, min(slot, now) if kind == "scheduled" else now)
-            if not orders and kind != "test":
-                set_run(s, run_id, status=EMPTY)
-                return SlotOutcome(policy_id, slot, "empty")
-            set_run(s, run_id, status=QUEUED, order_ids=[o.id for o in orders])
-            outbox.enqueue(
-                s,
-                kind="digest",
-                lane=f"chan:{policy.channel_id}",
-                payload={"run_id": run_id},
-                now=now,
-                workspace_id=policy.workspace_id,
-            )
-            escalated = self._escalate(s, policy, orders, slot, now)
-        self.deps.committed()
+        try:
+            with self.db.transaction() as s:
+                policies = get_policies(s, [policy_id for policy_id, _ in slots])
+                outcomes = [
+                    self._prepare(s, policies.get(policy_id), policy_id, slot, kind, now)
+                    for policy_id, slot in slots
+                ]
+        except Exception:
+            if len(slots) == 1:
+                raise
+            log.warning("preparing %s reminder slots together failed: one by one", len(slots))
+            return [self.run_slot(policy_id, slot, kind=kind) for policy_id, slot in slots]
+        if any(o.result == "queued" for o in outcomes):
+            self.deps.committed()
+        return outcomes
+
+    def _prepare(
+        self,
+        s: Any,
+        policy: PolicyView | None,
+        policy_id: int,
+        slot: datetime,
+        kind: str,
+        now: datetime,
+    ) -> SlotOutcome:
+        if policy is None:
+            return SlotOutcome(policy_id, slot, "gone")
+        if policy.deleted or (not policy.enabled and kind != "test"):
+            return SlotOutcome(policy_id, slot, "disabled")
+        if policy.paused:
+            return SlotOutcome(policy_id, slot, "paused")
+        run_id = claim_run(s, policy_id, slot, kind=kind, worker=self.worker_name, now=now)
+        if run_id is None:
+            return SlotOutcome(policy_id, slot, "already")
+        # What was due at the slot (a late run, within the grace window, sees the same).
+        orders = due_orders(s, policy, min(slot, now) if kind == "scheduled" else now)
+        if not orders and kind != "test":
+            set_run(s, run_id, status=EMPTY)
+            return SlotOutcome(policy_id, slot, "empty")
+        set_run(s, run_id, status=QUEUED, order_ids=[o.id for o in orders])
+        outbox.enqueue(
+            s,
+            kind="digest",
+            lane=f"chan:{policy.channel_id}",
+            payload={"run_id": run_id},
+            now=now,
+            workspace_id=policy.workspace_id,
+        )
+        escalated = self._escalate(s, policy, orders, slot, now)
         return SlotOutcome(policy_id, slot, "queued", len(orders), escalated)
 
     def _escalate(
@@ -155,7 +188,11 @@ class Reminders:
                 if policy_id is not None
                 else [p.id for p in list_policies(s, enabled_only=True)]
             )
-        return [self.run_slot(pid, slot, kind=kind) for pid in ids]
+        outcomes: list[SlotOutcome] = []
+        for start in range(0, len(ids), SLOTS_PER_TRANSACTION):
+            chunk = ids[start : start + SLOTS_PER_TRANSACTION]
+            outcomes += self.run_slots([(pid, slot) for pid in chunk], kind=kind)
+        return outcomes
 
     def catch_up(self, since: datetime, until: datetime) -> list[SlotOutcome]:
         """Run every scheduled slot in (since, until] in time order (the console's `wait`)."""

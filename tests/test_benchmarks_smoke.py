@@ -29,6 +29,9 @@ EXPECTED = {
     "sweep.seconds",
     "sweep.posts",
     "sweep.memory",
+    "sweep.seconds.2p",
+    "sweep.posts.2p",
+    "sweep.memory.2p",
 }
 
 

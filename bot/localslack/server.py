@@ -95,6 +95,8 @@ class _Fault:
     error: str
     retry_after: int | None
     remaining: int | None
+    channel: str | None = None
+    """Only calls about this channel fail (None: any call)."""
 
 
 @dataclass
@@ -459,8 +461,11 @@ class LocalSlack:
         error: str | None = None,
         retry_after: int | None = None,
         times: int | None = 1,
+        channel: str | None = None,
     ) -> None:
-        """Fail the next `times` calls of method ("*": any Web API method; "response_url"); None: until cleared."""
+        """Fail the next `times` calls of method ("*": any Web API method; "response_url"); None: until cleared.
+
+        `channel`: only calls about that channel (the others go through and do not count)."""
         _check_times(times)
         if status is None:
             status = 429 if error == "ratelimited" else (200 if error else 500)
@@ -470,7 +475,13 @@ class LocalSlack:
             retry_after = 1
         with self._lock:
             self._faults.setdefault(method, deque()).append(
-                _Fault(status=status, error=error, retry_after=retry_after, remaining=times)
+                _Fault(
+                    status=status,
+                    error=error,
+                    retry_after=retry_after,
+                    remaining=times,
+                    channel=channel,
+                )
             )
 
     def delay(self, method: str, seconds: float, *, times: int | None = 1) -> None:
@@ -714,12 +725,21 @@ class LocalSlack:
             return known
         return None if self.strict_tokens else self.default_workspace
 
-    def _take(self, queues: Mapping[str, deque[Any]], method: str, web_api: bool) -> Any:
+    def _take(
+        self,
+        queues: Mapping[str, deque[Any]],
+        method: str,
+        web_api: bool,
+        channel: str | None = None,
+    ) -> Any:
         for key in (method, "*") if web_api else (method,):
             queue = queues.get(key)
             if not queue:
                 continue
             entry = queue[0]
+            wanted = getattr(entry, "channel", None)
+            if wanted is not None and wanted != channel:
+                continue
             if entry.remaining is not None:
                 entry.remaining -= 1
                 if entry.remaining <= 0:
@@ -727,9 +747,9 @@ class LocalSlack:
             return entry
         return None
 
-    def _take_fault(self, method: str, web_api: bool) -> _Fault | None:
+    def _take_fault(self, method: str, web_api: bool, channel: str | None = None) -> _Fault | None:
         with self._lock:
-            fault: _Fault | None = self._take(self._faults, method, web_api)
+            fault: _Fault | None = self._take(self._faults, method, web_api, channel)
             if fault is None and self._outage is not None:
                 status = self._outage
                 error = "ratelimited" if status == 429 else "internal_error"
@@ -856,7 +876,7 @@ class LocalSlack:
         token = _bearer(headers) or args.pop("token", None)
         args.pop("token", None)
         self._pause(self._take_delay(method, web_api=True))
-        fault = self._take_fault(method, web_api=True)
+        fault = self._take_fault(method, web_api=True, channel=args.get("channel"))
         status: int = 200
         body: JsonDict = {"ok": True}
         extra: dict[str, str] = {}

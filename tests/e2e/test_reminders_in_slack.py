@@ -277,7 +277,7 @@ def test_a_channel_without_the_bot_tells_the_owner_and_stops_nothing_else(
     world.order_in(OrderStatus.NEW, now=MONDAY_0900 - timedelta(days=2))
     add_policy(world, "U0ANA", "C0LOCKED", escalate_after=None)
     add_policy(world, "U0PIA", "C0PIXEL", escalate_after=None)
-    bot.slack.fail("chat.postMessage", error="not_in_channel", times=1)
+    bot.slack.fail("chat.postMessage", error="not_in_channel", times=1, channel="C0LOCKED")
     pass_slot(bot, MONDAY_0900 + timedelta(minutes=31))
     with bot.db.read() as s:
         statuses = sorted(r.status for r in s.scalars(select(ReminderRun)))
