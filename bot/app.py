@@ -58,7 +58,7 @@ class Runtime:
         # Hand the GIL over every 1 ms rather than 5: a thread back from the database or from
         # Slack (a request thread with an ack to send, a delivery reading rows) waits less
         # behind one busy rendering (measured in benchmarks/).
-        sys.setswitchinterval(float(__import__("os").environ.get("XSW", "0.001")))
+        sys.setswitchinterval(0.001)
         self.worker.start()
         if scheduler and self.scheduler is None:
             self.scheduler = ReminderScheduler(

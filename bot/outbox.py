@@ -395,7 +395,7 @@ class OutboxWorker:
         *,
         idle_seconds: float = 1.0,
         batch: int = 20,
-        threads: int = int(__import__("os").environ.get("XTH", "4")),
+        threads: int = 4,
     ) -> None:
         self.outbox = outbox
         self.deliver = deliver

@@ -8,7 +8,6 @@ lock instead of failing half-way with "database is locked"; reads begin deferred
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -63,16 +62,6 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
-_WRITE_LOCKS: dict[str, threading.RLock] = {}
-_WRITE_LOCKS_GUARD = threading.Lock()
-
-
-def _write_lock(path: str) -> threading.RLock:
-    """One lock per SQLite file in this process (RLock: a thread never waits for itself)."""
-    with _WRITE_LOCKS_GUARD:
-        return _WRITE_LOCKS.setdefault(os.path.abspath(path), threading.RLock())
-
-
 class Database:
     """One database: its engine, its units of work, and its migrations."""
 
@@ -88,11 +77,6 @@ class Database:
         else:
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         self.engine = create_engine(self.url, **kwargs)
-        self._write_lock = (
-            _write_lock(str(parsed.database))
-            if self.is_sqlite and os.environ.get("XWL", "1") == "1"
-            else None
-        )
         reader: Engine = self.engine
         if self.is_sqlite:
             _configure_sqlite(self.engine)
@@ -103,14 +87,7 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A writing unit of work: commits when the block ends, rolls back if it raises."""
-        if self._write_lock is None:
-            with self._writer() as session, session.begin():
-                yield session
-            return
-        # SQLite has one writer at a time. Threads of this process queue for it on a lock and
-        # are handed it at once, instead of polling the file lock (SQLite's busy handler sleeps
-        # for milliseconds between tries); other processes still meet the busy timeout.
-        with self._write_lock, self._writer() as session, session.begin():
+        with self._writer() as session, session.begin():
             yield session
 
     @contextmanager
