@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bot import outbox
@@ -21,6 +21,30 @@ from orders_core.orders import ActionOutcome, Caller, OrderView
 
 LIVE_KINDS = ("card", "digest")
 """Posted messages redrawn on every change (a collapsed digest or a deleted message is not)."""
+
+# Run on every action: built once, with bound parameters.
+_BY_TS = select(PostedMessage.id).where(
+    PostedMessage.channel_id == bindparam("channel_id"), PostedMessage.ts == bindparam("ts")
+)
+_LIVE_MESSAGES = (
+    select(PostedMessageOrder.message_id)
+    .join(PostedMessage, PostedMessage.id == PostedMessageOrder.message_id)
+    .where(
+        PostedMessageOrder.order_id == bindparam("order_id"),
+        PostedMessage.kind.in_(LIVE_KINDS),
+    )
+)
+_HOME_VIEWERS = (
+    select(HomeViewer.user_id)
+    .join(
+        Member,
+        (Member.workspace_id == HomeViewer.workspace_id) & (Member.user_id == HomeViewer.user_id),
+    )
+    .where(
+        HomeViewer.workspace_id == bindparam("workspace_id"),
+        Member.party_id.in_([bindparam("merchant_id"), bindparam("provider_id")]),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -150,11 +174,7 @@ def redraw_posted(
     session: Session, channel_id: str, ts: str, *, now: datetime, workspace_id: int
 ) -> None:
     """Queue a redraw of one posted message, if it is one we keep."""
-    message_id = session.scalar(
-        select(PostedMessage.id).where(
-            PostedMessage.channel_id == channel_id, PostedMessage.ts == ts
-        )
-    )
+    message_id = session.connection().scalar(_BY_TS, {"channel_id": channel_id, "ts": ts})
     if message_id is not None:
         redraw_message(session, message_id, now=now, workspace_id=workspace_id)
 
@@ -175,12 +195,7 @@ def redraw_order_messages(
     session: Session, order_id: int, *, now: datetime, workspace_id: int
 ) -> None:
     """Queue a redraw of every message we posted that shows this order (cards, digests)."""
-    live = select(PostedMessageOrder.message_id).join(
-        PostedMessage, PostedMessage.id == PostedMessageOrder.message_id
-    )
-    for message_id in session.scalars(
-        live.where(PostedMessageOrder.order_id == order_id, PostedMessage.kind.in_(LIVE_KINDS))
-    ):
+    for message_id in session.connection().scalars(_LIVE_MESSAGES, {"order_id": order_id}):
         redraw_message(session, message_id, now=now, workspace_id=workspace_id)
 
 
@@ -245,17 +260,13 @@ def after_action(
         return  # the first delivery already told everyone
     redraw_order_messages(session, order.id, now=now, workspace_id=order.workspace_id)
     post_card(session, order, caller.party.other, action_notice(order, outcome.entry), now=now)
-    viewers = session.scalars(
-        select(HomeViewer.user_id)
-        .join(
-            Member,
-            (Member.workspace_id == HomeViewer.workspace_id)
-            & (Member.user_id == HomeViewer.user_id),
-        )
-        .where(
-            HomeViewer.workspace_id == order.workspace_id,
-            Member.party_id.in_([order.merchant_id, order.provider_id]),
-        )
+    viewers = session.connection().scalars(
+        _HOME_VIEWERS,
+        {
+            "workspace_id": order.workspace_id,
+            "merchant_id": order.merchant_id,
+            "provider_id": order.provider_id,
+        },
     )
     refresh_home(
         session, caller.team_id, sorted(set(viewers)), now=now, workspace_id=order.workspace_id

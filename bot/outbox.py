@@ -9,6 +9,7 @@ delivery time, so several pending redraws of one message collapse into one.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
@@ -164,6 +165,66 @@ def classify(exc: BaseException) -> Retry | Permanent:
     return Retry(f"{exc.__class__.__name__}: {exc}")
 
 
+_ANY_DUE = (
+    select(OutboxItem.id)
+    .where(OutboxItem.status == PENDING, OutboxItem.next_attempt_at <= bindparam("now"))
+    .limit(1)
+)
+_NEWEST_OF_KIND = (
+    select(OutboxItem.id)
+    .where(
+        OutboxItem.lane == bindparam("lane"),
+        OutboxItem.status == PENDING,
+        OutboxItem.kind == bindparam("kind"),
+    )
+    .order_by(OutboxItem.id.desc())
+    .limit(1)
+)
+_LEASE = (
+    update(OutboxItem)
+    .where(OutboxItem.id.in_(bindparam("ids", expanding=True)))
+    .values(locked_by=bindparam("worker"), locked_until=bindparam("until"))
+)
+
+
+@functools.cache
+def _claim_query(only: bool, skip_locked: bool, limit: int) -> Any:
+    """The head item of each free lane that is due (of `only` some ids), oldest first."""
+    earlier = aliased(OutboxItem)
+    now: Any = bindparam("now")
+    query = (
+        select(
+            OutboxItem.id,
+            OutboxItem.workspace_id,
+            OutboxItem.kind,
+            OutboxItem.lane,
+            OutboxItem.payload,
+            OutboxItem.attempts,
+            OutboxItem.last_error,
+            OutboxItem.created_at,
+        )
+        .where(
+            OutboxItem.status == PENDING,
+            OutboxItem.next_attempt_at <= now,
+            (OutboxItem.locked_until.is_(None)) | (OutboxItem.locked_until < now),
+            ~exists().where(
+                and_(
+                    earlier.lane == OutboxItem.lane,
+                    earlier.status == PENDING,
+                    earlier.id < OutboxItem.id,
+                )
+            ),
+        )
+        .order_by(OutboxItem.id)
+        .limit(limit)
+    )
+    if only:
+        query = query.where(OutboxItem.id.in_(bindparam("only", expanding=True)))
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True, of=OutboxItem)
+    return query
+
+
 class Outbox:
     """Claiming, completing and rescheduling items in the database."""
 
@@ -181,71 +242,41 @@ class Outbox:
         now = self.clock.now()
         if only is None:
             with self.db.read() as s:  # idle polls stay reads: no write lock taken every second
-                if (
-                    s.scalar(
-                        select(OutboxItem.id)
-                        .where(OutboxItem.status == PENDING, OutboxItem.next_attempt_at <= now)
-                        .limit(1)
-                    )
-                    is None
-                ):
+                if s.connection().scalar(_ANY_DUE, {"now": now}) is None:
                     return []
         elif not only:
             return []
-        earlier = aliased(OutboxItem)
-        query = (
-            select(OutboxItem)
-            .where(
-                OutboxItem.status == PENDING,
-                OutboxItem.next_attempt_at <= now,
-                (OutboxItem.locked_until.is_(None)) | (OutboxItem.locked_until < now),
-                ~exists().where(
-                    and_(
-                        earlier.lane == OutboxItem.lane,
-                        earlier.status == PENDING,
-                        earlier.id < OutboxItem.id,
-                    )
-                ),
-            )
-            .order_by(OutboxItem.id)
-            .limit(limit)
-        )
+        params: dict[str, Any] = {"now": now}
         if only is not None:
-            query = query.where(OutboxItem.id.in_(only))
-        if not self.db.is_sqlite:
-            query = query.with_for_update(skip_locked=True, of=OutboxItem)
+            params["only"] = list(only)
+        query = _claim_query(only is not None, not self.db.is_sqlite, limit)
         claimed: list[Claimed] = []
         with self.db.transaction() as s:
-            for item in s.scalars(query):
-                item.locked_by = worker
-                item.locked_until = now + LEASE
-                upto = item.id
-                if item.kind in COLLAPSIBLE:
+            connection = s.connection()
+            for row in connection.execute(query, params).all():
+                upto = row.id
+                if row.kind in COLLAPSIBLE:
                     upto = (
-                        s.scalar(
-                            select(OutboxItem.id)
-                            .where(
-                                OutboxItem.lane == item.lane,
-                                OutboxItem.status == PENDING,
-                                OutboxItem.kind == item.kind,
-                            )
-                            .order_by(OutboxItem.id.desc())
-                            .limit(1)
-                        )
-                        or item.id
+                        connection.scalar(_NEWEST_OF_KIND, {"lane": row.lane, "kind": row.kind})
+                        or row.id
                     )
                 claimed.append(
                     Claimed(
-                        item.id,
-                        item.workspace_id,
-                        item.kind,
-                        item.lane,
-                        dict(item.payload),
-                        item.attempts,
+                        row.id,
+                        row.workspace_id,
+                        row.kind,
+                        row.lane,
+                        dict(row.payload),
+                        row.attempts,
                         upto,
-                        item.last_error,
-                        item.created_at,
+                        row.last_error,
+                        row.created_at,
                     )
+                )
+            if claimed:
+                connection.execute(
+                    _LEASE,
+                    {"ids": [c.id for c in claimed], "worker": worker, "until": now + LEASE},
                 )
         return claimed
 

@@ -6,10 +6,12 @@ redrawn message is exactly what a fresh one would be.
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from bot.blocks.home import HOME_RECENT, HOME_WAITING, render_home
@@ -23,6 +25,7 @@ from bot.blocks.orders import (
     render_order_list,
 )
 from bot.blocks.reminders import digest_order_ids, render_collapsed, render_digest
+from orders_core.lifecycle import Party
 from orders_core.models import PartyOrg, PostedMessage, PostedMessageOrder
 from orders_core.orders import (
     Caller,
@@ -101,24 +104,55 @@ def detail_modal(
     )
 
 
-def posted_message(
-    session: Session, message_id: int, now: datetime
-) -> tuple[PostedMessage, Message]:
-    """A message we posted, drawn again from the current state of what it shows."""
-    posted = session.get(PostedMessage, message_id)
-    if posted is None:
-        raise LookupError(f"no posted message {message_id}")
-    viewer = session.get(PartyOrg, posted.viewer_party_id) if posted.viewer_party_id else None
-    order_ids = list(
-        session.scalars(
-            select(PostedMessageOrder.order_id).where(PostedMessageOrder.message_id == message_id)
-        )
+@dataclass(frozen=True)
+class PostedView:
+    """A message we posted, as redrawing it needs."""
+
+    id: int
+    channel_id: str
+    ts: str
+    kind: str
+    ref: dict[str, Any]
+    created_at: datetime
+    viewer: Party | None
+    order_id: int | None
+    """The first order it shows (a card shows one)."""
+
+
+@functools.cache
+def _posted_query() -> Any:
+    first_order = (
+        select(func.min(PostedMessageOrder.order_id))
+        .where(PostedMessageOrder.message_id == PostedMessage.id)
+        .scalar_subquery()
     )
-    if posted.kind == "card" and viewer is not None and order_ids:
-        order = get_order_by_id(session, order_ids[0])
+    return (
+        select(
+            PostedMessage.id,
+            PostedMessage.channel_id,
+            PostedMessage.ts,
+            PostedMessage.kind,
+            PostedMessage.ref,
+            PostedMessage.created_at,
+            PartyOrg.kind,
+            first_order,
+        )
+        .outerjoin(PartyOrg, PartyOrg.id == PostedMessage.viewer_party_id)
+        .where(PostedMessage.id == bindparam("message_id"))
+    )
+
+
+def posted_message(session: Session, message_id: int, now: datetime) -> tuple[PostedView, Message]:
+    """A message we posted, drawn again from the current state of what it shows."""
+    row = session.connection().execute(_posted_query(), {"message_id": message_id}).first()
+    if row is None:
+        raise LookupError(f"no posted message {message_id}")
+    posted = PostedView(*row)
+    if posted.kind == "card" and posted.viewer is not None and posted.order_id is not None:
+        order = get_order_by_id(session, posted.order_id)
         last = last_entries(session, [order.id]).get(order.id)
         return posted, render_order_card(
-            order, viewer=viewer.kind, last=last, now=now, notice=posted.ref.get("notice")
+            order, viewer=posted.viewer, last=last, now=now, notice=posted.ref.get("notice")
         )
     if posted.kind == "digest":
         return posted, digest_message(session, int(posted.ref["run_id"]), now)

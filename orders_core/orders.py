@@ -263,15 +263,27 @@ def find_workspace(session: Session, team_id: str) -> Workspace:
     return workspace
 
 
-def resolve_caller(session: Session, team_id: str, user_id: str) -> Caller:
-    """The member `user_id` of workspace `team_id`, with their party; refuses strangers."""
-    row = session.execute(
+@functools.cache
+def _caller_query() -> Any:
+    return (
         select(Workspace.id, PartyOrg.id, PartyOrg.kind, PartyOrg.name, PartyOrg.channel_id)
         .select_from(Workspace)
-        .join(Member, and_(Member.workspace_id == Workspace.id, Member.user_id == user_id))
+        .join(
+            Member,
+            and_(Member.workspace_id == Workspace.id, Member.user_id == bindparam("user_id")),
+        )
         .join(PartyOrg, PartyOrg.id == Member.party_id)
-        .where(Workspace.team_id == team_id)
-    ).first()
+        .where(Workspace.team_id == bindparam("team_id"))
+    )
+
+
+def resolve_caller(session: Session, team_id: str, user_id: str) -> Caller:
+    """The member `user_id` of workspace `team_id`, with their party; refuses strangers."""
+    row = (
+        session.connection()
+        .execute(_caller_query(), {"team_id": team_id, "user_id": user_id})
+        .first()
+    )
     if row is None:
         find_workspace(session, team_id)  # a stranger workspace gets its own explanation
         raise errors.NotAMember(user_id, team_id)
@@ -608,18 +620,31 @@ def last_entries(session: Session, order_ids: Collection[int]) -> dict[int, Time
     """The newest timeline entry of each order, in one query (for lists and cards)."""
     if not order_ids:
         return {}
+    rows = session.connection().execute(_last_entries_query(), {"ids": list(order_ids)})
+    return {row[0]: TimelineEntry(*row[1:]) for row in rows}
+
+
+@functools.cache
+def _last_entries_query() -> Any:
     newest = (
         select(OrderEvent.order_id, func.max(OrderEvent.seq).label("seq"))
-        .where(OrderEvent.order_id.in_(list(order_ids)), _IS_TRANSITION)
+        .where(OrderEvent.order_id.in_(bindparam("ids", expanding=True)), _IS_TRANSITION)
         .group_by(OrderEvent.order_id)
         .subquery()
     )
-    events = session.scalars(
-        select(OrderEvent).join(
-            newest, and_(OrderEvent.order_id == newest.c.order_id, OrderEvent.seq == newest.c.seq)
-        )
-    )
-    return {e.order_id: _to_entry(e) for e in events}
+    return select(
+        OrderEvent.order_id,
+        OrderEvent.id,
+        OrderEvent.seq,
+        OrderEvent.action,
+        OrderEvent.actor_user_id,
+        OrderEvent.actor_party,
+        OrderEvent.from_status,
+        OrderEvent.to_status,
+        OrderEvent.reason,
+        OrderEvent.source,
+        OrderEvent.created_at,
+    ).join(newest, and_(OrderEvent.order_id == newest.c.order_id, OrderEvent.seq == newest.c.seq))
 
 
 def get_order_detail(session: Session, party: PartyRef, number: str | int) -> OrderDetail:
@@ -790,6 +815,23 @@ def check_action(
     return order, transition
 
 
+_GUARDED_UPDATE = (
+    update(Order)
+    .where(
+        Order.id == bindparam("b_id"),
+        Order.status == bindparam("b_status"),
+        Order.version == bindparam("b_version"),
+    )
+    .values(
+        status=bindparam("b_target", type_=Order.__table__.c.status.type),
+        version=Order.version + 1,
+        updated_at=bindparam("b_now", type_=Order.__table__.c.updated_at.type),
+        status_changed_at=bindparam("b_now", type_=Order.__table__.c.updated_at.type),
+    )
+)
+"""The conditional UPDATE every action is: it matches only the status and version read."""
+
+
 def act(
     session: Session,
     caller: Caller,
@@ -835,18 +877,17 @@ def act(
 
     # The conditional update is the lock: of two concurrent actions only one matches the
     # status and version it read; the other updates nothing and is told who was first.
-    result = session.execute(
-        update(Order)
-        .where(Order.id == order.id, Order.status == order.status, Order.version == order.version)
-        .values(
-            status=transition.target,
-            version=Order.version + 1,
-            updated_at=now,
-            status_changed_at=now,
-        )
-        .execution_options(synchronize_session=False)
+    result = session.connection().execute(
+        _GUARDED_UPDATE,
+        {
+            "b_id": order.id,
+            "b_status": order.status,
+            "b_version": order.version,
+            "b_target": transition.target,
+            "b_now": now,
+        },
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if result.rowcount != 1:
         replayed = _replay(session, caller.workspace_id, idempotency_key)
         if replayed is not None:
             return replayed
@@ -877,6 +918,31 @@ def act(
     return ActionOutcome(after, event)
 
 
+# One statement: the next seq of the order's timeline is computed by the INSERT itself.
+# (Two actions on one order never race here: the order's guarded UPDATE came first.)
+_INSERT_EVENT = (
+    insert(OrderEvent)
+    .values(
+        order_id=bindparam("b_order"),
+        workspace_id=bindparam("b_workspace"),
+        seq=select(func.coalesce(func.max(OrderEvent.seq), 0) + 1)
+        .where(OrderEvent.order_id == bindparam("b_order"))
+        .scalar_subquery(),
+        action=bindparam("b_action", type_=OrderEvent.__table__.c.action.type),
+        actor_user_id=bindparam("b_user"),
+        actor_party_id=bindparam("b_party_id"),
+        actor_party=bindparam("b_party", type_=OrderEvent.__table__.c.actor_party.type),
+        from_status=bindparam("b_from", type_=OrderEvent.__table__.c.from_status.type),
+        to_status=bindparam("b_to", type_=OrderEvent.__table__.c.to_status.type),
+        reason=bindparam("b_reason"),
+        source=bindparam("b_source", type_=OrderEvent.__table__.c.source.type),
+        idempotency_key=bindparam("b_key"),
+        created_at=bindparam("b_now", type_=OrderEvent.__table__.c.created_at.type),
+    )
+    .returning(OrderEvent.id, OrderEvent.seq)
+)
+
+
 def _record(
     session: Session,
     *,
@@ -894,30 +960,23 @@ def _record(
 ) -> TimelineEntry:
     # One statement: the next seq of the order's timeline is computed by the INSERT itself.
     # (Two actions on one order never race here: the order's guarded UPDATE came first.)
-    next_seq = (
-        select(func.coalesce(func.max(OrderEvent.seq), 0) + 1)
-        .where(OrderEvent.order_id == order_id)
-        .scalar_subquery()
-    )
     connection = session.connection()
     event_id, seq = connection.execute(
-        insert(OrderEvent)
-        .values(
-            order_id=order_id,
-            workspace_id=workspace_id,
-            seq=next_seq,
-            action=action,
-            actor_user_id=caller.user_id,
-            actor_party_id=caller.party_id,
-            actor_party=caller.party,
-            from_status=from_status,
-            to_status=to_status,
-            reason=reason,
-            source=source,
-            idempotency_key=idempotency_key,
-            created_at=now,
-        )
-        .returning(OrderEvent.id, OrderEvent.seq)
+        _INSERT_EVENT,
+        {
+            "b_order": order_id,
+            "b_workspace": workspace_id,
+            "b_action": action,
+            "b_user": caller.user_id,
+            "b_party_id": caller.party_id,
+            "b_party": caller.party,
+            "b_from": from_status,
+            "b_to": to_status,
+            "b_reason": reason,
+            "b_source": source,
+            "b_key": idempotency_key,
+            "b_now": now,
+        },
     ).one()
     if files:
         connection.execute(
