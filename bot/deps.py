@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from sqlalchemy.orm import Session
+
 from bot.clock import Clock
-from bot.outbox import OutboxWorker
+from bot.outbox import Claimed, OutboxWorker
 from orders_core.db import Database
 
 log = logging.getLogger(__name__)
@@ -20,17 +22,23 @@ class Deps:
     clock: Clock
     worker: OutboxWorker | None = None
 
-    def committed(self, item_ids: list[int] | None = None) -> None:
-        """A change with notifications was committed: deliver them now.
+    def committed(self) -> None:
+        """A change with notifications was committed: the worker delivers them now."""
+        if self.worker is not None:
+            self.worker.wake()
 
-        With the items' ids, this thread (a listener's, after its ack) delivers them itself, so
-        clicks are answered in parallel; anything left, or failing, is the worker's.
-        """
+    def claim_queued(self, session: Session) -> list[Claimed]:
+        """Inside a transaction: lease what it queued, to deliver from this thread once it
+        commits (`deliver`). Saves the separate claiming transaction of `committed(ids)`."""
+        return [] if self.worker is None else self.worker.claim_queued(session)
+
+    def deliver(self, claimed: list[Claimed]) -> None:
+        """After the commit: deliver what `claim_queued` leased; the worker gets the rest."""
         if self.worker is None:
             return
-        if item_ids:
+        if claimed:
             try:
-                self.worker.deliver_now(item_ids)
-            except Exception:  # the background worker will deliver them: never lose the answer
+                self.worker.deliver_claimed(claimed)
+            except Exception:  # their lease lapses and the worker retries: never lose them
                 log.exception("delivering right after the commit failed; the worker will retry")
         self.worker.wake()

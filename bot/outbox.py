@@ -225,6 +225,37 @@ def _claim_query(only: bool, skip_locked: bool, limit: int) -> Any:
     return query
 
 
+def _lease(
+    connection: Any, query: Any, params: dict[str, Any], worker: str, now: datetime
+) -> list[Claimed]:
+    """Run a claim query and lease what it found to `worker`."""
+    claimed: list[Claimed] = []
+    for row in connection.execute(query, params).all():
+        upto = row.id
+        if row.kind in COLLAPSIBLE:
+            upto = (
+                connection.scalar(_NEWEST_OF_KIND, {"lane": row.lane, "kind": row.kind}) or row.id
+            )
+        claimed.append(
+            Claimed(
+                row.id,
+                row.workspace_id,
+                row.kind,
+                row.lane,
+                dict(row.payload),
+                row.attempts,
+                upto,
+                row.last_error,
+                row.created_at,
+            )
+        )
+    if claimed:
+        connection.execute(
+            _LEASE, {"ids": [c.id for c in claimed], "worker": worker, "until": now + LEASE}
+        )
+    return claimed
+
+
 class Outbox:
     """Claiming, completing and rescheduling items in the database."""
 
@@ -250,35 +281,24 @@ class Outbox:
         if only is not None:
             params["only"] = list(only)
         query = _claim_query(only is not None, not self.db.is_sqlite, limit)
-        claimed: list[Claimed] = []
         with self.db.transaction() as s:
-            connection = s.connection()
-            for row in connection.execute(query, params).all():
-                upto = row.id
-                if row.kind in COLLAPSIBLE:
-                    upto = (
-                        connection.scalar(_NEWEST_OF_KIND, {"lane": row.lane, "kind": row.kind})
-                        or row.id
-                    )
-                claimed.append(
-                    Claimed(
-                        row.id,
-                        row.workspace_id,
-                        row.kind,
-                        row.lane,
-                        dict(row.payload),
-                        row.attempts,
-                        upto,
-                        row.last_error,
-                        row.created_at,
-                    )
-                )
-            if claimed:
-                connection.execute(
-                    _LEASE,
-                    {"ids": [c.id for c in claimed], "worker": worker, "until": now + LEASE},
-                )
-        return claimed
+            return _lease(s.connection(), query, params, worker, now)
+
+    def claim_queued(self, session: Session, worker: str) -> list[Claimed]:
+        """Claim, in `session`, the items it has queued (see OutboxWorker.claim_queued)."""
+        ids = queued_ids(session)
+        if not ids:
+            return []
+        now = self.clock.now()
+        query = _claim_query(True, not self.db.is_sqlite, len(ids))
+        return _lease(session.connection(), query, {"now": now, "only": ids}, worker, now)
+
+    def complete_many(self, items: list[Claimed]) -> None:
+        """Several delivered items done, in one transaction."""
+        now = self.clock.now()
+        with self.db.transaction() as s:
+            for item in items:
+                mark_done(s, item, now)
 
     def complete(self, item: Claimed) -> None:
         """Delivered: the item, and the redraws of its lane it made redundant, are done."""
@@ -484,28 +504,35 @@ class OutboxWorker:
             if len(items) > 1 and self.threads > 1:
                 # A batch holds the head of each of its lanes, one item per lane, so they may go
                 # in parallel: one slow answer from Slack does not hold up the other lanes.
-                list(self._threads().map(self._deliver_unless_stopping, items))
+                done = list(self._threads().map(self._deliver_unless_stopping, items))
             else:
-                for item in items:
-                    self._deliver_one(item)
+                done = [self._deliver_one(item) for item in items]
+            self._complete([item for item, ok in zip(items, done, strict=True) if ok])
             return len(items)
 
-    def _deliver_unless_stopping(self, item: Claimed) -> None:
+    def _complete(self, items: list[Claimed]) -> None:
+        """Mark delivered items done, all in one transaction."""
+        if items:
+            self.outbox.complete_many(items)
+
+    def _deliver_unless_stopping(self, item: Claimed) -> bool:
         if self._stop.is_set():
             self.outbox.release(item)  # shutting down mid-batch: another worker will take it
-        else:
-            self._deliver_one(item)
+            return False
+        return self._deliver_one(item)
 
     def _threads(self) -> ThreadPoolExecutor:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="outbox-delivery")
         return self._pool
 
-    def _deliver_one(self, item: Claimed) -> None:
+    def _deliver_one(self, item: Claimed) -> bool:
+        """Deliver (or reschedule, or fail) one item; True when it is delivered and still to be
+        marked done."""
         with log_context(kind=item.kind, lane=item.lane):
-            self._deliver_logged(item)
+            return self._deliver_logged(item)
 
-    def _deliver_logged(self, item: Claimed) -> None:
+    def _deliver_logged(self, item: Claimed) -> bool:
         try:
             self.deliver(item)
         except Exception as exc:
@@ -524,16 +551,19 @@ class OutboxWorker:
                     verdict,
                     "" if kept else ": gave up",
                 )
-            return
-        if not item.completed:
-            self.outbox.complete(item)
+            return False
+        return not item.completed
 
-    def deliver_now(self, item_ids: list[int]) -> int:
-        """Deliver items just committed, in the calling thread (a listener's), if their lanes are
-        free; the rest stay for the background worker. How many were delivered here."""
-        items = self.outbox.claim(self.name, len(item_ids), only=item_ids)
-        for item in items:
-            self._deliver_one(item)
+    def claim_queued(self, session: Session) -> list[Claimed]:
+        """Lease, inside the transaction that queued them, the items it queued whose lanes are
+        free: committed together with the change, they are this thread's to deliver at once
+        (`deliver_claimed`), and no other worker can take them meanwhile."""
+        return self.outbox.claim_queued(session, self.name)
+
+    def deliver_claimed(self, items: list[Claimed]) -> int:
+        """Deliver items this thread claimed (after their transaction committed)."""
+        done = [self._deliver_one(item) for item in items]
+        self._complete([item for item, ok in zip(items, done, strict=True) if ok])
         return len(items)
 
     def drain(self, timeout: float = 10.0) -> bool:

@@ -10,7 +10,7 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot import notify, outbox
+from bot import notify
 from bot.blocks.format import SLACK_FORMAT
 from bot.blocks.home import SHOW_WAITING_ACTION, waiting_spec
 from bot.blocks.orders import (
@@ -160,11 +160,11 @@ def take_action(
                 now=now,
             )
             notify.after_action(s, outcome, caller, origin, now=now)
-            queued = outbox.queued_ids(s)
+            claimed = deps.claim_queued(s)
     except errors.OrdersError as exc:
         refuse(deps, body, client, exc, origin, value.number)
         return
-    deps.committed(queued)  # delivered from this thread, in parallel with other clicks
+    deps.deliver(claimed)  # from this thread, in parallel with other clicks
     log.info(
         "%s %s %s",
         outcome.order.code,
