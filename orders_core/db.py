@@ -2,7 +2,8 @@
 
 SQLite (the default, a file beside the bot) runs in WAL mode with foreign keys on, and starts
 every transaction that may write with BEGIN IMMEDIATE: two writers then queue on the database
-lock instead of failing half-way with "database is locked"; reads begin deferred and never wait. PostgreSQL (`DATABASE_URL`) is used as is.
+lock instead of failing half-way with "database is locked"; reads begin deferred and never wait.
+PostgreSQL (`DATABASE_URL`) runs at its default READ COMMITTED; reads run in autocommit.
 """
 
 from __future__ import annotations
@@ -75,12 +76,18 @@ class Database:
             if parsed.database in (None, "", ":memory:"):
                 raise ValueError("use a SQLite file, not :memory: (threads need to share it)")
         else:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            # No pre-ping (a round trip on every checkout, several per click): a connection
+            # found dead fails that one unit of work, and the whole pool is then replaced.
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
         self.engine = create_engine(self.url, **kwargs)
         reader: Engine = self.engine
         if self.is_sqlite:
             _configure_sqlite(self.engine)
             reader = self.engine.execution_options(**{_DEFERRED: True})
+        else:
+            # PostgreSQL reads at READ COMMITTED take a fresh snapshot per statement anyway: in
+            # autocommit they see the same, without BEGIN and COMMIT round trips.
+            reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._reader = sessionmaker(reader, expire_on_commit=False)
         self._writer = sessionmaker(self.engine, expire_on_commit=False)
 
