@@ -256,7 +256,8 @@ class Deliveries:
                 return  # posted already (a retry after a crash), or given up
             policy = get_policy(s, run.policy_id)
             message = digest_message(s, run.id, now, run=run, policy=policy)
-        client = self._client(item.workspace_id)
+        self._teams[policy.workspace_id] = (policy.team_id, policy.enterprise_id)
+        client = self._client(policy.workspace_id)
         try:
             answer = post_once(client, item, channel=policy.channel_id, **message.as_kwargs())
         except SlackApiError as exc:

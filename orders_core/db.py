@@ -2,8 +2,9 @@
 
 SQLite (the default, a file beside the bot) runs in WAL mode with foreign keys on, and starts
 every transaction that may write with BEGIN IMMEDIATE: two writers then queue on the database
-lock instead of failing half-way with "database is locked"; reads begin deferred and never wait.
-PostgreSQL (`DATABASE_URL`) runs at its default READ COMMITTED; reads run in autocommit.
+lock instead of failing half-way with "database is locked". PostgreSQL (`DATABASE_URL`) runs at
+its default READ COMMITTED. On both, read units of work open no transaction: each statement sees
+the latest committed state (what READ COMMITTED gives anyway), without BEGIN and COMMIT.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_DATABASE_URL = "sqlite:///orders-bot.db"
-_DEFERRED = "orders_core_deferred"
+_READ_ONLY = "orders_core_read_only"
 
 
 def database_url_from_env() -> str:
@@ -58,9 +59,10 @@ def _configure_sqlite(engine: Engine) -> None:
         # Every transaction that may write takes the write lock up front, ours and those of the
         # libraries sharing the engine (slack_sdk's stores, APScheduler's job store): a deferred
         # one that reads and then writes fails at once if another writer committed meanwhile.
-        # Only our read units of work begin deferred, so readers never wait for writers.
-        deferred = conn.get_execution_options().get(_DEFERRED, False)
-        conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+        # Our read units of work open no transaction at all: each statement reads the latest
+        # committed state (as PostgreSQL's READ COMMITTED does), and readers never wait.
+        if not conn.get_execution_options().get(_READ_ONLY, False):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
@@ -83,7 +85,7 @@ class Database:
         reader: Engine = self.engine
         if self.is_sqlite:
             _configure_sqlite(self.engine)
-            reader = self.engine.execution_options(**{_DEFERRED: True})
+            reader = self.engine.execution_options(**{_READ_ONLY: True})
         else:
             # PostgreSQL reads at READ COMMITTED take a fresh snapshot per statement anyway: in
             # autocommit they see the same, without BEGIN and COMMIT round trips.
@@ -99,7 +101,8 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A reading unit of work: one transaction, whose objects stay readable after it ends."""
+        """A reading unit of work (no transaction: each statement sees the latest committed
+        state); its objects stay readable after it ends."""
         with self._reader() as session, session.begin():
             yield session
 

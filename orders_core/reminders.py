@@ -107,6 +107,7 @@ class PolicyView:
     deleted: bool = False
     paused: bool = False
     """Its workspace has paused every reminder."""
+    enterprise_id: str | None = None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -239,6 +240,7 @@ _POLICY_COLUMNS = (
     ReminderPolicy.created_by,
     ReminderPolicy.deleted_at,
     Workspace.reminders_paused_at,
+    Workspace.enterprise_id,
 )
 
 
@@ -283,6 +285,7 @@ def _view(row: Any) -> PolicyView:
         created_by=row.created_by,
         deleted=row.deleted_at is not None,
         paused=row.reminders_paused_at is not None,
+        enterprise_id=row.enterprise_id,
     )
 
 
