@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 ORDERS_BOT = str(Path(sys.executable).with_name("orders-bot"))
 SIGNING_SECRET = secrets.token_hex(16)
 HTTP_THREADS = 8
+CLICK_PROCESSES = 2
+"""The click suite serves both apps with this many processes (HTTP_PROCESSES), one per core."""
 
 
 def free_port() -> int:
@@ -35,7 +37,7 @@ def _env(slack_api_url: str, port: int, **extra: str) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("SLACK_", "DATABASE_URL", "PORT", "HOST", "LOG_", "HTTP_THREADS"))
+        if not k.startswith(("SLACK_", "DATABASE_URL", "PORT", "HOST", "LOG_", "HTTP_"))
     }
     env.update(
         SLACK_BOT_TOKEN=TOKEN,
@@ -131,13 +133,21 @@ class ServerProcess:
         self.stop()
 
 
-def orders_bot(name: str, database_url: str, slack_api_url: str, log_dir: Path) -> ServerProcess:
+def orders_bot(
+    name: str, database_url: str, slack_api_url: str, log_dir: Path, *, processes: int = 1
+) -> ServerProcess:
     """`orders-bot run --http`, as an operator starts it (its production server, waitress)."""
-    env = _env(slack_api_url, free_port(), DATABASE_URL=database_url, LOG_LEVEL="INFO")
+    env = _env(
+        slack_api_url,
+        free_port(),
+        DATABASE_URL=database_url,
+        LOG_LEVEL="INFO",
+        HTTP_PROCESSES=str(processes),
+    )
     return ServerProcess(name, [ORDERS_BOT, "run", "--http"], env, log_dir)
 
 
-def bare_bolt(name: str, slack_api_url: str, log_dir: Path) -> ServerProcess:
-    """The baseline bare Bolt app, under the same server with the same threads."""
-    env = _env(slack_api_url, free_port())
+def bare_bolt(name: str, slack_api_url: str, log_dir: Path, *, processes: int = 1) -> ServerProcess:
+    """The baseline bare Bolt app, under the same server with the same threads and processes."""
+    env = _env(slack_api_url, free_port(), HTTP_PROCESSES=str(processes))
     return ServerProcess(name, [sys.executable, "-m", "benchmarks.bare_bolt"], env, log_dir)

@@ -21,7 +21,7 @@ from slack_bolt import Ack, App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 
-from bot.http import HttpServer
+from bot.http import HttpServer, fork_processes, listening_socket, stop_processes
 
 
 def build_app(*, signing_secret: str, api_url: str, token: str, threads: int) -> App:
@@ -72,6 +72,11 @@ def with_health(handler: Wsgi) -> Wsgi:
 def main() -> None:
     """Serve until SIGTERM."""
     threads = int(os.environ.get("HTTP_THREADS", "8"))
+    processes = int(os.environ.get("HTTP_PROCESSES", "1"))
+    host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "3000"))
+    # Like `orders-bot run --http` with HTTP_PROCESSES: one socket, forked before any thread.
+    sock = listening_socket(host, port) if processes > 1 else None
+    index, children = fork_processes(processes) if sock else (0, [])
     app = build_app(
         signing_secret=os.environ["SLACK_SIGNING_SECRET"],
         api_url=os.environ["SLACK_API_URL"],
@@ -79,15 +84,16 @@ def main() -> None:
         threads=max(4, threads),  # our app's listener pool: max(4, HTTP_THREADS)
     )
     server = HttpServer(
-        with_health(SlackRequestHandler(app)),
-        host=os.environ.get("HOST", "127.0.0.1"),
-        port=int(os.environ.get("PORT", "3000")),
-        threads=threads,
+        with_health(SlackRequestHandler(app)), host=host, port=port, threads=threads, sock=sock
     )
     signal.signal(signal.SIGTERM, lambda *_: server.request_stop())
     signal.signal(signal.SIGINT, lambda *_: server.request_stop())
-    print(f"bare Bolt app listening on {server.url}", file=sys.stderr, flush=True)
+    if index == 0:
+        print(f"bare Bolt app listening on {server.url}", file=sys.stderr, flush=True)
     server.serve_forever(grace=5)
+    if index > 0:
+        os._exit(0)
+    stop_processes(children)
 
 
 if __name__ == "__main__":

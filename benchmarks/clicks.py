@@ -31,7 +31,7 @@ from benchmarks.datasets import (
 )
 from benchmarks.fakeslack import FakeSlack
 from benchmarks.load import LoadProcess, LoadResult, percentile
-from benchmarks.procstat import cpu_seconds
+from benchmarks.procstat import tree_cpu_seconds
 from benchmarks.report import Row
 from bot.blocks.orders import action_id, render_order_card
 from bot.localslack import action_item, find_element
@@ -106,8 +106,11 @@ def run(
     try:
         log(f"clicks on {kind.name}: placing {plan.orders:,} cards in the fake Slack")
         clicks = prepare_clicks(db, slack, plan.merchants)
-        bare = apps.bare_bolt(f"bare-bolt-{kind.name}", slack.base_url, log_dir)
-        ours = apps.orders_bot(f"orders-bot-clicks-{kind.name}", url, slack.base_url, log_dir)
+        n = apps.CLICK_PROCESSES
+        bare = apps.bare_bolt(f"bare-bolt-{kind.name}", slack.base_url, log_dir, processes=n)
+        ours = apps.orders_bot(
+            f"orders-bot-clicks-{kind.name}", url, slack.base_url, log_dir, processes=n
+        )
         with bare, ours:
             servers = {"bare": bare, "ours": ours}
             phases: list[tuple[str, int, int]] = [("warmup", 4, plan.warmup)]
@@ -242,7 +245,7 @@ def _phase(
     db: Database,
 ) -> PhaseResult:
     mark = slack.mark()
-    cpu_before = cpu_seconds(server.pid)
+    cpu_before = tree_cpu_seconds(server.pid)
     result = load.run(server.url, apps.SIGNING_SECRET, [c.body for c in clicks], clients)
     targets = [(c.channel, c.ts) for c in clicks]
     deadline = time.monotonic() + 120 + len(clicks) / 20
@@ -252,7 +255,7 @@ def _phase(
         if handled >= len(clicks) or result.errors:
             break
         time.sleep(0.05)
-    cpu = cpu_seconds(server.pid) - cpu_before
+    cpu = tree_cpu_seconds(server.pid) - cpu_before
     return _figures(result, clients, handled, last, cpu)
 
 

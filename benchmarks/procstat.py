@@ -63,3 +63,16 @@ def cpu_seconds(pid: int | str = "self") -> float:
         return 0.0
     # After the command name: state is field 3, utime and stime are fields 14 and 15.
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and of its children (a server's forked processes)."""
+    total = cpu_seconds(pid)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if fields and int(fields[1]) == pid:  # the parent pid is field 4, the 2nd after ")"
+            total += cpu_seconds(stat.parent.name)
+    return total

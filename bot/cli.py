@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -625,7 +626,7 @@ def run(
     import signal
 
     from bot.app import build_runtime
-    from bot.http import HttpServer
+    from bot.http import HttpServer, fork_processes, listening_socket, stop_processes
     from bot.logs import configure_logging
     from bot.settings import Mode
 
@@ -636,28 +637,47 @@ def run(
     except SettingsError as exc:
         fail(str(exc))
     configure_logging(settings.log_level, settings.log_format)
+    index = 0
+    children: list[int] = []
+    sock: Any = None
+    if mode is Mode.HTTP and settings.http_processes > 1:
+        # Several processes share one listening socket, each with its own GIL: migrate first,
+        # then fork before any thread or connection exists; the first one runs the scheduler.
+        prepare = Database(settings.database_url)
+        if prepare.is_sqlite:
+            prepare.upgrade()
+        prepare.dispose()
+        sock = listening_socket(host or settings.host, port or settings.port)
+        index, children = fork_processes(settings.http_processes)
     runtime = build_runtime(settings, mode=mode)
-    runtime.start_background(
-        scheduler=settings.scheduler_enabled if scheduler is None else scheduler
-    )
+    wanted = settings.scheduler_enabled if scheduler is None else scheduler
+    runtime.start_background(scheduler=wanted and index == 0)
     if mode is Mode.HTTP:
         server = HttpServer(
             runtime.wsgi,
             host=host or settings.host,
             port=port or settings.port,
             threads=settings.http_threads,
+            sock=sock,
         )
 
         def stop(signum: int, _frame: object) -> None:
-            err.print(f"signal {signum}: finishing requests in flight, then stopping")
+            if index == 0:
+                err.print(f"signal {signum}: finishing requests in flight, then stopping")
             server.request_stop()
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        err.print(
-            f"orders-bot listening on http://{host or settings.host}:{server.port}/slack/events"
-        )
+        if index == 0:
+            where = f"http://{host or settings.host}:{server.port}/slack/events"
+            extra = f" ({settings.http_processes} processes)" if children else ""
+            err.print(f"orders-bot listening on {where}{extra}")
         server.serve_forever()
+        runtime.stop()
+        if index > 0:
+            os._exit(0)  # a forked copy: leave without running the parent's exit handlers
+        stop_processes(children)
+        return
     else:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 

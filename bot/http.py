@@ -7,8 +7,11 @@ WSGI app on a free port.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterable
@@ -172,16 +175,17 @@ class HttpServer:
         host: str = "127.0.0.1",
         port: int = 0,
         threads: int = 8,
+        sock: socket.socket | None = None,
     ) -> None:
         from waitress.server import create_server
 
+        where: dict[str, Any] = {"sockets": [sock]} if sock else {"host": host, "port": port}
         self.server: Any = create_server(
             app,
-            host=host,
-            port=port,
             threads=threads,
             ident="orders-bot",
             clear_untrusted_proxy_headers=True,
+            **where,
         )
         self._thread: threading.Thread | None = None
         self._stop_requested = threading.Event()
@@ -246,3 +250,51 @@ class HttpServer:
         self._thread.join(5)
         dispatcher.shutdown()
         self._thread = None
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A bound, listening TCP socket, to share between the processes forked after it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    return sock
+
+
+def fork_processes(count: int) -> tuple[int, list[int]]:
+    """Fork `count - 1` copies of this process: (this one's index, the children's pids).
+
+    Call it before any thread, database connection or client exists: each process then builds
+    its own. The parent is index 0 and gets the children's pids; a child gets an empty list.
+    """
+    children: list[int] = []
+    for index in range(1, count):
+        pid = os.fork()
+        if pid == 0:
+            return index, []
+        children.append(pid)
+    return 0, children
+
+
+def stop_processes(children: list[int], timeout: float = 30.0) -> None:
+    """SIGTERM the children and wait for them (SIGKILL whoever is still there at the end)."""
+    import signal
+    import time
+
+    for pid in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    waiting = set(children)
+    while waiting and time.monotonic() < deadline:
+        for pid in list(waiting):
+            with contextlib.suppress(ChildProcessError):
+                done, _ = os.waitpid(pid, os.WNOHANG)
+                if not done:
+                    continue
+            waiting.discard(pid)
+        time.sleep(0.05)
+    for pid in waiting:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)

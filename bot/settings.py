@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=1, le=65535)
     http_threads: int = Field(default=8, ge=1, le=256)
+    http_processes: int = Field(default=1, ge=1, le=64)
+    """HTTP mode: processes sharing the port (each with its threads, its GIL, its outbox worker)."""
     log_level: str = "INFO"
     log_format: str = "text"
     scheduler_enabled: bool = True

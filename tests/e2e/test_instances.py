@@ -83,12 +83,13 @@ def test_two_http_instances_and_a_scheduler_on_postgres(world_pg: World) -> None
         processes = [
             subprocess.Popen(
                 [EXE, "run", "--http", "--port", str(p)],
-                env=env,
+                # The first instance serves its port with two forked processes.
+                env={**env, "HTTP_PROCESSES": "2" if k == 0 else "1"},
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 text=True,
             )
-            for p in ports
+            for k, p in enumerate(ports)
         ] + [
             subprocess.Popen(
                 [EXE, "scheduler"],
@@ -98,6 +99,7 @@ def test_two_http_instances_and_a_scheduler_on_postgres(world_pg: World) -> None
                 text=True,
             )
         ]
+        forked: list[int] = []
         logs: list[list[str]] = [[] for _ in processes]
         readers = [
             threading.Thread(target=lambda i=i: logs[i].extend(processes[i].stderr), daemon=True)
@@ -154,6 +156,8 @@ def test_two_http_instances_and_a_scheduler_on_postgres(world_pg: World) -> None
                 return confirms == ORDERS and pending == 0 and posted == 1
 
             wait(settled, 90)
+            forked += children_of(processes[0].pid)
+            assert len(forked) == 1  # HTTP_PROCESSES=2: the instance and one copy
         finally:
             for p in processes:
                 p.send_signal(signal.SIGTERM)
@@ -165,6 +169,7 @@ def test_two_http_instances_and_a_scheduler_on_postgres(world_pg: World) -> None
                 assert p.stderr is not None
                 p.stderr.close()
         assert [p.returncode for p in processes] == [0, 0, 0], logs
+        assert forked and not any(alive(pid) for pid in forked)  # SIGTERM stopped it too
 
     with world.db.read() as s:
         per_order = dict(
@@ -199,6 +204,28 @@ def test_two_http_instances_and_a_scheduler_on_postgres(world_pg: World) -> None
     assert not any(
         TOKEN in json.dumps(line) or SIGNING_SECRET in json.dumps(line) for line in lines
     )
+
+
+def children_of(pid: int) -> list[int]:
+    """The live processes whose parent is `pid` (zombies are gone once reaped)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, ppid = stat.read_text().rpartition(")")[2].split()[:2]
+        except OSError:
+            continue
+        if int(ppid) == pid and state != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    """The process exists and is not a zombie."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def _healthy(port: int) -> bool:
