@@ -187,10 +187,21 @@ _LEASE = (
 )
 
 
+def _lane_head() -> Any:
+    """The item is the first pending one of its lane (the lane's next to go)."""
+    earlier = aliased(OutboxItem)
+    return ~exists().where(
+        and_(
+            earlier.lane == OutboxItem.lane,
+            earlier.status == PENDING,
+            earlier.id < OutboxItem.id,
+        )
+    )
+
+
 @functools.cache
 def _claim_query(only: bool, skip_locked: bool, limit: int) -> Any:
     """The head item of each free lane that is due (of `only` some ids), oldest first."""
-    earlier = aliased(OutboxItem)
     now: Any = bindparam("now")
     query = (
         select(
@@ -207,13 +218,7 @@ def _claim_query(only: bool, skip_locked: bool, limit: int) -> Any:
             OutboxItem.status == PENDING,
             OutboxItem.next_attempt_at <= now,
             (OutboxItem.locked_until.is_(None)) | (OutboxItem.locked_until < now),
-            ~exists().where(
-                and_(
-                    earlier.lane == OutboxItem.lane,
-                    earlier.status == PENDING,
-                    earlier.id < OutboxItem.id,
-                )
-            ),
+            _lane_head(),
         )
         .order_by(OutboxItem.id)
         .limit(limit)
@@ -359,20 +364,13 @@ class Outbox:
         """When the next item could be delivered (the head of its lane, due and not leased),
         if that is within `within` from now."""
         now = self.clock.now()
-        earlier = aliased(OutboxItem)
         with self.db.read() as s:
             heads = s.execute(
                 select(OutboxItem.next_attempt_at, OutboxItem.locked_until)
                 .where(
                     OutboxItem.status == PENDING,
                     OutboxItem.next_attempt_at <= now + within,
-                    ~exists().where(
-                        and_(
-                            earlier.lane == OutboxItem.lane,
-                            earlier.status == PENDING,
-                            earlier.id < OutboxItem.id,
-                        )
-                    ),
+                    _lane_head(),
                 )
                 .order_by(OutboxItem.next_attempt_at)
                 .limit(100)
