@@ -27,7 +27,7 @@ _BY_TS = select(PostedMessage.id).where(
     PostedMessage.channel_id == bindparam("channel_id"), PostedMessage.ts == bindparam("ts")
 )
 _LIVE_MESSAGES = (
-    select(PostedMessageOrder.message_id)
+    select(PostedMessageOrder.message_id, PostedMessage.channel_id, PostedMessage.ts)
     .join(PostedMessage, PostedMessage.id == PostedMessageOrder.message_id)
     .where(
         PostedMessageOrder.order_id == bindparam("order_id"),
@@ -192,11 +192,18 @@ def redraw_message(session: Session, message_id: int, *, now: datetime, workspac
 
 
 def redraw_order_messages(
-    session: Session, order_id: int, *, now: datetime, workspace_id: int
+    session: Session,
+    order_id: int,
+    *,
+    now: datetime,
+    workspace_id: int,
+    first: tuple[str | None, str | None] = (None, None),
 ) -> None:
-    """Queue a redraw of every message we posted that shows this order (cards, digests)."""
-    for message_id in session.connection().scalars(_LIVE_MESSAGES, {"order_id": order_id}):
-        redraw_message(session, message_id, now=now, workspace_id=workspace_id)
+    """Queue a redraw of every message we posted that shows this order (cards, digests); the
+    one at `first` (channel, ts: the message clicked) goes first."""
+    rows = session.connection().execute(_LIVE_MESSAGES, {"order_id": order_id}).all()
+    for row in sorted(rows, key=lambda row: (row.channel_id, row.ts) != first):
+        redraw_message(session, row.message_id, now=now, workspace_id=workspace_id)
 
 
 def refresh_home(
@@ -246,7 +253,9 @@ def after_action(
 ) -> None:
     """Everything people must see after an action, queued in the action's own transaction."""
     order = outcome.order
-    if origin is not None:
+    # A message in a channel is one of the order's own (its card, a digest): it is redrawn with
+    # all of them below, unless this is a replay, which redraws only what was clicked.
+    if origin is not None and not (origin.kind == "channel" and not outcome.replayed):
         done = f":white_check_mark: {outcome.entry.past.capitalize()} *{order.code}* — it is now {order.status.label}."
         redraw_origin(
             session,
@@ -258,7 +267,10 @@ def after_action(
         )
     if outcome.replayed:
         return  # the first delivery already told everyone
-    redraw_order_messages(session, order.id, now=now, workspace_id=order.workspace_id)
+    clicked = (origin.channel_id, origin.ts) if origin is not None else (None, None)
+    redraw_order_messages(
+        session, order.id, now=now, workspace_id=order.workspace_id, first=clicked
+    )
     post_card(session, order, caller.party.other, action_notice(order, outcome.entry), now=now)
     viewers = session.connection().scalars(
         _HOME_VIEWERS,

@@ -231,13 +231,23 @@ def _claim_query(only: bool, skip_locked: bool, limit: int) -> Any:
 
 
 def _lease(
-    connection: Any, query: Any, params: dict[str, Any], worker: str, now: datetime
+    connection: Any,
+    query: Any,
+    params: dict[str, Any],
+    worker: str,
+    now: datetime,
+    *,
+    collapse: bool = True,
 ) -> list[Claimed]:
-    """Run a claim query and lease what it found to `worker`."""
+    """Run a claim query and lease what it found to `worker`.
+
+    `collapse`: also take the later redraws of the same lane and kind (they add nothing to the
+    one delivered first). Items just queued are the newest of their lanes: nothing to look for.
+    """
     claimed: list[Claimed] = []
     for row in connection.execute(query, params).all():
         upto = row.id
-        if row.kind in COLLAPSIBLE:
+        if collapse and row.kind in COLLAPSIBLE:
             upto = (
                 connection.scalar(_NEWEST_OF_KIND, {"lane": row.lane, "kind": row.kind}) or row.id
             )
@@ -296,7 +306,9 @@ class Outbox:
             return []
         now = self.clock.now()
         query = _claim_query(True, not self.db.is_sqlite, len(ids))
-        return _lease(session.connection(), query, {"now": now, "only": ids}, worker, now)
+        return _lease(
+            session.connection(), query, {"now": now, "only": ids}, worker, now, collapse=False
+        )
 
     def complete_many(self, items: list[Claimed]) -> None:
         """Several delivered items done, in one transaction."""
