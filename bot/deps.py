@@ -29,7 +29,7 @@ class Deps:
 
     def claim_queued(self, session: Session) -> list[Claimed]:
         """Inside a transaction: lease what it queued, to deliver from this thread once it
-        commits (`deliver`). Saves the separate claiming transaction of `committed(ids)`."""
+        commits (`deliver`), with no claiming transaction of its own."""
         return [] if self.worker is None else self.worker.claim_queued(session)
 
     def deliver(self, claimed: list[Claimed]) -> None:

@@ -255,7 +255,8 @@ def after_action(
     order = outcome.order
     # A message in a channel is one of the order's own (its card, a digest): it is redrawn with
     # all of them below, unless this is a replay, which redraws only what was clicked.
-    if origin is not None and not (origin.kind == "channel" and not outcome.replayed):
+    redrawn_below = origin is not None and origin.kind == "channel" and not outcome.replayed
+    if origin is not None and not redrawn_below:
         done = f":white_check_mark: {outcome.entry.past.capitalize()} *{order.code}* — it is now {order.status.label}."
         redraw_origin(
             session,

@@ -201,7 +201,7 @@ def _lane_head() -> Any:
 
 @functools.cache
 def _claim_query(only: bool, skip_locked: bool, limit: int) -> Any:
-    """The head item of each free lane that is due (of `only` some ids), oldest first."""
+    """The head item of each free lane that is due (`only`: of the ids given), oldest first."""
     now: Any = bindparam("now")
     query = (
         select(
@@ -278,26 +278,15 @@ class Outbox:
         self.db = db
         self.clock = clock
 
-    def claim(
-        self, worker: str, limit: int = 20, *, only: list[int] | None = None
-    ) -> list[Claimed]:
-        """Lease the first due item of up to `limit` lanes that no other worker holds.
-
-        `only`: just these items (the ones a listener has just committed), if they may go now.
-        """
+    def claim(self, worker: str, limit: int = 20) -> list[Claimed]:
+        """Lease the first due item of up to `limit` lanes that no other worker holds."""
         now = self.clock.now()
-        if only is None:
-            with self.db.read() as s:  # idle polls stay reads: no write lock taken every second
-                if s.connection().scalar(_ANY_DUE, {"now": now}) is None:
-                    return []
-        elif not only:
-            return []
-        params: dict[str, Any] = {"now": now}
-        if only is not None:
-            params["only"] = list(only)
-        query = _claim_query(only is not None, not self.db.is_sqlite, limit)
+        with self.db.read() as s:  # idle polls stay reads: no write lock taken every second
+            if s.connection().scalar(_ANY_DUE, {"now": now}) is None:
+                return []
+        query = _claim_query(False, not self.db.is_sqlite, limit)
         with self.db.transaction() as s:
-            return _lease(s.connection(), query, params, worker, now)
+            return _lease(s.connection(), query, {"now": now}, worker, now)
 
     def claim_queued(self, session: Session, worker: str) -> list[Claimed]:
         """Claim, in `session`, the items it has queued (see OutboxWorker.claim_queued)."""
@@ -316,11 +305,6 @@ class Outbox:
         with self.db.transaction() as s:
             for item in items:
                 mark_done(s, item, now)
-
-    def complete(self, item: Claimed) -> None:
-        """Delivered: the item, and the redraws of its lane it made redundant, are done."""
-        with self.db.transaction() as s:
-            mark_done(s, item, self.clock.now())
 
     def reschedule(self, item: Claimed, reason: str, delay: float | None) -> bool:
         """Try again later (exponential backoff, or Slack's Retry-After); False once given up."""

@@ -254,11 +254,6 @@ def _policy_query() -> Any:
     )
 
 
-@functools.cache
-def _one_policy_query() -> Any:
-    return _policy_query().where(ReminderPolicy.id == bindparam("policy_id"))
-
-
 def _view(row: Any) -> PolicyView:
     kind = Party(row.kind)
     return PolicyView(
@@ -352,10 +347,10 @@ def delete_policy(session: Session, caller: Caller, policy_id: int, *, now: date
 
 def get_policy(session: Session, policy_id: int) -> PolicyView:
     """One policy (deleted ones too)."""
-    row = session.connection().execute(_one_policy_query(), {"policy_id": policy_id}).first()
-    if row is None:
+    policy = get_policies(session, [policy_id]).get(policy_id)
+    if policy is None:
         raise errors.NotFound(f"There is no reminder #{policy_id}.")
-    return _view(row)
+    return policy
 
 
 @functools.cache
@@ -521,25 +516,13 @@ def due_orders(session: Session, policy: PolicyView, now: datetime) -> list[DueO
 # -- claims ------------------------------------------------------------------------------------------
 
 
-def insert_ignoring_conflicts(session: Session, table: Any) -> Any:
-    """`INSERT … ON CONFLICT DO NOTHING` for the session's database (SQLite or PostgreSQL)."""
-    return _insert_ignoring(session.get_bind().dialect.name, table)
-
-
-@functools.cache
-def _insert_ignoring(dialect: str, table: Any) -> Any:
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table).on_conflict_do_nothing()
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(table).on_conflict_do_nothing()
-
-
 @functools.cache
 def _claim_statement(dialect: str) -> Any:
-    return _insert_ignoring(dialect, ReminderRun).returning(ReminderRun.id)
+    """`INSERT … ON CONFLICT DO NOTHING RETURNING id` of a run, for SQLite or PostgreSQL."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(ReminderRun).on_conflict_do_nothing().returning(ReminderRun.id)
 
 
 @functools.cache
