@@ -13,18 +13,19 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, literal_column
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.selectable import GenerativeSelect
 
 DEFAULT_DATABASE_URL = "sqlite:///orders-bot.db"
-_READ_ONLY = "orders_core_read_only"
+_Query = TypeVar("_Query", bound=GenerativeSelect)
 
 
 def database_url_from_env() -> str:
@@ -41,7 +42,7 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, *, writer: bool) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own would be DEFERRED).
@@ -54,15 +55,96 @@ def _configure_sqlite(engine: Engine) -> None:
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    if not writer:
+        return
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         # Every transaction that may write takes the write lock up front, ours and those of the
         # libraries sharing the engine (slack_sdk's stores, APScheduler's job store): a deferred
         # one that reads and then writes fails at once if another writer committed meanwhile.
-        # Our read units of work open no transaction at all: each statement reads the latest
-        # committed state (as PostgreSQL's READ COMMITTED does), and readers never wait.
-        if not conn.get_execution_options().get(_READ_ONLY, False):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def fixed_limit(query: _Query, n: int) -> _Query:
+    """`query` with `LIMIT n OFFSET 0` written into its SQL. A statement built once per shape
+    then binds no values for them on each run (SQLite's compiler would bind two: the limit,
+    and an OFFSET it always adds)."""
+    return query.limit(literal_column(str(int(n)))).offset(literal_column("0"))
+
+
+class PreparedRead:
+    """A SELECT built once, compiled once for a dialect, and run straight on the driver.
+
+    SQLAlchemy still writes the SQL, orders the parameters and reads each column back through
+    its type (`TypeEngine.bind_processor` / `result_processor`); what is skipped is its
+    per-execution work (hashing the statement's cache key, building the parameters, an execution
+    context and a result), which costs more than a short indexed read on SQLite. If the driver
+    raises, the statement runs again through `Connection.execute`, so SQLAlchemy handles the
+    failure as it handles any other (wrapping it; replacing the pool on a lost connection).
+    """
+
+    def __init__(self, statement: Any, dialect: Any) -> None:
+        compiled = statement.compile(dialect=dialect)
+        if compiled.post_compile_params:
+            raise ValueError("a prepared read cannot expand parameters (IN lists)")
+        self.statement = statement
+        self.sql = compiled.string
+        self.defaults = {
+            name: bind.value
+            for name, bind in compiled.binds.items()
+            if not bind.required and bind.value is not None
+        }
+        self.positional = tuple(compiled.positiontup) if compiled.positional else None
+        self.binds = {
+            name: processor
+            for name, bind in compiled.binds.items()
+            if (processor := bind.type.bind_processor(dialect)) is not None
+        }
+        self.converters = tuple(
+            (index, processor)
+            for index, column in enumerate(statement.selected_columns)
+            if (processor := column.type.result_processor(dialect, None)) is not None
+        )
+
+    def rows(self, session: Session, params: dict[str, Any]) -> list[Any]:
+        """The rows for `params`, each a list of values as their column types read them."""
+        connection = session.connection()
+        values = {**self.defaults, **params}
+        for name, bind in self.binds.items():
+            if name in values:
+                values[name] = bind(values[name])
+        arguments: Any = (
+            values if self.positional is None else [values[name] for name in self.positional]
+        )
+        try:
+            cursor = connection.connection.cursor()
+            try:
+                cursor.execute(self.sql, arguments)
+                fetched = cursor.fetchall()
+            finally:
+                cursor.close()
+        except connection.dialect.loaded_dbapi.Error:
+            fetched = [tuple(row) for row in connection.execute(self.statement, params)]
+            return [list(row) for row in fetched]
+        rows = [list(row) for row in fetched]
+        for index, convert in self.converters:
+            for row in rows:
+                row[index] = convert(row[index])
+        return rows
+
+
+_PREPARED: dict[tuple[Any, str, str], PreparedRead] = {}
+
+
+def prepared_read(statement: Any, dialect: Any) -> PreparedRead:
+    """`statement` compiled once per kind of database. Only for statements that are themselves
+    built once (module-level, or cached per shape): each one is kept for good."""
+    key = (statement, dialect.name, dialect.driver)
+    prepared = _PREPARED.get(key)
+    if prepared is None:
+        prepared = _PREPARED.setdefault(key, PreparedRead(statement, dialect))
+    return prepared
 
 
 class Database:
@@ -84,12 +166,19 @@ class Database:
         self.engine = create_engine(self.url, **kwargs)
         reader: Engine = self.engine
         if self.is_sqlite:
-            _configure_sqlite(self.engine)
-            reader = self.engine.execution_options(**{_READ_ONLY: True})
+            _configure_sqlite(self.engine, writer=True)
+            # Our read units of work open no transaction at all: each statement reads the latest
+            # committed state (as PostgreSQL's READ COMMITTED does), and readers never wait.
+            # They have an engine of their own: with no "begin" listener on it, SQLAlchemy
+            # dispatches no events around each statement, and a connection that never begins
+            # needs no rollback on its way back to the pool.
+            reader = create_engine(self.url, pool_reset_on_return=None, **kwargs)
+            _configure_sqlite(reader, writer=False)
         else:
             # PostgreSQL reads at READ COMMITTED take a fresh snapshot per statement anyway: in
             # autocommit they see the same, without BEGIN and COMMIT round trips.
             reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._read_engine = reader
         self._reader = sessionmaker(reader, expire_on_commit=False)
         self._writer = sessionmaker(self.engine, expire_on_commit=False)
 
@@ -103,12 +192,15 @@ class Database:
     def read(self) -> Iterator[Session]:
         """A reading unit of work (no transaction: each statement sees the latest committed
         state); its objects stay readable after it ends."""
-        with self._reader() as session, session.begin():
+        # No session.begin(): nothing to commit, and closing the session releases its connection.
+        with self._reader() as session:
             yield session
 
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+        if self._read_engine is not self.engine and self.is_sqlite:
+            self._read_engine.dispose()
 
     # -- migrations -------------------------------------------------------------------------
 

@@ -20,15 +20,17 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
-    literal,
+    literal_column,
     or_,
     select,
+    type_coerce,
     union_all,
     update,
 )
 from sqlalchemy.orm import Session, aliased
 
 from orders_core import errors
+from orders_core.db import fixed_limit, prepared_read
 from orders_core.lifecycle import (
     MAX_REASON_LENGTH,
     TRANSITIONS,
@@ -50,6 +52,7 @@ from orders_core.models import (
     OrderEvent,
     PartyOrg,
     Service,
+    StringTuple,
     Workspace,
     utcnow,
 )
@@ -237,7 +240,8 @@ def parse_order_number(text: str) -> int | None:
     return int(digits) if digits is not None else None
 
 
-def _prefix_ranges(digits: str) -> list[tuple[int, int]]:
+@functools.lru_cache(maxsize=1024)
+def _prefix_ranges(digits: str) -> tuple[tuple[int, int], ...]:
     """The number ranges whose printed form (SO-000123, SO-1234567) starts with `digits`."""
     ranges = []
     for width in range(max(NUMBER_WIDTH, len(digits)), MAX_NUMBER_DIGITS + 1):
@@ -248,7 +252,7 @@ def _prefix_ranges(digits: str) -> list[tuple[int, int]]:
         if width > NUMBER_WIDTH:
             low = max(low, 10 ** (width - 1))
         ranges.append((low, high))
-    return ranges
+    return tuple(ranges)
 
 
 # --------------------------------------------------------------------------------------------
@@ -279,11 +283,10 @@ def _caller_query() -> Any:
 
 def resolve_caller(session: Session, team_id: str, user_id: str) -> Caller:
     """The member `user_id` of workspace `team_id`, with their party; refuses strangers."""
-    row = (
-        session.connection()
-        .execute(_caller_query(), {"team_id": team_id, "user_id": user_id})
-        .first()
+    rows = prepared_read(_caller_query(), session.get_bind().dialect).rows(
+        session, {"team_id": team_id, "user_id": user_id}
     )
+    row = rows[0] if rows else None
     if row is None:
         find_workspace(session, team_id)  # a stranger workspace gets its own explanation
         raise errors.NotAMember(user_id, team_id)
@@ -312,7 +315,7 @@ _VIEW_COLUMNS = (
     _PROVIDER.name.label("provider_name"),
     _PROVIDER.channel_id.label("provider_channel_id"),
     Order.mini_program,
-    Order.apps,
+    type_coerce(Order.apps, StringTuple()).label("apps"),
     Order.contact_name,
     Order.contact,
     Order.requirements,
@@ -336,15 +339,22 @@ def _view_query() -> Select[Any]:
     )
 
 
-_APPS = [c.key for c in _VIEW_COLUMNS].index("apps")
 assert [c.key for c in _VIEW_COLUMNS] == [f.name for f in fields(OrderView)]
 
 
+_VIEW_FIELDS = tuple(f.name for f in fields(OrderView))
+_new = object.__new__
+# Read models are built by the hundred (a digest, a page, a redraw): straight from the row's
+# values, without the frozen dataclass's __init__ (a setattr call per field, twice the cost).
+# That is only right while __init__ does nothing else:
+assert not hasattr(OrderView, "__post_init__") and not hasattr(OrderView, "__slots__")
+
+
 def _to_view(row: Any) -> OrderView:
-    # The columns are OrderView's fields in order (checked above): built positionally.
-    values = list(row)
-    values[_APPS] = tuple(values[_APPS] or ())
-    return OrderView(*values)
+    # The columns are OrderView's fields in order (checked above).
+    view = _new(OrderView)
+    view.__dict__.update(zip(_VIEW_FIELDS, row, strict=True))
+    return view
 
 
 def _views(
@@ -352,6 +362,12 @@ def _views(
 ) -> list[OrderView]:
     # Plain columns need no ORM: running them on the session's connection skips its overhead.
     return [_to_view(row) for row in session.connection().execute(query, params)]
+
+
+def _prepared_views(session: Session, query: Any, params: dict[str, Any]) -> list[OrderView]:
+    """`_views` for a statement built once per shape: compiled once, run on the driver."""
+    dialect = session.get_bind().dialect
+    return [_to_view(row) for row in prepared_read(query, dialect).rows(session, params)]
 
 
 # Statements used on every click, list and digest are built once per shape, with their values
@@ -365,6 +381,11 @@ def _by_ids_query() -> Select[Any]:
         .where(Order.id.in_(bindparam("ids", expanding=True)))
         .order_by(Order.id.desc())
     )
+
+
+@functools.cache
+def _by_id_query() -> Select[Any]:
+    return _view_query().where(Order.id == bindparam("id"))
 
 
 @functools.cache
@@ -385,7 +406,7 @@ def _page_query(kind: Party, single_status: bool, after: bool, within: bool, lim
         query = query.where(Order.id < bindparam("after"))
     if within:
         query = query.where(Order.id >= bindparam("within"))
-    return query.order_by(Order.id.desc()).limit(limit + 1)
+    return fixed_limit(query.order_by(Order.id.desc()), limit + 1)
 
 
 @functools.cache
@@ -400,12 +421,9 @@ def _union_page_query(kind: Party, statuses: int, after: bool, within: bool, lim
             ids = ids.where(Order.id < bindparam("after"))
         if within:
             ids = ids.where(Order.id >= bindparam("within"))
-        parts.append(select(ids.order_by(Order.id.desc()).limit(limit + 1).subquery().c.id))
-    return (
-        _view_query()
-        .where(Order.id.in_(union_all(*parts)))
-        .order_by(Order.id.desc())
-        .limit(limit + 1)
+        parts.append(select(fixed_limit(ids.order_by(Order.id.desc()), limit + 1).subquery().c.id))
+    return fixed_limit(
+        _view_query().where(Order.id.in_(union_all(*parts))).order_by(Order.id.desc()), limit + 1
     )
 
 
@@ -450,7 +468,7 @@ def list_orders(
         query = _union_page_query(
             party.kind, len(wanted), after is not None, within is not None, limit
         )
-    views = _views(session, query, params)
+    views = _prepared_views(session, query, params)
     has_more = len(views) > limit
     views = views[:limit]
     return OrderPage(tuple(views), _encode_cursor(views[-1].id) if has_more and views else None)
@@ -517,13 +535,13 @@ def search_orders(
     query = _search_query(party.kind, len(ranges), limit)
     connection = session.connection()
     if connection.dialect.name != "postgresql":
-        return tuple(_views(session, query, params))
+        return tuple(_prepared_views(session, query, params))
     # PostgreSQL would plan this statement of up to eight range scans afresh on every run (about
     # 2 ms, several times the scans themselves): its generic plan, the same index range scans
     # whatever the numbers, is kept for the prepared statement instead.
     connection.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
     try:
-        return tuple(_views(session, query, params))
+        return tuple(_prepared_views(session, query, params))
     finally:
         connection.exec_driver_sql("RESET plan_cache_mode")
 
@@ -535,28 +553,25 @@ def _search_query(kind: Party, ranges: int, limit: int) -> Any:
     column = _party_column(kind)
     exact: Any = bindparam("exact")
     parts = [
-        select(Order.id, literal(0).label("rank"), Order.number)
+        select(Order.id, literal_column("0").label("rank"), Order.number)
         .where(column == bindparam("party_id"), Order.number == exact)
         .subquery()
     ]
     for k in range(ranges):
-        parts.append(
-            select(Order.id, literal(k + 1).label("rank"), Order.number)
+        branch: Any = (
+            select(Order.id, literal_column(str(k + 1)).label("rank"), Order.number)
             .where(
                 column == bindparam("party_id"),
                 Order.number.between(bindparam(f"low_{k}"), bindparam(f"high_{k}")),
                 Order.number != exact,
             )
             .order_by(Order.number)
-            .limit(limit)
-            .subquery()
         )
+        parts.append(fixed_limit(branch, limit).subquery())
     hits = union_all(*[select(p.c.id, p.c.rank, p.c.number) for p in parts]).subquery()
-    return (
-        _view_query()
-        .join(hits, hits.c.id == Order.id)
-        .order_by(hits.c.rank, hits.c.number)
-        .limit(limit)
+    return fixed_limit(
+        _view_query().join(hits, hits.c.id == Order.id).order_by(hits.c.rank, hits.c.number),
+        limit,
     )
 
 
@@ -565,17 +580,14 @@ def get_order(session: Session, party: PartyRef, number: str | int) -> OrderView
     n = number if isinstance(number, int) else parse_order_number(number)
     if n is None:
         raise errors.OrderNotFound(str(number).strip())
-    row = (
-        session.connection()
-        .execute(
-            _by_number_query(party.kind),
-            {"workspace_id": party.workspace_id, "number": n, "party_id": party.id},
-        )
-        .first()
+    views = _prepared_views(
+        session,
+        _by_number_query(party.kind),
+        {"workspace_id": party.workspace_id, "number": n, "party_id": party.id},
     )
-    if row is None:
+    if not views:
         raise errors.OrderNotFound(format_order_number(n))
-    return _to_view(row)
+    return views[0]
 
 
 def get_orders(
@@ -605,7 +617,7 @@ def get_orders_by_id(session: Session, order_ids: Collection[int]) -> list[Order
 
 def get_order_by_id(session: Session, order_id: int) -> OrderView:
     """One order by its database id (for the bot's own bookkeeping, not for user input)."""
-    views = _views(session, _by_ids_query(), {"ids": [order_id]})
+    views = _prepared_views(session, _by_id_query(), {"id": order_id})
     if not views:
         raise errors.OrderNotFound(f"#{order_id}")
     return views[0]

@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
 
 from orders_core import errors
 from orders_core.lifecycle import Action, OrderStatus
@@ -134,3 +137,69 @@ def test_detail_has_every_field_and_the_timeline_in_order(world: World) -> None:
         (Action.ACCEPT, "U0PIA", None),
         (Action.REJECT, "U0BEN", "Too expensive"),
     ]
+
+
+def test_rows_written_by_other_tools_read_back_the_same(world: World) -> None:
+    """A read model takes what the database holds, however it was written: times without
+    microseconds or with an offset of their own (SQLite keeps text), apps spelled differently."""
+    number = world.order_in(OrderStatus.NEW)
+    merchant = world.caller("U0ANA").ref
+    with world.db.transaction() as s:
+        s.execute(
+            text("""UPDATE orders SET apps = '[ "WeChat","Alipay" ]' WHERE number = :n"""),
+            {"n": int(number[3:])},
+        )
+        if world.db.is_sqlite:
+            s.execute(
+                text(
+                    "UPDATE orders SET created_at = '2026-01-05 09:00:00',"
+                    " updated_at = '2026-01-05T11:30:00+02:00' WHERE number = :n"
+                ),
+                {"n": int(number[3:])},
+            )
+    with world.db.read() as s:
+        (order,) = search_orders(s, merchant, number)
+    assert order.apps == ("WeChat", "Alipay")
+    assert order.status is OrderStatus.NEW
+    assert order.created_at.tzinfo is not None and order.updated_at.tzinfo is not None
+    if world.db.is_sqlite:
+        assert order.created_at == datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+        assert order.updated_at == datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
+        assert order.updated_at.utcoffset() == timedelta(0)  # shown in UTC, like every other
+
+
+def test_a_status_the_code_does_not_know_is_an_error_not_a_blank(world: World) -> None:
+    """A corrupted status fails the read loudly instead of passing on a None."""
+    number = world.order_in(OrderStatus.NEW)
+    merchant = world.caller("U0ANA").ref
+    with world.db.transaction() as s:
+        s.execute(
+            text("UPDATE orders SET status = 'teleported' WHERE number = :n"),
+            {"n": int(number[3:])},
+        )
+    with world.db.read() as s, pytest.raises(ValueError, match="teleported"):
+        search_orders(s, merchant, number)
+
+
+@pytest.mark.postgres
+def test_a_lost_connection_fails_one_read_and_the_next_reconnects(world_pg: World) -> None:
+    """Lists run on the driver directly; a connection the server dropped still fails the way
+    SQLAlchemy reports it (invalidated, so the pool is renewed), and the next read works."""
+    number = world_pg.order_in(OrderStatus.NEW)
+    merchant = world_pg.caller("U0ANA").ref
+    db = world_pg.db
+    with db.read() as s:
+        assert codes(list_orders(s, merchant).orders) == [number]
+    admin = create_engine(db.url, poolclass=NullPool)
+    with admin.connect() as conn:
+        killed = conn.exec_driver_sql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).scalar()
+    admin.dispose()
+    assert killed
+    with pytest.raises(DBAPIError) as failed, db.read() as s:
+        list_orders(s, merchant)
+    assert failed.value.connection_invalidated
+    with db.read() as s:
+        assert codes(list_orders(s, merchant).orders) == [number]
