@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Protocol
 
 from slack_sdk import WebClient
+
+_REQUEST_LOG = logging.getLogger("slack_sdk.web.base_client")
 
 
 class SlackClients(Protocol):
@@ -22,7 +25,20 @@ def make_client(base_url: str, token: str | None, *, timeout: int = 10) -> WebCl
     twice; a 429 retried inside the client would sleep on the calling thread. The outbox retries
     instead, looking for a post that landed before sending it again (bot.deliveries.post_once).
     """
+    if _REQUEST_LOG.level == logging.NOTSET:
+        set_request_log_level(_REQUEST_LOG.getEffectiveLevel())
     return WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=[])
+
+
+def set_request_log_level(level: int | str) -> None:
+    """Give slack_sdk's request logger a level of its own.
+
+    slack_sdk decides whether to write its debug line for a request, which spells out the whole
+    body (every block of a digest), by the logger's own level: NOTSET (0) unless set, so the
+    line was formatted for every call and then dropped. That was about a tenth of the CPU of a
+    reminder sweep. With the level set, it is formatted only when LOG_LEVEL=DEBUG.
+    """
+    _REQUEST_LOG.setLevel(level)
 
 
 class SingleTokenClients:
