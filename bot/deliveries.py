@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable
@@ -12,7 +13,7 @@ from urllib.error import HTTPError
 from urllib.request import Request, urlopen
 
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import insert, select, update
+from sqlalchemy import Integer, bindparam, insert, select, update
 
 from bot import outbox
 from bot.blocks.format import SLACK_FORMAT
@@ -32,7 +33,7 @@ from bot.screens import (
 )
 from bot.slack_clients import SlackClients
 from orders_core import errors
-from orders_core.db import Database
+from orders_core.db import Database, id_source
 from orders_core.models import PartyOrg, PostedMessage, PostedMessageOrder, ReminderRun, Workspace
 from orders_core.orders import get_order_by_id, last_entries, resolve_caller
 from orders_core.reminders import (
@@ -386,7 +387,13 @@ class Deliveries:
 
 
 _INSERT_POSTED = insert(PostedMessage).returning(PostedMessage.id)
-_INSERT_LINK = insert(PostedMessageOrder)
+
+
+@functools.cache
+def _insert_links(dialect: str) -> Any:
+    ids = id_source(dialect)
+    rows = select(bindparam("message_id", type_=Integer), ids.c.value)
+    return insert(PostedMessageOrder).from_select(["message_id", "order_id"], rows)
 
 
 def record_posted(
@@ -423,10 +430,13 @@ def record_posted(
 def link_orders(session: Any, message_id: int, order_ids: list[int]) -> None:
     """Which orders a posted message shows: one insert for all of them."""
     if order_ids:
-        # executemany: one prepared statement for every row (a multi-row VALUES would be
-        # compiled afresh for each length, and costs several times more).
-        session.connection().execute(
-            _INSERT_LINK, [{"message_id": message_id, "order_id": i} for i in order_ids]
+        # One INSERT … SELECT from the ids as one array parameter: the same statement for any
+        # number of orders (a multi-row VALUES is compiled afresh per length; executemany
+        # sends a row at a time, slow on PostgreSQL).
+        connection = session.connection()
+        connection.execute(
+            _insert_links(connection.dialect.name),
+            {"message_id": message_id, "ids": list(order_ids)},
         )
 
 

@@ -9,6 +9,7 @@ the latest committed state (what READ COMMITTED gives anyway), without BEGIN and
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,10 +20,21 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, literal_column
+from sqlalchemy import (
+    BigInteger,
+    Engine,
+    String,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    literal_column,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.selectable import GenerativeSelect
+from sqlalchemy.types import TypeDecorator
 
 DEFAULT_DATABASE_URL = "sqlite:///orders-bot.db"
 _Query = TypeVar("_Query", bound=GenerativeSelect)
@@ -71,6 +83,30 @@ def fixed_limit(query: _Query, n: int) -> _Query:
     then binds no values for them on each run (SQLite's compiler would bind two: the limit,
     and an OFFSET it always adds)."""
     return query.limit(literal_column(str(int(n)))).offset(literal_column("0"))
+
+
+class JsonIds(TypeDecorator[list[int]]):
+    """A list of ids bound as one JSON array (SQLite's json_each reads it)."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        """The ids as a JSON array."""
+        return None if value is None else json.dumps([int(v) for v in value])
+
+
+def id_source(dialect_name: str, name: str = "ids") -> Any:
+    """A table of the ids in one parameter, `name` (a list of ints), with one column, `value`.
+
+    `x.in_(select(id_source(...).c.value))`, and `INSERT … SELECT` from it, run the same
+    statement for any number of ids: no IN list expanded into a hundred parameters, no
+    `executemany`. SQLite reads a JSON array (json_each), PostgreSQL an array (unnest).
+    """
+    if dialect_name == "postgresql":
+        array = bindparam(name, type_=ARRAY(BigInteger))
+        return func.unnest(array).table_valued("value").render_derived()
+    return func.json_each(bindparam(name, type_=JsonIds())).table_valued("value")
 
 
 class PreparedRead:

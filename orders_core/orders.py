@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from orders_core import errors
-from orders_core.db import fixed_limit, prepared_read
+from orders_core.db import fixed_limit, id_source, prepared_read
 from orders_core.lifecycle import (
     MAX_REASON_LENGTH,
     TRANSITIONS,
@@ -375,10 +375,10 @@ def _prepared_views(session: Session, query: Any, params: dict[str, Any]) -> lis
 
 
 @functools.cache
-def _by_ids_query() -> Select[Any]:
+def _by_ids_query(dialect: str) -> Select[Any]:
     return (
         _view_query()
-        .where(Order.id.in_(bindparam("ids", expanding=True)))
+        .where(Order.id.in_(select(id_source(dialect).c.value)))
         .order_by(Order.id.desc())
     )
 
@@ -612,7 +612,8 @@ def get_orders_by_id(session: Session, order_ids: Collection[int]) -> list[Order
     """Orders by database id, newest first (the bot's bookkeeping, not user input)."""
     if not order_ids:
         return []
-    return _views(session, _by_ids_query(), {"ids": list(order_ids)})
+    dialect = session.get_bind().dialect.name
+    return _prepared_views(session, _by_ids_query(dialect), {"ids": list(order_ids)})
 
 
 def get_order_by_id(session: Session, order_id: int) -> OrderView:

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from orders_core import errors
+from orders_core.db import id_source
 from orders_core.lifecycle import EventSource, Note, OrderStatus, Party
 from orders_core.models import (
     Escalation,
@@ -465,8 +466,8 @@ def _due_columns() -> Any:
 
 
 @functools.cache
-def _light_query() -> Any:
-    return _due_columns().where(Order.id.in_(bindparam("ids", expanding=True)))
+def _light_query(dialect: str) -> Any:
+    return _due_columns().where(Order.id.in_(select(id_source(dialect).c.value)))
 
 
 @functools.cache
@@ -493,7 +494,8 @@ def light_orders(session: Session, order_ids: Sequence[int]) -> list[DueOrder]:
     """Some orders, light, oldest in their status first."""
     if not order_ids:
         return []
-    rows = session.connection().execute(_light_query(), {"ids": list(order_ids)})
+    connection = session.connection()
+    rows = connection.execute(_light_query(connection.dialect.name), {"ids": list(order_ids)})
     return sorted((DueOrder(*row) for row in rows), key=lambda o: (o.status_changed_at, o.id))
 
 
@@ -747,19 +749,21 @@ def active_snoozes(
     """Until when each of these orders is snoozed for the party (only those snoozed now)."""
     if not order_ids:
         return {}
-    rows = session.connection().execute(
-        _active_snoozes_query(), {"party_id": party_id, "ids": list(order_ids), "now": now}
+    connection = session.connection()
+    rows = connection.execute(
+        _active_snoozes_query(connection.dialect.name),
+        {"party_id": party_id, "ids": list(order_ids), "now": now},
     )
     return {order_id: until for order_id, until in rows}
 
 
 @functools.cache
-def _active_snoozes_query() -> Any:
+def _active_snoozes_query(dialect: str) -> Any:
     return (
         select(OrderSnooze.order_id, func.max(OrderSnooze.until))
         .where(
             OrderSnooze.party_id == bindparam("party_id"),
-            OrderSnooze.order_id.in_(bindparam("ids", expanding=True)),
+            OrderSnooze.order_id.in_(select(id_source(dialect).c.value)),
             OrderSnooze.until > bindparam("now"),
         )
         .group_by(OrderSnooze.order_id)
