@@ -41,7 +41,6 @@ from orders_core.reminders import (
     list_policies,
     order_age,
     retryable_runs,
-    set_run,
     slots_between,
 )
 
@@ -114,15 +113,24 @@ class Reminders:
             return SlotOutcome(policy_id, slot, "disabled")
         if policy.paused:
             return SlotOutcome(policy_id, slot, "paused")
-        run_id = claim_run(s, policy_id, slot, kind=kind, worker=self.worker_name, now=now)
+        # What was due at the slot (a late run, within the grace window, sees the same); the
+        # claim then writes the run as it ends, queued with its orders or empty, in one go.
+        orders = due_orders(s, policy, min(slot, now) if kind == "scheduled" else now)
+        empty = not orders and kind != "test"
+        run_id = claim_run(
+            s,
+            policy_id,
+            slot,
+            kind=kind,
+            worker=self.worker_name,
+            now=now,
+            status=EMPTY if empty else QUEUED,
+            order_ids=[o.id for o in orders],
+        )
         if run_id is None:
             return SlotOutcome(policy_id, slot, "already")
-        # What was due at the slot (a late run, within the grace window, sees the same).
-        orders = due_orders(s, policy, min(slot, now) if kind == "scheduled" else now)
-        if not orders and kind != "test":
-            set_run(s, run_id, status=EMPTY)
+        if empty:
             return SlotOutcome(policy_id, slot, "empty")
-        set_run(s, run_id, status=QUEUED, order_ids=[o.id for o in orders])
         outbox.enqueue(
             s,
             kind="digest",

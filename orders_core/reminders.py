@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from orders_core import errors
-from orders_core.db import id_source
+from orders_core.db import fixed_limit, id_source, prepared_read
 from orders_core.lifecycle import EventSource, Note, OrderStatus, Party
 from orders_core.models import (
     Escalation,
@@ -471,13 +471,13 @@ def _light_query(dialect: str) -> Any:
 
 
 @functools.cache
-def _due_query(kind: Party) -> Any:
+def _due_query(kind: Party, statuses: int) -> Any:
     column = Order.merchant_id if kind is Party.MERCHANT else Order.provider_id
-    return (
+    return fixed_limit(
         _due_columns()
         .where(
             column == bindparam("party_id"),
-            Order.status.in_(bindparam("statuses", expanding=True)),
+            Order.status.in_([bindparam(f"status_{k}") for k in range(statuses)]),
             Order.status_changed_at <= bindparam("changed_by"),
             ~exists().where(
                 OrderSnooze.party_id == bindparam("party_id"),
@@ -485,8 +485,8 @@ def _due_query(kind: Party) -> Any:
                 OrderSnooze.until > bindparam("now"),
             ),
         )
-        .order_by(Order.status_changed_at, Order.id)
-        .limit(MAX_DIGEST_ORDERS * 2)
+        .order_by(Order.status_changed_at, Order.id),
+        MAX_DIGEST_ORDERS * 2,
     )
 
 
@@ -502,15 +502,11 @@ def light_orders(session: Session, order_ids: Sequence[int]) -> list[DueOrder]:
 def due_orders(session: Session, policy: PolicyView, now: datetime) -> list[DueOrder]:
     """The orders the policy's digest lists at `now`: its statuses, old enough, not snoozed; oldest first."""
     # Calendar age is never less than working-day age: a cheap bound before the exact count.
-    rows = session.connection().execute(
-        _due_query(policy.party),
-        {
-            "party_id": policy.party_id,
-            "statuses": list(policy.statuses),
-            "changed_by": now - policy.min_age,
-            "now": now,
-        },
-    )
+    query = _due_query(policy.party, len(policy.statuses))
+    params = {"party_id": policy.party_id, "changed_by": now - policy.min_age, "now": now}
+    for k, status in enumerate(policy.statuses):
+        params[f"status_{k}"] = status
+    rows = prepared_read(query, session.get_bind().dialect).rows(session, params)
     orders = [DueOrder(*row) for row in rows]
     return [o for o in orders if order_age(policy, o, now) >= policy.min_age][:MAX_DIGEST_ORDERS]
 
@@ -537,18 +533,33 @@ def _takeover_statement() -> Any:
             (ReminderRun.status == FAILED)
             | and_(ReminderRun.status == CLAIMED, ReminderRun.claimed_at < bindparam("b_expired")),
         )
-        .values(status=CLAIMED, claimed_by=bindparam("b_worker"), claimed_at=bindparam("b_now"))
+        .values(
+            status=bindparam("b_status"),
+            order_ids=bindparam("b_order_ids", type_=ReminderRun.order_ids.type),
+            claimed_by=bindparam("b_worker"),
+            claimed_at=bindparam("b_now"),
+        )
         .returning(ReminderRun.id)
     )
 
 
 def claim_run(
-    session: Session, policy_id: int, slot: datetime, *, kind: str, worker: str, now: datetime
+    session: Session,
+    policy_id: int,
+    slot: datetime,
+    *,
+    kind: str,
+    worker: str,
+    now: datetime,
+    status: str = CLAIMED,
+    order_ids: Sequence[int] = (),
 ) -> int | None:
     """Claim (policy, slot) for this worker: the run's id, or None when another has it or it is done.
 
-    A claim left behind by a worker that died (older than the lease) or a failed run may be
-    taken over; a queued, posted or empty run never runs again.
+    The run is written with `status` and `order_ids` (a sweep that chose its orders already
+    claims and queues in one statement). A claim left behind by a worker that died (older
+    than the lease) or a failed run may be taken over; a queued, posted or empty run never
+    runs again.
     """
     connection = session.connection()
     inserted = connection.execute(
@@ -557,10 +568,10 @@ def claim_run(
             "policy_id": policy_id,
             "slot": slot,
             "kind": kind,
-            "status": CLAIMED,
+            "status": status,
             "claimed_by": worker,
             "claimed_at": now,
-            "order_ids": [],
+            "order_ids": list(order_ids),
         },
     ).scalar()
     if inserted is not None:
@@ -574,6 +585,8 @@ def claim_run(
             "b_expired": now - CLAIM_LEASE,
             "b_worker": worker,
             "b_now": now,
+            "b_status": status,
+            "b_order_ids": list(order_ids),
         },
     ).scalar()
     return None if taken is None else int(taken)
