@@ -41,9 +41,7 @@ from orders_core.reminders import (
     QUEUED,
     UNDELIVERABLE,
     PolicyView,
-    get_policy,
-    get_run,
-    previous_posted_message,
+    get_digest_run,
     set_run,
 )
 
@@ -252,10 +250,10 @@ class Deliveries:
     def _deliver_digest(self, item: Claimed) -> None:
         now = self.clock.now()
         with self.db.read() as s:
-            run = get_run(s, int(item.payload["run_id"]))
-            if run is None or run.status != QUEUED:
+            found = get_digest_run(s, int(item.payload["run_id"]))
+            if found is None or found.run.status != QUEUED:
                 return  # posted already (a retry after a crash), or given up
-            policy = get_policy(s, run.policy_id)
+            run, policy = found.run, found.policy
             message = digest_message(s, run.id, now, run=run, policy=policy)
         self._teams[policy.workspace_id] = (policy.team_id, policy.enterprise_id)
         client = self._client(policy.workspace_id)
@@ -281,7 +279,7 @@ class Deliveries:
             link_orders(s, message_id, list(run.order_ids))
             set_run(s, run.id, status=POSTED, posted_at=now, message_id=message_id)
             outbox.mark_done(s, item, now)
-            previous = previous_posted_message(s, policy.id, run.id)
+            previous = found.previous_message_id  # read with the run, before this post
             if previous is not None:
                 outbox.enqueue(
                     s,

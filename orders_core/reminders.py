@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import and_, bindparam, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from orders_core import errors
 from orders_core.db import fixed_limit, id_source, prepared_read
@@ -669,26 +669,50 @@ def get_run(session: Session, run_id: int) -> RunView | None:
     return RunView(row.id, row.policy_id, row.kind, row.status, tuple(row.order_ids or ()))
 
 
+@dataclass(frozen=True)
+class DigestRun:
+    """A run to post: the run, its policy, and the message of the policy's last posted digest
+    before it (to collapse once this one is posted)."""
+
+    run: RunView
+    policy: PolicyView
+    previous_message_id: int | None
+
+
 @functools.cache
-def _previous_posted_query() -> Any:
-    return (
-        select(ReminderRun.message_id)
+def _digest_run_query() -> Any:
+    earlier = aliased(ReminderRun, name="earlier")
+    previous = fixed_limit(
+        select(earlier.message_id)
         .where(
-            ReminderRun.policy_id == bindparam("policy_id"),
-            ReminderRun.status == POSTED,
-            ReminderRun.id != bindparam("run_id"),
+            earlier.policy_id == ReminderRun.policy_id,
+            earlier.status == POSTED,
+            earlier.id != ReminderRun.id,
         )
-        .order_by(ReminderRun.posted_at.desc(), ReminderRun.id.desc())
-        .limit(1)
+        .order_by(earlier.posted_at.desc(), earlier.id.desc()),
+        1,
+    ).scalar_subquery()
+    return (
+        _policy_query()
+        .add_columns(
+            ReminderRun.kind.label("run_kind"),
+            ReminderRun.status.label("run_status"),
+            ReminderRun.order_ids.label("run_order_ids"),
+            previous.label("previous_message_id"),
+        )
+        .join(ReminderRun, ReminderRun.policy_id == ReminderPolicy.id)
+        .where(ReminderRun.id == bindparam("run_id"))
     )
 
 
-def previous_posted_message(session: Session, policy_id: int, before_run_id: int) -> int | None:
-    """The message of the policy's last posted digest before this run (to collapse it)."""
-    found = session.connection().scalar(
-        _previous_posted_query(), {"policy_id": policy_id, "run_id": before_run_id}
-    )
-    return None if found is None else int(found)
+def get_digest_run(session: Session, run_id: int) -> DigestRun | None:
+    """A run with its policy and the previous digest's message, in one query; None if gone."""
+    row = session.connection().execute(_digest_run_query(), {"run_id": run_id}).first()
+    if row is None:
+        return None
+    run = RunView(run_id, row.id, row.run_kind, row.run_status, tuple(row.run_order_ids or ()))
+    previous = row.previous_message_id
+    return DigestRun(run, _view(row), None if previous is None else int(previous))
 
 
 # -- snoozing ---------------------------------------------------------------------------------------
