@@ -37,6 +37,8 @@ def set_request_log_level(level: int | str) -> None:
     body (every block of a digest), by the logger's own level: NOTSET (0) unless set, so the
     line was formatted for every call and then dropped. That was about a tenth of the CPU of a
     reminder sweep. With the level set, it is formatted only when LOG_LEVEL=DEBUG.
+    `configure_logging` sets it; otherwise the first client pins the level then in effect (so
+    a later change of the root level alone does not bring these lines back: set this too).
     """
     _REQUEST_LOG.setLevel(level)
 

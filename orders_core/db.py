@@ -27,6 +27,7 @@ from sqlalchemy import (
     bindparam,
     create_engine,
     event,
+    exc,
     func,
     literal_column,
 )
@@ -62,7 +63,9 @@ def _configure_sqlite(engine: Engine, *, writer: bool) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
-        if engine.url.database not in (None, "", ":memory:"):
+        if writer and engine.url.database not in (None, "", ":memory:"):
+            # WAL is a property of the file, set by the writers (readers need not ask: asking
+            # takes a lock, and a reader opened while a writer commits would wait for it).
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
@@ -115,9 +118,10 @@ class PreparedRead:
     SQLAlchemy still writes the SQL, orders the parameters and reads each column back through
     its type (`TypeEngine.bind_processor` / `result_processor`); what is skipped is its
     per-execution work (hashing the statement's cache key, building the parameters, an execution
-    context and a result), which costs more than a short indexed read on SQLite. If the driver
-    raises, the statement runs again through `Connection.execute`, so SQLAlchemy handles the
-    failure as it handles any other (wrapping it; replacing the pool on a lost connection).
+    context and a result), which costs more than a short indexed read on SQLite. A driver error
+    is raised wrapped, as SQLAlchemy raises it (`DBAPIError`); after a lost connection the
+    statement is run once more through `Connection.execute`, which fails the same way and has
+    SQLAlchemy renew the pool.
     """
 
     def __init__(self, statement: Any, dialect: Any) -> None:
@@ -132,15 +136,18 @@ class PreparedRead:
             if not bind.required and bind.value is not None
         }
         self.positional = tuple(compiled.positiontup) if compiled.positional else None
+        # Each type as this dialect runs it (`dialect_impl`): SQLite's DATETIME, for one, binds
+        # a datetime as the same text it stores, which comparisons depend on.
         self.binds = {
             name: processor
             for name, bind in compiled.binds.items()
-            if (processor := bind.type.bind_processor(dialect)) is not None
+            if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
         }
         self.converters = tuple(
             (index, processor)
             for index, column in enumerate(statement.selected_columns)
-            if (processor := column.type.result_processor(dialect, None)) is not None
+            if (processor := column.type.dialect_impl(dialect).result_processor(dialect, None))
+            is not None
         )
 
     def rows(self, session: Session, params: dict[str, Any]) -> list[Any]:
@@ -153,16 +160,22 @@ class PreparedRead:
         arguments: Any = (
             values if self.positional is None else [values[name] for name in self.positional]
         )
+        dbapi = connection.dialect.loaded_dbapi
+        cursor = connection.connection.cursor()
         try:
-            cursor = connection.connection.cursor()
-            try:
-                cursor.execute(self.sql, arguments)
-                fetched = cursor.fetchall()
-            finally:
-                cursor.close()
-        except connection.dialect.loaded_dbapi.Error:
-            fetched = [tuple(row) for row in connection.execute(self.statement, params)]
-            return [list(row) for row in fetched]
+            cursor.execute(self.sql, arguments)
+            fetched = cursor.fetchall()
+        except dbapi.Error as error:
+            dbapi_connection = connection.connection.dbapi_connection
+            if connection.dialect.is_disconnect(error, dbapi_connection, cursor):
+                # Run it again through SQLAlchemy: on the dead connection it fails the same
+                # way, and SQLAlchemy then renews the pool as it does for any statement.
+                connection.execute(self.statement, params)
+            raise exc.DBAPIError.instance(
+                self.sql, arguments, error, dbapi.Error, dialect=connection.dialect
+            ) from error
+        finally:
+            cursor.close()
         rows = [list(row) for row in fetched]
         for index, convert in self.converters:
             for row in rows:

@@ -510,9 +510,11 @@ def _encode_cursor(order_id: int) -> str:
 def _decode_cursor(cursor: str | None) -> int | None:
     if not cursor:
         return None
-    if not cursor.startswith("o") or not cursor[1:].isdigit():
+    digits = cursor[1:]
+    # Ids are 64-bit: a longer number is no page of ours (and would overflow the database's).
+    if not cursor.startswith("o") or not digits.isdigit() or len(digits) > 18:
         raise errors.InvalidInput({"cursor": "That page link is not valid any more: list again."})
-    return int(cursor[1:])
+    return int(digits)
 
 
 def search_orders(

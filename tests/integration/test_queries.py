@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Integer, bindparam, create_engine, literal_column, select, text
+from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.pool import NullPool
 
 from orders_core import errors
+from orders_core.db import prepared_read
 from orders_core.lifecycle import Action, OrderStatus
 from orders_core.orders import (
     count_by_status,
@@ -69,8 +70,9 @@ def test_each_party_sees_only_its_own_orders(world: World) -> None:
 
 def test_a_forged_cursor_is_refused(world: World) -> None:
     """A cursor we did not make is a clear error, not a crash."""
-    with world.db.read() as s, pytest.raises(errors.InvalidInput, match="page link"):
-        list_orders(s, world.caller("U0ANA").ref, cursor="'; drop table orders")
+    for forged in ("'; drop table orders", "o" + "9" * 25):  # the second overflows a bigint
+        with world.db.read() as s, pytest.raises(errors.InvalidInput, match="page link"):
+            list_orders(s, world.caller("U0ANA").ref, cursor=forged)
 
 
 def test_search_by_number_in_every_spelling_and_by_prefix(world: World) -> None:
@@ -203,3 +205,12 @@ def test_a_lost_connection_fails_one_read_and_the_next_reconnects(world_pg: Worl
     assert failed.value.connection_invalidated
     with db.read() as s:
         assert codes(list_orders(s, merchant).orders) == [number]
+
+
+@pytest.mark.postgres
+def test_a_failing_read_in_a_transaction_reports_its_own_cause(world_pg: World) -> None:
+    """A prepared read that fails inside a write transaction raises what went wrong, wrapped as
+    SQLAlchemy wraps it, not PostgreSQL's "current transaction is aborted" from a second try."""
+    failing = select(literal_column("1") / bindparam("zero", type_=Integer))
+    with pytest.raises(DataError, match="division by zero"), world_pg.db.transaction() as s:
+        prepared_read(failing, s.get_bind().dialect).rows(s, {"zero": 0})

@@ -204,3 +204,20 @@ def test_parsing_days_and_times() -> None:
     assert parse_times("9:30, 14:00 09:30") == ("09:30", "14:00")
     with pytest.raises(ValueError, match="not a day"):
         parse_days("someday")
+
+
+def test_the_edges_of_due_are_exact_at_a_slot(world: World) -> None:
+    """Slots fall on whole minutes, and so do the ends of snoozes "until Monday": an order that
+    reaches its minimum age at the slot itself is due, and so is one whose snooze ends then."""
+    p = policy(world, time_zone="UTC")
+    friday = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+    monday = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
+    ripe = world.order_in(OrderStatus.PENDING_CONFIRMATION, now=monday - p.min_age)
+    snoozed = world.order_in(OrderStatus.PENDING_CONFIRMATION, now=friday)
+    with world.db.transaction() as s:
+        until = snooze_until("mon", friday, ZoneInfo("UTC"))
+        snooze(s, world.caller("U0BEN"), snoozed, until, now=friday, label="until Monday")
+    assert until == monday
+    with world.db.read() as s:
+        assert [o.code for o in due_orders(s, p, monday - timedelta(microseconds=1))] == []
+        assert [o.code for o in due_orders(s, p, monday)] == [snoozed, ripe]
