@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -55,6 +57,24 @@ def normalize_url(url: str) -> str:
     return url
 
 
+def _use_wal(cursor: Any, attempts: int = 100) -> None:
+    """Put the file in WAL mode (once set, it stays: later connections find it so).
+
+    Changing the mode needs the file to itself, and SQLite may answer "database is locked" at
+    once, without its busy timeout, while another process opens the same file (rarely: seen
+    with two schedulers starting together). So: ask first, and retry for up to five seconds.
+    """
+    for attempt in range(attempts):
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
+
+
 def _configure_sqlite(engine: Engine, *, writer: bool) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -64,9 +84,8 @@ def _configure_sqlite(engine: Engine, *, writer: bool) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         if writer and engine.url.database not in (None, "", ":memory:"):
-            # WAL is a property of the file, set by the writers (readers need not ask: asking
-            # takes a lock, and a reader opened while a writer commits would wait for it).
-            cursor.execute("PRAGMA journal_mode=WAL")
+            # WAL is a property of the file, set by the writers (readers need not ask).
+            _use_wal(cursor)
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
