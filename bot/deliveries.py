@@ -35,7 +35,7 @@ from bot.slack_clients import SlackClients
 from orders_core import errors
 from orders_core.db import Database, id_source
 from orders_core.models import PartyOrg, PostedMessage, PostedMessageOrder, ReminderRun, Workspace
-from orders_core.orders import get_order_by_id, last_entries, resolve_caller
+from orders_core.orders import order_card, resolve_caller
 from orders_core.reminders import (
     POSTED,
     QUEUED,
@@ -154,25 +154,21 @@ class Deliveries:
         p = item.payload
         now = self.clock.now()
         channel, notice = str(p["channel"]), p.get("notice")
+        party_id = int(p["party_id"])
         with self.db.read() as s:
-            order = get_order_by_id(s, int(p["order_id"]))
-            party = s.get(PartyOrg, int(p["party_id"]))
-            if party is None:
+            viewer = s.connection().scalar(_PARTY_KIND, {"party_id": party_id})
+            if viewer is None:
                 raise Permanent("the party is gone")
-            existing = s.scalar(
-                select(PostedMessage)
-                .join(PostedMessageOrder, PostedMessageOrder.message_id == PostedMessage.id)
-                .where(
-                    PostedMessageOrder.order_id == order.id,
-                    PostedMessage.channel_id == channel,
-                    PostedMessage.viewer_party_id == party.id,
-                    PostedMessage.kind == "card",
+            order, last = order_card(s, int(p["order_id"]))
+            existing = (
+                s.connection()
+                .execute(
+                    _EXISTING_CARD,
+                    {"order_id": order.id, "channel": channel, "party_id": party_id},
                 )
-                .order_by(PostedMessage.id.desc())
-                .limit(1)
+                .first()
             )
-            last = last_entries(s, [order.id]).get(order.id)
-            message = render_order_card(order, viewer=party.kind, last=last, now=now, notice=notice)
+            message = render_order_card(order, viewer=viewer, last=last, now=now, notice=notice)
         client = self._client(item.workspace_id)
         if existing is not None:
             try:
@@ -197,7 +193,7 @@ class Deliveries:
                     item,
                     channel=existing.channel_id,
                     thread_ts=existing.ts,
-                    reply_broadcast=order.status.waiting_on is party.kind,
+                    reply_broadcast=order.status.waiting_on is viewer,
                     text=notice.replace("*", ""),
                     blocks=[{"type": "context", "elements": [{"type": "mrkdwn", "text": notice}]}],
                 )
@@ -205,7 +201,7 @@ class Deliveries:
         answer = post_once(client, item, channel=channel, **message.as_kwargs())
         # Kept so that every later change to the order redraws this card too.
         self._keep(
-            answer, "card", order.workspace_id, party.id, [order.id], {"notice": notice}, now, item
+            answer, "card", order.workspace_id, party_id, [order.id], {"notice": notice}, now, item
         )
 
     def _deliver_respond(self, item: Claimed) -> None:
@@ -340,20 +336,21 @@ class Deliveries:
         p = item.payload
         now = self.clock.now()
         with self.db.read() as s:
-            order = get_order_by_id(s, int(p["order_id"]))
-            party = s.get(PartyOrg, int(p["party_id"]))
-            if party is None:
+            viewer = s.connection().scalar(_PARTY_KIND, {"party_id": int(p["party_id"])})
+            if viewer is None:
                 raise Permanent("the party is gone")
-            last = last_entries(s, [order.id]).get(order.id)
+            order, last = order_card(s, int(p["order_id"]))
             message = render_order_card(
-                order, viewer=party.kind, last=last, now=now, notice=p.get("notice")
+                order, viewer=viewer, last=last, now=now, notice=p.get("notice")
             )
         client = self._client(item.workspace_id)
         answer = post_once(
             client, item, channel=self._dm_channel(client, p["user"]), **message.as_kwargs()
         )
         ref = {"notice": p.get("notice"), "dm": p["user"]}
-        self._keep(answer, "card", order.workspace_id, party.id, [order.id], ref, now, item)
+        self._keep(
+            answer, "card", order.workspace_id, int(p["party_id"]), [order.id], ref, now, item
+        )
 
     def _deliver_dm_text(self, item: Claimed) -> None:
         client = self._client(item.workspace_id)
@@ -385,6 +382,20 @@ class Deliveries:
 
 
 _INSERT_POSTED = insert(PostedMessage).returning(PostedMessage.id)
+_PARTY_KIND = select(PartyOrg.kind).where(PartyOrg.id == bindparam("party_id"))
+_EXISTING_CARD = (
+    select(PostedMessage.id, PostedMessage.channel_id, PostedMessage.ts, PostedMessage.ref)
+    .join(PostedMessageOrder, PostedMessageOrder.message_id == PostedMessage.id)
+    .where(
+        PostedMessageOrder.order_id == bindparam("order_id"),
+        PostedMessage.channel_id == bindparam("channel"),
+        PostedMessage.viewer_party_id == bindparam("party_id"),
+        PostedMessage.kind == "card",
+    )
+    .order_by(PostedMessage.id.desc())
+    .limit(1)
+)
+"""The card a party already has for an order in a channel (the newest, should there be two)."""
 
 
 @functools.cache

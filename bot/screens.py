@@ -31,12 +31,12 @@ from orders_core.orders import (
     Caller,
     OrderPage,
     count_by_status,
-    get_order_by_id,
     get_order_detail,
     get_orders,
     get_orders_by_id,
     last_entries,
     list_orders,
+    order_card,
     recently_changed,
     search_orders,
     waiting_on,
@@ -149,8 +149,7 @@ def posted_message(session: Session, message_id: int, now: datetime) -> tuple[Po
         raise LookupError(f"no posted message {message_id}")
     posted = PostedView(*row)
     if posted.kind == "card" and posted.viewer is not None and posted.order_id is not None:
-        order = get_order_by_id(session, posted.order_id)
-        last = last_entries(session, [order.id]).get(order.id)
+        order, last = order_card(session, posted.order_id)
         return posted, render_order_card(
             order, viewer=posted.viewer, last=last, now=now, notice=posted.ref.get("notice")
         )

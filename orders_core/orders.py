@@ -650,16 +650,41 @@ def last_entries(session: Session, order_ids: Collection[int]) -> dict[int, Time
     return {row[0]: TimelineEntry(*row[1:]) for row in rows}
 
 
+def order_card(session: Session, order_id: int) -> tuple[OrderView, TimelineEntry | None]:
+    """An order and its newest timeline entry, in one query: what a card draws."""
+    rows = prepared_read(_card_query(), session.get_bind().dialect).rows(session, {"id": order_id})
+    if not rows:
+        raise errors.OrderNotFound(f"#{order_id}")
+    row = rows[0]
+    entry = TimelineEntry(*row[_ENTRY_AT:]) if row[_ENTRY_AT] is not None else None
+    return _to_view(row[:_ENTRY_AT]), entry
+
+
+_ENTRY_AT = len(_VIEW_COLUMNS)
+
+
 @functools.cache
-def _last_entries_query() -> Any:
-    newest = (
-        select(OrderEvent.order_id, func.max(OrderEvent.seq).label("seq"))
-        .where(OrderEvent.order_id.in_(bindparam("ids", expanding=True)), _IS_TRANSITION)
-        .group_by(OrderEvent.order_id)
-        .subquery()
+def _card_query() -> Any:
+    earlier = aliased(OrderEvent, name="earlier")
+    newest_seq = (
+        select(func.max(earlier.seq))
+        .where(
+            earlier.order_id == Order.id,
+            or_(earlier.from_status.is_(None), earlier.from_status != earlier.to_status),
+        )
+        .scalar_subquery()
     )
-    return select(
-        OrderEvent.order_id,
+    return (
+        _view_query()
+        .add_columns(*_entry_columns())
+        .outerjoin(OrderEvent, and_(OrderEvent.order_id == Order.id, OrderEvent.seq == newest_seq))
+        .where(Order.id == bindparam("id"))
+    )
+
+
+def _entry_columns() -> tuple[Any, ...]:
+    """A timeline entry's columns, in TimelineEntry's order (files aside)."""
+    return (
         OrderEvent.id,
         OrderEvent.seq,
         OrderEvent.action,
@@ -670,7 +695,20 @@ def _last_entries_query() -> Any:
         OrderEvent.reason,
         OrderEvent.source,
         OrderEvent.created_at,
-    ).join(newest, and_(OrderEvent.order_id == newest.c.order_id, OrderEvent.seq == newest.c.seq))
+    )
+
+
+@functools.cache
+def _last_entries_query() -> Any:
+    newest = (
+        select(OrderEvent.order_id, func.max(OrderEvent.seq).label("seq"))
+        .where(OrderEvent.order_id.in_(bindparam("ids", expanding=True)), _IS_TRANSITION)
+        .group_by(OrderEvent.order_id)
+        .subquery()
+    )
+    return select(OrderEvent.order_id, *_entry_columns()).join(
+        newest, and_(OrderEvent.order_id == newest.c.order_id, OrderEvent.seq == newest.c.seq)
+    )
 
 
 def get_order_detail(session: Session, party: PartyRef, number: str | int) -> OrderDetail:

@@ -15,9 +15,12 @@ from orders_core.lifecycle import Action, OrderStatus
 from orders_core.orders import (
     count_by_status,
     get_order_detail,
+    last_entries,
     list_orders,
+    order_card,
     search_orders,
 )
+from orders_core.reminders import snooze
 from tests.support.world import World
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -214,3 +217,21 @@ def test_a_failing_read_in_a_transaction_reports_its_own_cause(world_pg: World) 
     failing = select(literal_column("1") / bindparam("zero", type_=Integer))
     with pytest.raises(DataError, match="division by zero"), world_pg.db.transaction() as s:
         prepared_read(failing, s.get_bind().dialect).rows(s, {"zero": 0})
+
+
+def test_a_card_shows_the_order_with_its_newest_change_not_a_later_note(world: World) -> None:
+    """What a card draws comes in one read: the order, and the newest entry that changed its
+    status (a snooze note after it is not news), the same entry lists show."""
+    number = world.order_in(OrderStatus.PENDING_CONFIRMATION)
+    with world.db.transaction() as s:
+        snooze(s, world.caller("U0BEN"), number, T0 + timedelta(days=1), now=T0, label="1 day")
+    merchant = world.caller("U0ANA").ref
+    with world.db.read() as s:
+        order = get_order_detail(s, merchant, number).order
+        shown, newest = order_card(s, order.id)
+        listed = last_entries(s, [order.id])[order.id]
+        with pytest.raises(errors.OrderNotFound):
+            order_card(s, order.id + 1000)
+    assert shown == order
+    assert newest is not None and newest.action is Action.ACCEPT
+    assert newest == listed
