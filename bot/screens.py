@@ -44,7 +44,6 @@ from orders_core.orders import (
 from orders_core.reminders import (
     PolicyView,
     RunView,
-    active_snoozes,
     get_policy,
     get_run,
     light_orders,
@@ -174,11 +173,11 @@ def digest_message(
     if run is None:
         raise LookupError(f"no reminder run {run_id}")
     policy = policy or get_policy(session, run.policy_id)
-    orders = light_orders(session, run.order_ids)
+    orders = light_orders(session, run.order_ids, policy.party_id, now)
     shown = digest_order_ids(orders)
     views = {o.id: o for o in get_orders_by_id(session, shown)}
     ages = {o.id: order_age(policy, o, now) for o in orders}
-    snoozed = active_snoozes(session, policy.party_id, shown, now)
+    snoozed = {o.id: o.snoozed_until for o in orders if o.id in views and o.snoozed_until}
     return render_digest(
         policy, orders, views, ages, snoozed, now, run_id=run.id, test=run.kind == "test"
     )

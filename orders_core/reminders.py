@@ -454,6 +454,8 @@ class DueOrder:
     number: int
     status: OrderStatus
     status_changed_at: datetime
+    snoozed_until: datetime | None = None
+    """Until when the party snoozed it (light_orders with a party; None when not snoozed)."""
 
     @property
     def code(self) -> str:
@@ -467,7 +469,20 @@ def _due_columns() -> Any:
 
 @functools.cache
 def _light_query(dialect: str) -> Any:
-    return _due_columns().where(Order.id.in_(select(id_source(dialect).c.value)))
+    snoozed_until = (
+        select(func.max(OrderSnooze.until))
+        .where(
+            OrderSnooze.party_id == bindparam("party_id"),
+            OrderSnooze.order_id == Order.id,
+            OrderSnooze.until > bindparam("now"),
+        )
+        .scalar_subquery()
+    )
+    return (
+        _due_columns()
+        .add_columns(snoozed_until)
+        .where(Order.id.in_(select(id_source(dialect).c.value)))
+    )
 
 
 @functools.cache
@@ -490,12 +505,16 @@ def _due_query(kind: Party, statuses: int) -> Any:
     )
 
 
-def light_orders(session: Session, order_ids: Sequence[int]) -> list[DueOrder]:
-    """Some orders, light, oldest in their status first."""
+def light_orders(
+    session: Session, order_ids: Sequence[int], party_id: int, now: datetime
+) -> list[DueOrder]:
+    """Some orders, light, oldest in their status first, each with the party's snooze on it
+    at `now` (in the same query)."""
     if not order_ids:
         return []
-    connection = session.connection()
-    rows = connection.execute(_light_query(connection.dialect.name), {"ids": list(order_ids)})
+    query = _light_query(session.get_bind().dialect.name)
+    params = {"ids": list(order_ids), "party_id": party_id, "now": now}
+    rows = prepared_read(query, session.get_bind().dialect).rows(session, params)
     return sorted((DueOrder(*row) for row in rows), key=lambda o: (o.status_changed_at, o.id))
 
 
