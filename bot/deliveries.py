@@ -34,8 +34,9 @@ from bot.screens import (
 from bot.slack_clients import SlackClients
 from orders_core import errors
 from orders_core.db import Database, id_source
+from orders_core.lifecycle import Party
 from orders_core.models import PartyOrg, PostedMessage, PostedMessageOrder, ReminderRun, Workspace
-from orders_core.orders import order_card, resolve_caller
+from orders_core.orders import OrderView, order_card, resolve_caller
 from orders_core.reminders import (
     POSTED,
     QUEUED,
@@ -156,10 +157,7 @@ class Deliveries:
         channel, notice = str(p["channel"]), p.get("notice")
         party_id = int(p["party_id"])
         with self.db.read() as s:
-            viewer = s.connection().scalar(_PARTY_KIND, {"party_id": party_id})
-            if viewer is None:
-                raise Permanent("the party is gone")
-            order, last = order_card(s, int(p["order_id"]))
+            order, viewer, message = _draw_card(s, int(p["order_id"]), party_id, now, notice)
             existing = (
                 s.connection()
                 .execute(
@@ -168,7 +166,6 @@ class Deliveries:
                 )
                 .first()
             )
-            message = render_order_card(order, viewer=viewer, last=last, now=now, notice=notice)
         client = self._client(item.workspace_id)
         if existing is not None:
             try:
@@ -335,22 +332,15 @@ class Deliveries:
     def _deliver_dm_card(self, item: Claimed) -> None:
         p = item.payload
         now = self.clock.now()
+        party_id = int(p["party_id"])
         with self.db.read() as s:
-            viewer = s.connection().scalar(_PARTY_KIND, {"party_id": int(p["party_id"])})
-            if viewer is None:
-                raise Permanent("the party is gone")
-            order, last = order_card(s, int(p["order_id"]))
-            message = render_order_card(
-                order, viewer=viewer, last=last, now=now, notice=p.get("notice")
-            )
+            order, _, message = _draw_card(s, int(p["order_id"]), party_id, now, p.get("notice"))
         client = self._client(item.workspace_id)
         answer = post_once(
             client, item, channel=self._dm_channel(client, p["user"]), **message.as_kwargs()
         )
         ref = {"notice": p.get("notice"), "dm": p["user"]}
-        self._keep(
-            answer, "card", order.workspace_id, int(p["party_id"]), [order.id], ref, now, item
-        )
+        self._keep(answer, "card", order.workspace_id, party_id, [order.id], ref, now, item)
 
     def _deliver_dm_text(self, item: Claimed) -> None:
         client = self._client(item.workspace_id)
@@ -396,6 +386,17 @@ _EXISTING_CARD = (
     .limit(1)
 )
 """The card a party already has for an order in a channel (the newest, should there be two)."""
+
+
+def _draw_card(
+    session: Any, order_id: int, party_id: int, now: datetime, notice: str | None
+) -> tuple[OrderView, Party, Message]:
+    """An order's card as a party sees it: the order, the party's side, and the message."""
+    viewer = session.connection().scalar(_PARTY_KIND, {"party_id": party_id})
+    if viewer is None:
+        raise Permanent("the party is gone")
+    order, last = order_card(session, order_id)
+    return order, viewer, render_order_card(order, viewer=viewer, last=last, now=now, notice=notice)
 
 
 @functools.cache

@@ -267,7 +267,7 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
-        if self._read_engine is not self.engine and self.is_sqlite:
+        if self.is_sqlite:  # its own engine (PostgreSQL's reader shares the writer's pool)
             self._read_engine.dispose()
 
     # -- migrations -------------------------------------------------------------------------

@@ -107,12 +107,8 @@ class StrEnumType(TypeDecorator[E], Generic[E]):
         """Store the value."""
         return None if value is None else self.enum_cls(value).value
 
-    def process_result_value(self, value: str | None, dialect: Dialect) -> E | None:
-        """Read back the enum member."""
-        return None if value is None else self.enum_cls(value)
-
     def result_processor(self, dialect: Dialect, coltype: object) -> Any:
-        """A dict lookup per value (no Python call for a known member)."""
+        """Read back the enum member: a dict lookup per value (no Python call for a known one)."""
         return _Members(self.enum_cls).__getitem__
 
 
