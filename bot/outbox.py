@@ -376,7 +376,7 @@ class Outbox:
         return soonest if soonest is not None and soonest <= now + within else None
 
 
-_SPACE_NEXT = (
+SPACE_NEXT = (
     update(OutboxItem)
     .where(
         OutboxItem.id
@@ -391,7 +391,8 @@ _SPACE_NEXT = (
     )
     .values(next_attempt_at=bindparam("b_at"))
 )
-_MARK_DONE = (
+"""On a paced lane, the next item waits for the channel's spacing (see `done_statements`)."""
+MARK_DONE = (
     update(OutboxItem)
     .where(
         OutboxItem.lane == bindparam("b_lane"),
@@ -402,6 +403,24 @@ _MARK_DONE = (
     )
     .values(status=DONE, done_at=bindparam("b_now"), locked_by=None, locked_until=None)
 )
+"""The item done, and the redraws of its lane it made redundant with it."""
+
+
+def done_statements(item: Claimed, now: datetime) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """What marking `item` done runs (`SPACE_NEXT` on a paced lane, then `MARK_DONE`), and
+    their parameters: for a caller that writes them into a statement of its own."""
+    params = {
+        "b_lane": item.lane,
+        "b_kind": item.kind,
+        "b_first": item.id,
+        "b_upto": item.collapse_upto,
+        "b_now": now,
+        "b_at": now + CHANNEL_SPACING,
+    }
+    # Slack allows about one message per second per channel: on a paced lane the next item is
+    # spaced out (only the next: the ones after it follow it in turn).
+    paced = item.lane.startswith(PACED_LANES)
+    return ((SPACE_NEXT, MARK_DONE) if paced else (MARK_DONE,)), params
 
 
 def mark_done(s: Session, item: Claimed, now: datetime) -> None:
@@ -410,23 +429,10 @@ def mark_done(s: Session, item: Claimed, now: datetime) -> None:
     The redraws of its lane it made redundant are done with it; on a paced lane, the next item
     is spaced out.
     """
-    if item.lane.startswith(PACED_LANES):
-        # Slack allows about one message per second per channel: space the next one out
-        # (only the next: the ones after it follow it in turn).
-        s.connection().execute(
-            _SPACE_NEXT,
-            {"b_lane": item.lane, "b_upto": item.collapse_upto, "b_at": now + CHANNEL_SPACING},
-        )
-    s.connection().execute(
-        _MARK_DONE,
-        {
-            "b_lane": item.lane,
-            "b_kind": item.kind,
-            "b_first": item.id,
-            "b_upto": item.collapse_upto,
-            "b_now": now,
-        },
-    )
+    statements, params = done_statements(item, now)
+    connection = s.connection()
+    for statement in statements:
+        connection.execute(statement, params)
     item.completed = True
 
 

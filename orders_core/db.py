@@ -264,6 +264,16 @@ class Database:
         with self._reader() as session:
             yield session
 
+    @contextmanager
+    def one_statement(self) -> Iterator[Session]:
+        """PostgreSQL: a unit of work whose statement commits on its own, for writes done in
+        one statement (data-modifying CTEs): atomic as any statement is, without the BEGIN and
+        COMMIT round trips of `transaction()`."""
+        if self.is_sqlite:
+            raise ValueError("SQLite writes go through transaction() (BEGIN IMMEDIATE)")
+        with self._reader() as session:
+            yield session
+
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
