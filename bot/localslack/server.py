@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.localslack.payloads import (
     JsonDict,
+    json_copy,
     new_id,
     new_trigger_id,
     new_view_hash,
@@ -807,7 +808,7 @@ class LocalSlack:
             message["blocks"] = with_generated_ids(args["blocks"])
         for key in ("attachments", "thread_ts", "metadata", "files"):
             if args.get(key):
-                message[key] = copy.deepcopy(args[key])
+                message[key] = json_copy(args[key])
         return message
 
     def _store_ephemeral(self, state: _ResponseUrl, args: Mapping[str, Any]) -> _MessageRef:
@@ -1040,7 +1041,7 @@ class LocalSlack:
             "ok": True,
             "channel": channel,
             "ts": message["ts"],
-            "message": copy.deepcopy(message),
+            "message": json_copy(message),
         }
 
     def _chat_update(self, request: _Request) -> JsonDict:
@@ -1066,13 +1067,13 @@ class LocalSlack:
                 else:
                     message.pop(key, None)
         if args.get("metadata"):
-            message["metadata"] = copy.deepcopy(args["metadata"])
+            message["metadata"] = json_copy(args["metadata"])
         return {
             "ok": True,
             "channel": channel,
             "ts": ts,
             "text": message["text"],
-            "message": copy.deepcopy(message),
+            "message": json_copy(message),
         }
 
     def _chat_delete(self, request: _Request) -> JsonDict:
