@@ -99,6 +99,15 @@ class FakeSlack:
         """The fake Slack's resident memory."""
         return float(self._call("rss"))
 
+    def delay(self, method: str, seconds: float) -> None:
+        """Answer every call of `method` `seconds` later, as a distant Slack does, until
+        `clear_faults()`."""
+        self._call("delay", method, seconds)
+
+    def clear_faults(self) -> None:
+        """Answer at once again."""
+        self._call("clear_faults")
+
 
 def _serve(conn: Connection) -> None:
     """The child: LocalSlack, and a loop answering the parent's requests."""
@@ -197,3 +206,9 @@ class _Handlers:
 
     def rss(self) -> float:
         return rss_mb()
+
+    def delay(self, method: str, seconds: float) -> None:
+        self.slack.delay(method, seconds, times=None)
+
+    def clear_faults(self) -> None:
+        self.slack.clear_faults()

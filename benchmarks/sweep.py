@@ -30,6 +30,9 @@ class SweepPlan:
     processes: tuple[int, ...] = (1, 2)
     """Each count sweeps its own fresh copy: one process, then several at once (as when
     `orders-bot scheduler` runs on several machines), each slot claimed by one of them."""
+    slack_latency: float | None = 0.15
+    """Then one more sweep (one process) with every chat.postMessage answered this many seconds
+    late, as Slack across the internet answers: what a sweep takes in production."""
 
 
 def run(
@@ -53,6 +56,19 @@ def run(
         finally:
             kind.drop_copy(url)
         rows += _rows(kind, plan, processes, figures, posts, channels)
+    if plan.slack_latency is not None:
+        url = kind.working_copy(built, "sweep")
+        latency_ms = round(plan.slack_latency * 1000)
+        log(f"reminder sweep on {kind.name}: Slack answering posts in {latency_ms} ms")
+        slack.delay("chat.postMessage", plan.slack_latency)
+        try:
+            mark = slack.mark()
+            figures = _sweep_with(1, url, slack.base_url)
+            posts = slack.posts_by_channel(mark)
+        finally:
+            slack.clear_faults()
+            kind.drop_copy(url)
+        rows += _rows(kind, plan, 1, figures, posts, channels, latency_ms=latency_ms)
     return rows
 
 
@@ -111,6 +127,8 @@ def _rows(
     figures: dict[str, Any],
     posts: dict[str, int],
     channels: list[str],
+    *,
+    latency_ms: int | None = None,
 ) -> list[Row]:
     exactly_one = sum(1 for c in channels if posts.get(c) == 1)
     stray = sum(n for c, n in posts.items() if c not in set(channels))
@@ -123,6 +141,13 @@ def _rows(
     one_each = exactly_one == len(channels) and stray == 0
     suffix = "" if processes == 1 else f", {processes} scheduler processes"
     key = "" if processes == 1 else f".{processes}p"
+    if latency_ms is not None:
+        suffix, key = f", Slack answering in {latency_ms} ms", f".slack{latency_ms}ms"
+        figures["slack_latency_ms"] = latency_ms
+        # Slack's own time is not this machine's: the target is the sweep's minute.
+        seconds_target, seconds_limit = "< 60 s (inside its minute)", 60.0
+    else:
+        seconds_target, seconds_limit = "< 10 s", 10.0
     return [
         Row(
             key=f"sweep.seconds{key}",
@@ -130,8 +155,8 @@ def _rows(
             db=kind.name,
             value=figures["seconds"],
             unit="s",
-            target="< 10 s",
-            passed=figures["seconds"] < 10 and figures["drained"],
+            target=seconds_target,
+            passed=figures["seconds"] < seconds_limit and figures["drained"],
             details=figures,
         ),
         Row(

@@ -147,7 +147,12 @@ def build_runtime(
         token = settings.slack_bot_token.get_secret_value()
         clients = SingleTokenClients(settings.slack_api_url, token, settings.slack_timeout_seconds)
     outbox = Outbox(db, clock)
-    worker = OutboxWorker(outbox, Deliveries(db, clock, clients))
+    threads = settings.outbox_threads
+    # Two items per thread a batch: a batch ends when its slowest call does, so a second
+    # round keeps the threads busy meanwhile.
+    worker = OutboxWorker(
+        outbox, Deliveries(db, clock, clients), threads=threads, batch=max(20, 2 * threads)
+    )
     deps = Deps(db, clock, worker)
     executor = ListenerExecutor(max(4, settings.http_threads))
     logging.getLogger("slack_bolt.App").addFilter(_QuietTokenWarning())

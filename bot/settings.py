@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     http_threads: int = Field(default=8, ge=1, le=256)
     http_processes: int = Field(default=1, ge=1, le=64)
     """HTTP mode: processes sharing the port (each with its threads, its GIL, its outbox worker)."""
+    outbox_threads: int = Field(default=16, ge=1, le=128)
+    """Slack calls one process's outbox worker makes at once, each for a different lane (a
+    channel, a message): a sweep waits on Slack's answers, not on this machine."""
     log_level: str = "INFO"
     log_format: str = "text"
     scheduler_enabled: bool = True

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -246,6 +247,7 @@ class Database:
             # PostgreSQL reads at READ COMMITTED take a fresh snapshot per statement anyway: in
             # autocommit they see the same, without BEGIN and COMMIT round trips.
             reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._write_turn = threading.RLock() if self.is_sqlite else None
         self._read_engine = reader
         self._reader = sessionmaker(reader, expire_on_commit=False)
         self._writer = sessionmaker(self.engine, expire_on_commit=False)
@@ -253,7 +255,15 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """A writing unit of work: commits when the block ends, rolls back if it raises."""
-        with self._writer() as session, session.begin():
+        if self._write_turn is None:
+            with self._writer() as session, session.begin():
+                yield session
+            return
+        # SQLite has one writer at a time. Threads of this process take turns here, in order,
+        # and each finds the lock free; left to SQLite's busy handler, waiting writers poll
+        # with sleeps of up to 100 ms and a lock freed meanwhile sits idle (other processes
+        # still queue there, within busy_timeout).
+        with self._write_turn, self._writer() as session, session.begin():
             yield session
 
     @contextmanager

@@ -77,6 +77,15 @@ def clean_env(**extra: str) -> dict[str, str]:
             },
             ["SLACK_API_URL is invalid: should be an http(s) URL"],
         ),
+        (
+            ["run", "--http"],
+            {
+                "SLACK_BOT_TOKEN": "xoxb-1",
+                "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                "OUTBOX_THREADS": "0",
+            },
+            ["OUTBOX_THREADS is invalid: Input should be greater than or equal to 1."],
+        ),
     ],
 )
 def test_a_missing_or_malformed_setting_stops_the_start(
