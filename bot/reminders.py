@@ -12,6 +12,7 @@ misfire_grace_time with coalescing), and is skipped otherwise.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -310,6 +311,7 @@ class ReminderScheduler:
 
     def reconcile(self) -> None:
         """One cron job per (policy, time); removed or changed policies lose or change theirs."""
+        from apscheduler.jobstores.base import JobLookupError
         from apscheduler.triggers.cron import CronTrigger
 
         with self.reminders.db.read() as s:
@@ -332,7 +334,9 @@ class ReminderScheduler:
         }
         for job_id in existing:
             if job_id not in wanted:
-                self.scheduler.remove_job(job_id)
+                # Another scheduler sharing the job store (or thread) may have removed it first.
+                with contextlib.suppress(JobLookupError):
+                    self.scheduler.remove_job(job_id)
         for job_id, (policy_id, hhmm, trigger) in wanted.items():
             job = existing.get(job_id)
             if job is None or str(job.trigger) != str(trigger):

@@ -41,6 +41,8 @@ from sqlalchemy.sql.selectable import GenerativeSelect
 from sqlalchemy.types import TypeDecorator
 
 DEFAULT_DATABASE_URL = "sqlite:///orders-bot.db"
+SQLITE_BUSY_SECONDS = 30
+"""How long a SQLite writer waits for the database's write lock before giving up."""
 _Query = TypeVar("_Query", bound=GenerativeSelect)
 
 
@@ -83,7 +85,7 @@ def _configure_sqlite(engine: Engine, *, writer: bool) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
         if writer and engine.url.database not in (None, "", ":memory:"):
             # WAL is a property of the file, set by the writers (readers need not ask).
             _use_wal(cursor)
@@ -225,7 +227,7 @@ class Database:
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
-            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS}
             if parsed.database in (None, "", ":memory:"):
                 raise ValueError("use a SQLite file, not :memory: (threads need to share it)")
         else:
@@ -259,12 +261,19 @@ class Database:
             with self._writer() as session, session.begin():
                 yield session
             return
-        # SQLite has one writer at a time. Threads of this process take turns here, in order,
-        # and each finds the lock free; left to SQLite's busy handler, waiting writers poll
-        # with sleeps of up to 100 ms and a lock freed meanwhile sits idle (other processes
-        # still queue there, within busy_timeout).
-        with self._write_turn, self._writer() as session, session.begin():
-            yield session
+        # SQLite has one writer at a time. Threads of this process take turns here and each
+        # finds the database lock free; left to SQLite's busy handler, waiting writers poll
+        # with sleeps of up to 100 ms while a lock freed meanwhile sits idle (other processes
+        # still queue there). Waiting is bounded as SQLite's busy_timeout bounds it.
+        if not self._write_turn.acquire(timeout=SQLITE_BUSY_SECONDS):
+            raise TimeoutError(
+                f"the database stayed locked for {SQLITE_BUSY_SECONDS} s by another writer"
+            )
+        try:
+            with self._writer() as session, session.begin():
+                yield session
+        finally:
+            self._write_turn.release()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
