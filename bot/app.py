@@ -132,8 +132,8 @@ def build_runtime(
 ) -> Runtime:
     """Wire the database, the clock, Slack clients, the outbox and the Bolt app together."""
     settings.require_slack(mode)  # None: only the bot token (the scheduler, `remind now`)
-    # A connection each for the delivery and listener threads at their busiest, and a few more
-    # (the worker, the scheduler): pool_size is kept, as many again may open under load.
+    # Connections for the delivery and listener threads at their busiest, and a few more (the
+    # worker, the scheduler): the pool keeps `pool_size` open and opens as many again under load.
     db = db or Database(
         settings.database_url,
         pool_size=max(10, (settings.outbox_threads + settings.http_threads + 4) // 2),

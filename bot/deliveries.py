@@ -136,9 +136,7 @@ class Deliveries:
         }
         if not self.db.is_sqlite:
             steps, params = outbox.done_statements(item, now)
-            statement = _posted_in_one(
-                outbox.SPACE_NEXT in steps, run_id is not None, previous_digest is not None
-            )
+            statement = _posted_in_one(steps, run_id is not None, previous_digest is not None)
             params.update({f"m_{c}": v for c, v in values.items()})
             params.update(
                 ids=order_ids,
@@ -447,12 +445,13 @@ def _collapse_later(
 
 
 @functools.cache
-def _posted_in_one(paced: bool, run: bool, collapse: bool) -> Any:
+def _posted_in_one(done: tuple[Any, ...], run: bool, collapse: bool) -> Any:
     """PostgreSQL: what `Deliveries._keep` writes, as one statement returning the message's id.
 
     Each write is a CTE of one `SELECT posted.id`; they all run (PostgreSQL runs every
     data-modifying CTE, referenced or not) against one snapshot, and none of them touches a row
-    another one does: the new message, its links, the run, the item and its lane's next item.
+    another one does: the new message, its links, the run, the item and its lane's next item
+    (`done`: the statements of `outbox.done_statements`). The collapse is `_collapse_later`'s.
     """
     # Each value bound once, with its column's type, wherever it is used; named so no name is
     # a column's (SQLAlchemy would take a parameter named after a column for a value to SET).
@@ -474,9 +473,7 @@ def _posted_in_one(paced: bool, run: bool, collapse: bool) -> Any:
             .values(status=bindparam("m_posted"), posted_at=values["created_at"], message_id=new_id)
             .cte("run_posted")
         )
-    if paced:
-        parts.append(outbox.SPACE_NEXT.cte("spaced"))
-    parts.append(outbox.MARK_DONE.cte("done"))
+    parts += [statement.cte(f"done_{k}") for k, statement in enumerate(done)]
     if collapse:
         parts.append(
             insert(OutboxItem)
@@ -503,16 +500,7 @@ def _posted_in_one(paced: bool, run: bool, collapse: bool) -> Any:
     return select(posted.c.id).add_cte(*parts)
 
 
-_POSTED_COLUMNS = (
-    "workspace_id",
-    "channel_id",
-    "ts",
-    "kind",
-    "viewer_party_id",
-    "ref",
-    "created_at",
-    "updated_at",
-)
+_POSTED_COLUMNS = tuple(c.name for c in PostedMessage.__table__.c if not c.primary_key)
 _QUEUED_COLUMNS = [
     "workspace_id",
     "kind",

@@ -376,7 +376,7 @@ class Outbox:
         return soonest if soonest is not None and soonest <= now + within else None
 
 
-SPACE_NEXT = (
+_SPACE_NEXT = (
     update(OutboxItem)
     .where(
         OutboxItem.id
@@ -391,8 +391,8 @@ SPACE_NEXT = (
     )
     .values(next_attempt_at=bindparam("b_at"))
 )
-"""On a paced lane, the next item waits for the channel's spacing (see `done_statements`)."""
-MARK_DONE = (
+"""On a paced lane, the next item waits for the channel's spacing."""
+_MARK_DONE = (
     update(OutboxItem)
     .where(
         OutboxItem.lane == bindparam("b_lane"),
@@ -407,8 +407,8 @@ MARK_DONE = (
 
 
 def done_statements(item: Claimed, now: datetime) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """What marking `item` done runs (`SPACE_NEXT` on a paced lane, then `MARK_DONE`), and
-    their parameters: for a caller that writes them into a statement of its own."""
+    """The statements that mark `item` done (on a paced lane, spacing out the next item first),
+    and their parameters: a caller may also write them into a statement of its own."""
     params = {
         "b_lane": item.lane,
         "b_kind": item.kind,
@@ -420,7 +420,7 @@ def done_statements(item: Claimed, now: datetime) -> tuple[tuple[Any, ...], dict
     # Slack allows about one message per second per channel: on a paced lane the next item is
     # spaced out (only the next: the ones after it follow it in turn).
     paced = item.lane.startswith(PACED_LANES)
-    return ((SPACE_NEXT, MARK_DONE) if paced else (MARK_DONE,)), params
+    return ((_SPACE_NEXT, _MARK_DONE) if paced else (_MARK_DONE,)), params
 
 
 def mark_done(s: Session, item: Claimed, now: datetime) -> None:
