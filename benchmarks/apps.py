@@ -147,7 +147,16 @@ def orders_bot(
     return ServerProcess(name, [ORDERS_BOT, "run", "--http"], env, log_dir)
 
 
-def bare_bolt(name: str, slack_api_url: str, log_dir: Path, *, processes: int = 1) -> ServerProcess:
-    """The baseline bare Bolt app, under the same server with the same threads and processes."""
-    env = _env(slack_api_url, free_port(), HTTP_PROCESSES=str(processes))
+def bare_bolt(
+    name: str,
+    slack_api_url: str,
+    log_dir: Path,
+    *,
+    processes: int = 1,
+    database_url: str | None = None,
+) -> ServerProcess:
+    """The baseline bare Bolt app, under the same server with the same threads and processes;
+    with `database_url`, the hand-written app (the click's writes in raw SQL there)."""
+    extra = {"BARE_DATABASE_URL": database_url} if database_url else {}
+    env = _env(slack_api_url, free_port(), HTTP_PROCESSES=str(processes), **extra)
     return ServerProcess(name, [sys.executable, "-m", "benchmarks.bare_bolt"], env, log_dir)

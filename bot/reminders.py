@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
 import socket
 import threading
 from collections.abc import Sequence
@@ -43,6 +44,7 @@ from orders_core.reminders import (
     order_age,
     retryable_runs,
     slots_between,
+    taken_slots,
 )
 
 log = logging.getLogger(__name__)
@@ -86,8 +88,17 @@ class Reminders:
         try:
             with self.db.transaction() as s:
                 policies = get_policies(s, [policy_id for policy_id, _ in slots])
+                taken = taken_slots(s, slots, now)
                 outcomes = [
-                    self._prepare(s, policies.get(policy_id), policy_id, slot, kind, now)
+                    self._prepare(
+                        s,
+                        policies.get(policy_id),
+                        policy_id,
+                        slot,
+                        kind,
+                        now,
+                        (policy_id, slot) in taken,
+                    )
                     for policy_id, slot in slots
                 ]
         except Exception:
@@ -107,6 +118,7 @@ class Reminders:
         slot: datetime,
         kind: str,
         now: datetime,
+        taken: bool = False,
     ) -> SlotOutcome:
         if policy is None:
             return SlotOutcome(policy_id, slot, "gone")
@@ -114,6 +126,8 @@ class Reminders:
             return SlotOutcome(policy_id, slot, "disabled")
         if policy.paused:
             return SlotOutcome(policy_id, slot, "paused")
+        if taken:  # another scheduler has it: no need to choose its orders
+            return SlotOutcome(policy_id, slot, "already")
         # What was due at the slot (a late run, within the grace window, sees the same); the
         # claim then writes the run as it ends, queued with its orders or empty, in one go.
         orders = due_orders(s, policy, min(slot, now) if kind == "scheduled" else now)
@@ -197,11 +211,16 @@ class Reminders:
                 if policy_id is not None
                 else [p.id for p in list_policies(s, enabled_only=True)]
             )
+        # Each process starts at a place of its own in the list, so that several sweeping at
+        # once (a scheduler per machine) split the policies instead of racing for the same ones;
+        # the slots another has taken are then skipped cheaply (`taken_slots`).
+        turn = random.randrange(len(ids)) if len(ids) > SLOTS_PER_TRANSACTION else 0
+        turned = ids[turn:] + ids[:turn]
         outcomes: list[SlotOutcome] = []
-        for start in range(0, len(ids), SLOTS_PER_TRANSACTION):
-            chunk = ids[start : start + SLOTS_PER_TRANSACTION]
+        for start in range(0, len(turned), SLOTS_PER_TRANSACTION):
+            chunk = turned[start : start + SLOTS_PER_TRANSACTION]
             outcomes += self.run_slots([(pid, slot) for pid in chunk], kind=kind)
-        return outcomes
+        return outcomes[len(ids) - turn :] + outcomes[: len(ids) - turn]  # in the policies' order
 
     def catch_up(self, since: datetime, until: datetime) -> list[SlotOutcome]:
         """Run every scheduled slot in (since, until] in time order (the console's `wait`)."""

@@ -75,7 +75,13 @@ class UTCDateTime(TypeDecorator[datetime]):
         value instead of SQLAlchemy's parse and then ours (a list reads dozens of them)."""
         if dialect.name == "sqlite":
             return _utc_from_sqlite
+        if dialect.name == "postgresql":
+            return _utc_from_naive  # the driver's datetime as it comes, no wrapper per value
         return super().result_processor(dialect, coltype)
+
+
+def _utc_from_naive(value: datetime | None) -> datetime | None:
+    return None if value is None else value.replace(tzinfo=UTC)
 
 
 def _utc_from_sqlite(value: str | None) -> datetime | None:

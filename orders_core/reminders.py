@@ -533,6 +533,27 @@ def due_orders(session: Session, policy: PolicyView, now: datetime) -> list[DueO
 # -- claims ------------------------------------------------------------------------------------------
 
 
+def taken_slots(
+    session: Session, slots: Sequence[tuple[int, datetime]], now: datetime
+) -> set[tuple[int, datetime]]:
+    """Of these (policy, slot) pairs, the ones whose run is already another's for good: queued,
+    posted, empty, or claimed within its lease. A sweep skips them without choosing their
+    orders; the claim itself still decides every race (a run may be taken in between)."""
+    if not slots:
+        return set()
+    rows = session.execute(
+        select(ReminderRun.policy_id, ReminderRun.slot, ReminderRun.status, ReminderRun.claimed_at)
+        .where(ReminderRun.policy_id.in_(sorted({p for p, _ in slots})))
+        .where(ReminderRun.slot.in_(sorted({slot for _, slot in slots})))
+    ).all()
+    expired = now - CLAIM_LEASE
+    return {
+        (policy_id, slot)
+        for policy_id, slot, status, claimed_at in rows
+        if status != FAILED and not (status == CLAIMED and claimed_at < expired)
+    }
+
+
 @functools.cache
 def _claim_statement(dialect: str) -> Any:
     """`INSERT … ON CONFLICT DO NOTHING RETURNING id` of a run, for SQLite or PostgreSQL."""

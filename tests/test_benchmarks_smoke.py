@@ -23,6 +23,8 @@ EXPECTED = {
     "lists.core_vs_raw.list_next_page",
     "lists.core_vs_raw.search_by_number",
     "clicks.throughput",
+    "clicks.throughput_by_hand",
+    "clicks.throughput_vs_hand",
     "clicks.ack_p99.1",
     "clicks.ack_p99.8",
     "clicks.ack_p99.32",
@@ -68,6 +70,9 @@ def test_quick_run_produces_every_row(tmp_path: Path) -> None:
         assert isinstance(row["value"], float | int) and math.isfinite(row["value"]), (key, row)
         assert row["db"] == "sqlite"
     assert rows["sweep.posts"]["passed"] is True  # exactly one digest per policy, at any size
+    # The hand-written baseline really confirmed every order it was clicked for.
+    by_hand = rows["clicks.throughput_by_hand"]["details"]
+    assert by_hand["in_development"] == by_hand["expected"] > 0, by_hand
     # Slack answering late changes how long a sweep takes, never what it posts.
     assert rows["sweep.posts.slack150ms"]["passed"] is True
     assert {"cores", "memory_gib", "python", "date"} <= set(results["machine"])

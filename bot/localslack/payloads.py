@@ -137,18 +137,42 @@ def _short_id() -> str:
 
 
 def with_generated_ids(blocks: Sequence[JsonDict]) -> list[JsonDict]:
-    """Return a copy of blocks where missing block_id / action_id are filled as Slack does."""
-    filled = json_copy(list(blocks))
-    for block in filled:
-        if not block.get("block_id"):
-            block["block_id"] = _short_id()
-    for _, element in iter_elements(filled):
-        is_actionable = (
-            element.get("type") in INTERACTIVE_TYPES or element.get("type") == "file_input"
-        )
-        if is_actionable and not element.get("action_id"):
-            element["action_id"] = _short_id()
-    return filled
+    """Return blocks where missing block_id / action_id are filled as Slack does.
+
+    The input is left as it was: a block that gains an id is a new dict (and so is the element
+    that gains one); the rest is shared with the input. Nothing here changes a stored block in
+    place (an update stores new blocks), so sharing is safe, and it spares a busy fake Slack a
+    deep copy of every message it stores.
+    """
+    return [_filled_block(block) for block in blocks]
+
+
+def _needs_action_id(element: Any) -> bool:
+    kind = element.get("type") if isinstance(element, dict) else None
+    actionable = kind in INTERACTIVE_TYPES or kind == "file_input"
+    return actionable and not element.get("action_id")
+
+
+def _with_action_id(element: JsonDict) -> JsonDict:
+    return {**element, "action_id": _short_id()} if _needs_action_id(element) else element
+
+
+def _filled_block(block: JsonDict) -> JsonDict:
+    """`block` itself when it lacks no id; otherwise a copy with the ids filled (the elements
+    of `iter_elements`: an actions block's elements, a section's accessory, an input's element)."""
+    changes: JsonDict = {}
+    if not block.get("block_id"):
+        changes["block_id"] = _short_id()
+    kind = block.get("type")
+    if kind == "actions":
+        elements = block.get("elements") or []
+        if any(_needs_action_id(e) for e in elements):
+            changes["elements"] = [_with_action_id(e) for e in elements]
+    else:
+        key = {"section": "accessory", "input": "element"}.get(str(kind))
+        if key is not None and _needs_action_id(block.get(key)):
+            changes[key] = _with_action_id(block[key])
+    return {**block, **changes} if changes else block
 
 
 def find_element(

@@ -7,6 +7,8 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.blocks.check import check_message, check_view
 from bot.blocks.format import escape
@@ -255,6 +257,23 @@ def test_button_values_round_trip_and_refuse_garbage() -> None:
     assert back == value and ListSpec.from_json(back.where).window == (2, 3)
     for junk in (None, "", "{", '{"n": "x"}', "[]", '{"n": 1}'):
         assert ButtonValue.decode(junk) is None
+
+
+_JSON_LEAF = st.none() | st.booleans() | st.integers() | st.text(max_size=8)
+_WHERE = st.dictionaries(
+    st.text(max_size=4),
+    st.recursive(_JSON_LEAF, lambda inner: st.lists(inner, max_size=3), max_leaves=5),
+    max_size=3,
+)
+
+
+@given(number=st.integers(0, 10**12), version=st.integers(0, 10**6), where=_WHERE)
+def test_button_values_are_compact_json(
+    number: int, version: int, where: dict[str, object]
+) -> None:
+    """A button value is the same text json.dumps writes (what older messages carry)."""
+    expected = json.dumps({"n": number, "v": version, "w": where}, separators=(",", ":"))
+    assert ButtonValue(number, version, where).encode() == expected
 
 
 def test_help_and_errors_are_valid_messages() -> None:
