@@ -31,6 +31,17 @@ def peak_rss_mb(pid: int | str = "self") -> float:
     return _status_kb("VmHWM", pid) / 1024
 
 
+def reset_peak_rss() -> bool:
+    """Start this process's high-water mark of resident memory afresh (`peak_rss_mb` then tells
+    the peak since now, kept by the kernel: nothing to sample); False where Linux refuses."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        return False
+    return True
+
+
 def machine() -> dict[str, Any]:
     """Cores, memory, CPU model, Python and the date: what a reader needs to weigh the figures."""
     memory_kb = 0.0

@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -134,6 +134,44 @@ def enqueue(
         .scalar_one()
     )
     session.info.setdefault(_QUEUED, []).append(item_id)
+
+
+@dataclass(frozen=True)
+class Queued:
+    """One item for `enqueue_many`."""
+
+    kind: str
+    lane: str
+    payload: Mapping[str, Any]
+    workspace_id: int | None = None
+
+
+def enqueue_many(session: Session, items: Sequence[Queued], *, now: datetime) -> None:
+    """`enqueue` for several items, in one statement (a sweep queues its digests 25 at once)."""
+    rows = []
+    for item in items:
+        if item.kind in SAME_BY_LANE:
+            seen: set[tuple[str, str]] = session.info.setdefault(_SEEN, set())
+            if (item.kind, item.lane) in seen:
+                continue
+            seen.add((item.kind, item.lane))
+        rows.append(
+            {
+                "workspace_id": item.workspace_id,
+                "kind": item.kind,
+                "lane": item.lane,
+                "payload": dict(item.payload),
+                "status": PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+        )
+    if not rows:
+        return
+    # One statement however many rows (SQLAlchemy's "insertmanyvalues"), ids returned.
+    ids = session.connection().execute(_INSERT, rows).scalars().all()
+    session.info.setdefault(_QUEUED, []).extend(ids)
 
 
 _QUEUED = "outbox_items"

@@ -34,8 +34,9 @@ from orders_core.reminders import (
     EMPTY,
     QUEUED,
     PolicyView,
+    RunClaim,
     claim_escalation,
-    claim_run,
+    claim_runs,
     due_orders,
     get_policies,
     get_policy,
@@ -65,6 +66,16 @@ class SlotOutcome:
     escalated: int = 0
 
 
+@dataclass(frozen=True)
+class _Chosen:
+    """A slot to claim, with the orders its digest lists (none: it ends empty)."""
+
+    policy: PolicyView
+    slot: datetime
+    orders: list[Any]
+    empty: bool
+
+
 class Reminders:
     """Runs reminder slots: claim, choose what is due, queue the digest and escalations."""
 
@@ -89,8 +100,8 @@ class Reminders:
             with self.db.transaction() as s:
                 policies = get_policies(s, [policy_id for policy_id, _ in slots])
                 taken = taken_slots(s, slots, now)
-                outcomes = [
-                    self._prepare(
+                chosen = [
+                    self._choose(
                         s,
                         policies.get(policy_id),
                         policy_id,
@@ -101,6 +112,7 @@ class Reminders:
                     )
                     for policy_id, slot in slots
                 ]
+                outcomes = self._claim_and_queue(s, chosen, kind, now)
         except Exception:
             if len(slots) == 1:
                 raise
@@ -110,7 +122,7 @@ class Reminders:
             self.deps.committed()
         return outcomes
 
-    def _prepare(
+    def _choose(
         self,
         s: Any,
         policy: PolicyView | None,
@@ -119,7 +131,8 @@ class Reminders:
         kind: str,
         now: datetime,
         taken: bool = False,
-    ) -> SlotOutcome:
+    ) -> SlotOutcome | _Chosen:
+        """The slot's outcome when it has nothing to claim; otherwise the orders its run lists."""
         if policy is None:
             return SlotOutcome(policy_id, slot, "gone")
         if policy.deleted or (not policy.enabled and kind != "test"):
@@ -131,31 +144,54 @@ class Reminders:
         # What was due at the slot (a late run, within the grace window, sees the same); the
         # claim then writes the run as it ends, queued with its orders or empty, in one go.
         orders = due_orders(s, policy, min(slot, now) if kind == "scheduled" else now)
-        empty = not orders and kind != "test"
-        run_id = claim_run(
+        return _Chosen(policy, slot, orders, empty=not orders and kind != "test")
+
+    def _claim_and_queue(
+        self, s: Any, chosen: list[SlotOutcome | _Chosen], kind: str, now: datetime
+    ) -> list[SlotOutcome]:
+        """Claim every chosen slot at once; queue the digests of those claimed (one statement
+        each for all of them), then their escalations."""
+        claims = [c for c in chosen if isinstance(c, _Chosen)]
+        claimed = claim_runs(
             s,
-            policy_id,
-            slot,
+            [
+                RunClaim(
+                    c.policy.id, c.slot, EMPTY if c.empty else QUEUED, [o.id for o in c.orders]
+                )
+                for c in claims
+            ],
             kind=kind,
             worker=self.worker_name,
             now=now,
-            status=EMPTY if empty else QUEUED,
-            order_ids=[o.id for o in orders],
         )
-        if run_id is None:
-            return SlotOutcome(policy_id, slot, "already")
-        if empty:
-            return SlotOutcome(policy_id, slot, "empty")
-        outbox.enqueue(
+        outbox.enqueue_many(
             s,
-            kind="digest",
-            lane=f"chan:{policy.channel_id}",
-            payload={"run_id": run_id},
+            [
+                outbox.Queued(
+                    kind="digest",
+                    lane=f"chan:{c.policy.channel_id}",
+                    payload={"run_id": claimed[(c.policy.id, c.slot)]},
+                    workspace_id=c.policy.workspace_id,
+                )
+                for c in claims
+                if not c.empty and (c.policy.id, c.slot) in claimed
+            ],
             now=now,
-            workspace_id=policy.workspace_id,
         )
-        escalated = self._escalate(s, policy, orders, slot, now)
-        return SlotOutcome(policy_id, slot, "queued", len(orders), escalated)
+        outcomes: list[SlotOutcome] = []
+        for c in chosen:
+            if isinstance(c, SlotOutcome):
+                outcomes.append(c)
+            elif (c.policy.id, c.slot) not in claimed:
+                outcomes.append(SlotOutcome(c.policy.id, c.slot, "already"))
+            elif c.empty:
+                outcomes.append(SlotOutcome(c.policy.id, c.slot, "empty"))
+            else:
+                escalated = self._escalate(s, c.policy, c.orders, c.slot, now)
+                outcomes.append(
+                    SlotOutcome(c.policy.id, c.slot, "queued", len(c.orders), escalated)
+                )
+        return outcomes
 
     def _escalate(
         self, session: Any, policy: PolicyView, orders: list[Any], slot: datetime, now: datetime

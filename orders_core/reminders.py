@@ -560,7 +560,11 @@ def _claim_statement(dialect: str) -> Any:
     from sqlalchemy.dialects import postgresql, sqlite
 
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(ReminderRun).on_conflict_do_nothing().returning(ReminderRun.id)
+    return (
+        insert(ReminderRun)
+        .on_conflict_do_nothing()
+        .returning(ReminderRun.id, ReminderRun.policy_id, ReminderRun.slot)
+    )
 
 
 @functools.cache
@@ -583,6 +587,16 @@ def _takeover_statement() -> Any:
     )
 
 
+@dataclass(frozen=True)
+class RunClaim:
+    """A run to claim: its policy and slot, and what it is written with (`claim_runs`)."""
+
+    policy_id: int
+    slot: datetime
+    status: str = CLAIMED
+    order_ids: Sequence[int] = ()
+
+
 def claim_run(
     session: Session,
     policy_id: int,
@@ -601,35 +615,56 @@ def claim_run(
     than the lease) or a failed run may be taken over; a queued, posted or empty run never
     runs again.
     """
+    claim = RunClaim(policy_id, slot, status, order_ids)
+    return claim_runs(session, [claim], kind=kind, worker=worker, now=now).get((policy_id, slot))
+
+
+def claim_runs(
+    session: Session, claims: Sequence[RunClaim], *, kind: str, worker: str, now: datetime
+) -> dict[tuple[int, datetime], int]:
+    """`claim_run` for several slots: one INSERT for them all, then, for each slot that had a
+    run already, the takeover of a failed or abandoned one. The ids of the runs claimed, by
+    (policy, slot); a slot left out is another's."""
+    if not claims:
+        return {}
     connection = session.connection()
+    # One statement however many rows (SQLAlchemy's "insertmanyvalues"); a slot whose run
+    # exists inserts nothing and returns no row.
     inserted = connection.execute(
         _claim_statement(connection.dialect.name),
-        {
-            "policy_id": policy_id,
-            "slot": slot,
-            "kind": kind,
-            "status": status,
-            "claimed_by": worker,
-            "claimed_at": now,
-            "order_ids": list(order_ids),
-        },
-    ).scalar()
-    if inserted is not None:
-        return int(inserted)
-    # The slot has a run already: take it over only if it failed or was abandoned.
-    taken = connection.execute(
-        _takeover_statement(),
-        {
-            "b_policy": policy_id,
-            "b_slot": slot,
-            "b_expired": now - CLAIM_LEASE,
-            "b_worker": worker,
-            "b_now": now,
-            "b_status": status,
-            "b_order_ids": list(order_ids),
-        },
-    ).scalar()
-    return None if taken is None else int(taken)
+        [
+            {
+                "policy_id": c.policy_id,
+                "slot": c.slot,
+                "kind": kind,
+                "status": c.status,
+                "claimed_by": worker,
+                "claimed_at": now,
+                "order_ids": list(c.order_ids),
+            }
+            for c in claims
+        ],
+    ).all()
+    claimed = {(policy_id, slot): int(run_id) for run_id, policy_id, slot in inserted}
+    for c in claims:
+        if (c.policy_id, c.slot) in claimed:
+            continue
+        # The slot has a run already: take it over only if it failed or was abandoned.
+        taken = connection.execute(
+            _takeover_statement(),
+            {
+                "b_policy": c.policy_id,
+                "b_slot": c.slot,
+                "b_expired": now - CLAIM_LEASE,
+                "b_worker": worker,
+                "b_now": now,
+                "b_status": c.status,
+                "b_order_ids": list(c.order_ids),
+            },
+        ).scalar()
+        if taken is not None:
+            claimed[(c.policy_id, c.slot)] = int(taken)
+    return claimed
 
 
 @functools.cache

@@ -6,6 +6,7 @@ from the lifecycle table (`actions_for`), for the party looking at it.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -112,6 +113,20 @@ class ListSpec:
 _compact = json.JSONEncoder(separators=(",", ":")).encode
 
 
+def _where_json(where: Mapping[str, Any]) -> str:
+    # Every button of a message carries the same `where`: its text is worked out once.
+    # (The key holds each value's type: 1, 1.0 and True are equal keys but different JSON.)
+    try:
+        return _flat_where_json(tuple((k, type(v), v) for k, v in where.items()))
+    except TypeError:  # a list inside (a list's filter): not hashable, encoded each time
+        return _compact(where)
+
+
+@functools.lru_cache(maxsize=1024)
+def _flat_where_json(items: tuple[tuple[str, type, Any], ...]) -> str:
+    return _compact({k: v for k, _, v in items})
+
+
 @dataclass(frozen=True)
 class ButtonValue:
     """What an order button carries: the order, the version it was drawn at, and where it is."""
@@ -124,7 +139,7 @@ class ButtonValue:
         """As a button value (under Slack's 2,000 characters): compact JSON, the same text as
         `json.dumps({"n": …, "v": …, "w": …}, separators=(",", ":"))` at a third of the cost
         (a digest draws some sixty of them)."""
-        return f'{{"n":{int(self.number)},"v":{int(self.version)},"w":{_compact(self.where)}}}'
+        return f'{{"n":{int(self.number)},"v":{int(self.version)},"w":{_where_json(self.where)}}}'
 
     @classmethod
     def decode(cls, value: str | None) -> ButtonValue | None:

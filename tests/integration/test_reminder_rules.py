@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
 from orders_core import errors
 from orders_core.lifecycle import Note, OrderStatus
@@ -14,8 +15,10 @@ from orders_core.models import ReminderRun
 from orders_core.orders import timeline
 from orders_core.reminders import (
     PolicySpec,
+    RunClaim,
     claim_escalation,
     claim_run,
+    claim_runs,
     due_orders,
     latest_slot,
     parse_days,
@@ -24,6 +27,7 @@ from orders_core.reminders import (
     slots_between,
     snooze,
     snooze_until,
+    taken_slots,
     working_age,
 )
 from tests.support.world import World
@@ -155,6 +159,40 @@ def test_a_slot_is_claimed_once_and_taken_over_only_when_abandoned(world: World)
             claim_run(s, p.id, slot, kind="scheduled", worker="c", now=now + timedelta(hours=1))
             is None
         )
+
+
+def test_slots_claimed_together_each_get_their_own_answer(world: World) -> None:
+    """One claim for several slots: a free slot is claimed, a posted one is another's, a failed
+    one is taken over, and taken_slots spares the sweep the one that is settled."""
+    p = policy(world)
+    slots = [datetime(2026, 11, 27, h, 30, tzinfo=UTC) for h in (1, 2, 3)]
+    free, posted, failed = slots
+    now = slots[-1] + timedelta(minutes=1)
+    with world.db.transaction() as s:
+        for slot, status in ((posted, "posted"), (failed, "failed")):
+            run_id = claim_run(s, p.id, slot, kind="scheduled", worker="a", now=now)
+            assert run_id is not None
+            run = s.get(ReminderRun, run_id)
+            assert run is not None
+            run.status = status
+    with world.db.transaction() as s:
+        assert taken_slots(s, [(p.id, slot) for slot in slots], now) == {(p.id, posted)}
+        claimed = claim_runs(
+            s,
+            [RunClaim(p.id, slot, "queued", [7, 8]) for slot in slots],
+            kind="scheduled",
+            worker="b",
+            now=now,
+        )
+    assert set(claimed) == {(p.id, free), (p.id, failed)}
+    with world.db.read() as s:
+        runs = {r.slot: r for r in s.scalars(select(ReminderRun))}
+    assert {slot: (runs[slot].status, runs[slot].claimed_by) for slot in slots} == {
+        free: ("queued", "b"),
+        posted: ("posted", "a"),
+        failed: ("queued", "b"),
+    }
+    assert runs[free].order_ids == [7, 8] and claimed[(p.id, failed)] == runs[failed].id
 
 
 def test_an_escalation_is_claimed_once_a_day(world: World) -> None:

@@ -276,6 +276,18 @@ def test_button_values_are_compact_json(
     assert ButtonValue(number, version, where).encode() == expected
 
 
+def test_button_values_keep_equal_but_different_json_apart() -> None:
+    """1, 1.0 and True are equal in Python but not the same JSON; each is written as itself."""
+    values = [ButtonValue(1, 1, {"r": r}).encode() for r in (1, True, 1.0, 1, True)]
+    assert values == [
+        '{"n":1,"v":1,"w":{"r":1}}',
+        '{"n":1,"v":1,"w":{"r":true}}',
+        '{"n":1,"v":1,"w":{"r":1.0}}',
+        '{"n":1,"v":1,"w":{"r":1}}',
+        '{"n":1,"v":1,"w":{"r":true}}',
+    ]
+
+
 def test_help_and_errors_are_valid_messages() -> None:
     """Help shows the counts; an error says what was wrong."""
     counts = dict.fromkeys(OrderStatus, 2)
