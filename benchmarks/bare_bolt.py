@@ -80,6 +80,7 @@ class ClickWrites:
                 conn = sqlite3.connect(
                     str(self.url.database), isolation_level=None, check_same_thread=False
                 )
+                conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA foreign_keys=ON")
                 conn.execute("PRAGMA busy_timeout=30000")
                 conn.execute("PRAGMA synchronous=NORMAL")
@@ -90,6 +91,7 @@ class ClickWrites:
                     host=self.url.host,
                     port=self.url.port,
                     user=self.url.username,
+                    password=self.url.password,
                     dbname=self.url.database,
                 )
             self._local.conn = conn

@@ -627,6 +627,9 @@ def claim_runs(
     (policy, slot); a slot left out is another's."""
     if not claims:
         return {}
+    # In key order, as every claimant inserts: two sweeps claiming overlapping chunks then
+    # lock the unique keys in the same order and never deadlock.
+    claims = sorted(claims, key=lambda c: (c.policy_id, c.slot))
     connection = session.connection()
     # One statement however many rows (SQLAlchemy's "insertmanyvalues"); a slot whose run
     # exists inserts nothing and returns no row.

@@ -115,11 +115,15 @@ _compact = json.JSONEncoder(separators=(",", ":")).encode
 
 def _where_json(where: Mapping[str, Any]) -> str:
     # Every button of a message carries the same `where`: its text is worked out once.
-    # (The key holds each value's type: 1, 1.0 and True are equal keys but different JSON.)
-    try:
-        return _flat_where_json(tuple((k, type(v), v) for k, v in where.items()))
-    except TypeError:  # a list inside (a list's filter): not hashable, encoded each time
-        return _compact(where)
+    # Cached only for text keys and str/int/bool/None values, with each value's type in the key
+    # (1 and True are equal keys but different JSON); anything else is encoded each time.
+    items = tuple((k, type(v), v) for k, v in where.items())
+    if all(type(k) is str and t in _CACHED_TYPES for k, t, _ in items):
+        return _flat_where_json(items)
+    return _compact(where)
+
+
+_CACHED_TYPES = frozenset({str, int, bool, type(None)})
 
 
 @functools.lru_cache(maxsize=1024)

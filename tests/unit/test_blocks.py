@@ -278,14 +278,18 @@ def test_button_values_are_compact_json(
 
 def test_button_values_keep_equal_but_different_json_apart() -> None:
     """1, 1.0 and True are equal in Python but not the same JSON; each is written as itself."""
-    values = [ButtonValue(1, 1, {"r": r}).encode() for r in (1, True, 1.0, 1, True)]
+    values = [ButtonValue(1, 1, {"r": r}).encode() for r in (1, True, 1.0, 1, True, 0.0, -0.0)]
     assert values == [
         '{"n":1,"v":1,"w":{"r":1}}',
         '{"n":1,"v":1,"w":{"r":true}}',
         '{"n":1,"v":1,"w":{"r":1.0}}',
         '{"n":1,"v":1,"w":{"r":1}}',
         '{"n":1,"v":1,"w":{"r":true}}',
+        '{"n":1,"v":1,"w":{"r":0.0}}',
+        '{"n":1,"v":1,"w":{"r":-0.0}}',
     ]
+    keys = [ButtonValue(1, 1, {k: "a"}).encode() for k in (1, True)]  # type: ignore[dict-item]
+    assert keys == ['{"n":1,"v":1,"w":{"1":"a"}}', '{"n":1,"v":1,"w":{"true":"a"}}']
 
 
 def test_help_and_errors_are_valid_messages() -> None:
