@@ -110,29 +110,11 @@ def enqueue(
     workspace_id: int | None = None,
 ) -> None:
     """Add a side effect to the caller's transaction."""
-    if kind in SAME_BY_LANE:
-        seen: set[tuple[str, str]] = session.info.setdefault(_SEEN, set())
-        if (kind, lane) in seen:
-            return  # this transaction queued the very same redraw already
-        seen.add((kind, lane))
+    row = _row(session, Queued(kind, lane, payload, workspace_id), now)
+    if row is None:
+        return  # this transaction queued the very same redraw already
     # A plain INSERT, run now: no ORM object to track, and its id is known at once.
-    item_id = (
-        session.connection()
-        .execute(
-            _INSERT,
-            {
-                "workspace_id": workspace_id,
-                "kind": kind,
-                "lane": lane,
-                "payload": dict(payload),
-                "status": PENDING,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            },
-        )
-        .scalar_one()
-    )
+    item_id = session.connection().execute(_INSERT, row).scalar_one()
     session.info.setdefault(_QUEUED, []).append(item_id)
 
 
@@ -148,30 +130,31 @@ class Queued:
 
 def enqueue_many(session: Session, items: Sequence[Queued], *, now: datetime) -> None:
     """`enqueue` for several items, in one statement (a sweep queues its digests 25 at once)."""
-    rows = []
-    for item in items:
-        if item.kind in SAME_BY_LANE:
-            seen: set[tuple[str, str]] = session.info.setdefault(_SEEN, set())
-            if (item.kind, item.lane) in seen:
-                continue
-            seen.add((item.kind, item.lane))
-        rows.append(
-            {
-                "workspace_id": item.workspace_id,
-                "kind": item.kind,
-                "lane": item.lane,
-                "payload": dict(item.payload),
-                "status": PENDING,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            }
-        )
+    rows = [row for item in items if (row := _row(session, item, now)) is not None]
     if not rows:
         return
     # One statement however many rows (SQLAlchemy's "insertmanyvalues"), ids returned.
     ids = session.connection().execute(_INSERT, rows).scalars().all()
     session.info.setdefault(_QUEUED, []).extend(ids)
+
+
+def _row(session: Session, item: Queued, now: datetime) -> dict[str, Any] | None:
+    """The outbox row of an item; None for a redraw this transaction has queued already."""
+    if item.kind in SAME_BY_LANE:
+        seen: set[tuple[str, str]] = session.info.setdefault(_SEEN, set())
+        if (item.kind, item.lane) in seen:
+            return None
+        seen.add((item.kind, item.lane))
+    return {
+        "workspace_id": item.workspace_id,
+        "kind": item.kind,
+        "lane": item.lane,
+        "payload": dict(item.payload),
+        "status": PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
 
 
 _QUEUED = "outbox_items"

@@ -130,7 +130,7 @@ class Reminders:
         slot: datetime,
         kind: str,
         now: datetime,
-        taken: bool = False,
+        taken: bool,
     ) -> SlotOutcome | _Chosen:
         """The slot's outcome when it has nothing to claim; otherwise the orders its run lists."""
         if policy is None:

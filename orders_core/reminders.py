@@ -542,16 +542,12 @@ def taken_slots(
     if not slots:
         return set()
     rows = session.execute(
-        select(ReminderRun.policy_id, ReminderRun.slot, ReminderRun.status, ReminderRun.claimed_at)
+        select(ReminderRun.policy_id, ReminderRun.slot)
         .where(ReminderRun.policy_id.in_(sorted({p for p, _ in slots})))
         .where(ReminderRun.slot.in_(sorted({slot for _, slot in slots})))
+        .where(~_open_to_takeover(now - CLAIM_LEASE))
     ).all()
-    expired = now - CLAIM_LEASE
-    return {
-        (policy_id, slot)
-        for policy_id, slot, status, claimed_at in rows
-        if status != FAILED and not (status == CLAIMED and claimed_at < expired)
-    }
+    return {(policy_id, slot) for policy_id, slot in rows}
 
 
 @functools.cache
@@ -567,6 +563,13 @@ def _claim_statement(dialect: str) -> Any:
     )
 
 
+def _open_to_takeover(expired: Any) -> Any:
+    """A run another worker may take: failed, or claimed by one that died (before `expired`)."""
+    return (ReminderRun.status == FAILED) | and_(
+        ReminderRun.status == CLAIMED, ReminderRun.claimed_at < expired
+    )
+
+
 @functools.cache
 def _takeover_statement() -> Any:
     return (
@@ -574,8 +577,7 @@ def _takeover_statement() -> Any:
         .where(
             ReminderRun.policy_id == bindparam("b_policy"),
             ReminderRun.slot == bindparam("b_slot"),
-            (ReminderRun.status == FAILED)
-            | and_(ReminderRun.status == CLAIMED, ReminderRun.claimed_at < bindparam("b_expired")),
+            _open_to_takeover(bindparam("b_expired")),
         )
         .values(
             status=bindparam("b_status"),
