@@ -206,7 +206,7 @@ def sweep_once(
     """Run every policy now and deliver every digest; time, outcomes and memory."""
     from pydantic import SecretStr
 
-    from bot.app import build_runtime
+    from bot.app import build_runtime, freeze_startup_heap
     from bot.settings import Settings
 
     settings = Settings(
@@ -217,6 +217,7 @@ def sweep_once(
         scheduler_enabled=False,
     )
     runtime = build_runtime(settings, mode=None, migrate=False)
+    freeze_startup_heap()  # as `orders-bot scheduler` does
     try:
         done = threading.Event()
 

@@ -625,7 +625,7 @@ def run(
     """Run the bot: Socket Mode (SLACK_BOT_TOKEN, SLACK_APP_TOKEN) or --http (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET)."""
     import signal
 
-    from bot.app import build_runtime
+    from bot.app import build_runtime, freeze_startup_heap
     from bot.http import HttpServer, fork_processes, listening_socket, stop_processes
     from bot.logs import configure_logging
     from bot.settings import Mode
@@ -650,6 +650,7 @@ def run(
         sock = listening_socket(host or settings.host, port or settings.port)
         index, children = fork_processes(settings.http_processes)
     runtime = build_runtime(settings, mode=mode)
+    freeze_startup_heap()
     wanted = settings.scheduler_enabled if scheduler is None else scheduler
     runtime.start_background(scheduler=wanted and index == 0)
     if mode is Mode.HTTP:
@@ -718,7 +719,7 @@ def scheduler_only() -> None:
     import signal
     import threading
 
-    from bot.app import build_runtime
+    from bot.app import build_runtime, freeze_startup_heap
     from bot.logs import configure_logging
 
     try:
@@ -728,6 +729,7 @@ def scheduler_only() -> None:
         fail(str(exc))
     configure_logging(settings.log_level, settings.log_format)
     runtime = build_runtime(settings, mode=None)
+    freeze_startup_heap()
     runtime.start_background(scheduler=True)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())

@@ -7,8 +7,9 @@ from urllib.parse import parse_qsl, urlencode
 
 from hypothesis import given
 from hypothesis import strategies as st
+from slack_bolt.util.utils import create_copy
 
-from bot.http import parse_body, parse_form
+from bot.http import FormSafeBoltRequest, parse_body, parse_form
 
 # Everything a field may hold: accents, emoji, quotes, the separators themselves, backslashes.
 TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
@@ -46,3 +47,33 @@ def test_a_command_that_merely_mentions_payload_is_read_as_a_form() -> None:
         "text": "search payload",
         "team_id": "T1",
     }
+
+
+def test_a_copy_for_a_lazy_listener_reads_the_same_body_and_context() -> None:
+    """Bolt hands a lazy listener `create_copy(request.to_copyable())`: the copy (whose body is
+    read only when first used, in the listener's thread) holds what the original does, and
+    changing one leaves the other as it was."""
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T1"},
+        "user": {"id": "U1", "team_id": "T1"},
+        "channel": {"id": "C1"},
+        "response_url": "https://hooks.slack.test/1",
+        "actions": [{"action_id": "order:confirm", "value": '{"o": 7, "v": 2}'}],
+        "message": {"text": "Café «SO-000007» — 100% done & paid?"},
+    }
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    original = FormSafeBoltRequest(
+        body=urlencode({"payload": json.dumps(payload)}), headers=headers
+    )
+    copy = create_copy(original.to_copyable())
+
+    assert copy.body == original.body == payload
+    assert (copy.context.team_id, copy.context.user_id, copy.context.channel_id) == (
+        "T1",
+        "U1",
+        "C1",
+    )
+    assert copy.context.response_url == "https://hooks.slack.test/1"
+    copy.body["actions"][0]["value"] = "changed"
+    assert original.body["actions"][0]["value"] == '{"o": 7, "v": 2}'
