@@ -113,6 +113,7 @@ def freeze_startup_heap() -> None:
     full collection walks only what was made since. Call it once the runtime is built, in a
     process's entry point (not in tests, which build many runtimes in one process).
     """
+    gc.collect()  # what start left as garbage is collected, not frozen
     gc.freeze()
 
 
@@ -172,7 +173,7 @@ def build_runtime(
         outbox, Deliveries(db, clock, clients), threads=threads, batch=max(20, 2 * threads)
     )
     deps = Deps(db, clock, worker)
-    executor = ListenerExecutor(max(4, settings.http_threads))
+    executor = ListenerExecutor(max(4, settings.http_threads), nice=settings.listener_nice)
     logging.getLogger("slack_bolt.App").addFilter(_QuietTokenWarning())
     bolt = App(
         client=make_client(settings.slack_api_url, token, timeout=settings.slack_timeout_seconds),

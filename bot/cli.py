@@ -684,8 +684,10 @@ def run(
 
         assert settings.slack_app_token is not None
         err.print("orders-bot connected in Socket Mode")
-        SocketModeHandler(runtime.bolt, settings.slack_app_token.get_secret_value()).start()  # type: ignore[no-untyped-call]
-    runtime.stop()
+        try:
+            SocketModeHandler(runtime.bolt, settings.slack_app_token.get_secret_value()).start()  # type: ignore[no-untyped-call]
+        finally:  # Ctrl-C included: the listeners at work finish (their threads are daemons)
+            runtime.stop()
 
 
 @app.command("console")

@@ -59,6 +59,9 @@ class FormSafeBoltRequest(BoltRequest):
             self.raw_body = body
             if deferred:  # a copy: its context came with it, its body is read when first used
                 self._body = None
+                # Bolt's __init__ read an empty body into the context: one key it always sets.
+                given = kwargs.get("context") or {}
+                self.context["is_enterprise_install"] = given.get("is_enterprise_install", False)
             else:
                 self.body = parse_body(body, self.content_type)
                 self.context = build_context(self.context, self.body)

@@ -61,6 +61,10 @@ class Settings(BaseSettings):
     outbox_threads: int = Field(default=16, ge=1, le=128)
     """Slack calls one process's outbox worker makes at once, each for a different lane (a
     channel, a message): a sweep waits on Slack's answers, not on this machine."""
+    listener_nice: int = Field(default=10, ge=0, le=19)
+    """Linux: how much lower the OS priority of the threads doing the work behind each ack is
+    than that of the threads that ack. When the CPU is full, acks (due within Slack's 3 s) go
+    first and the work waits; with CPU to spare it changes nothing. 0 turns it off."""
     log_level: str = "INFO"
     log_format: str = "text"
     scheduler_enabled: bool = True

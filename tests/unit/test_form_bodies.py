@@ -55,6 +55,7 @@ def test_a_copy_for_a_lazy_listener_reads_the_same_body_and_context() -> None:
     changing one leaves the other as it was."""
     payload = {
         "type": "block_actions",
+        "is_enterprise_install": True,
         "team": {"id": "T1"},
         "user": {"id": "U1", "team_id": "T1"},
         "channel": {"id": "C1"},
@@ -75,5 +76,6 @@ def test_a_copy_for_a_lazy_listener_reads_the_same_body_and_context() -> None:
         "C1",
     )
     assert copy.context.response_url == "https://hooks.slack.test/1"
+    assert copy.context.is_enterprise_install is original.context.is_enterprise_install is True
     copy.body["actions"][0]["value"] = "changed"
     assert original.body["actions"][0]["value"] == '{"o": 7, "v": 2}'
