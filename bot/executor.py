@@ -106,28 +106,24 @@ class ListenerExecutor(Executor):
             closing, self._closed = not self._closed, True
         if closing:
             if cancel_futures:
-                while True:
-                    try:
-                        work = self._queue.get_nowait()
-                    except Empty:
-                        break
-                    if work is not None:
-                        work[0].cancel()
-                        self._unfinished.pop()
+                self._cancel_queued()
             for _ in self._threads:
                 self._queue.put(None)
         if wait:
             for thread in self._threads:
                 thread.join()
-            # Work that raced the shutdown in after the threads' stop marks: cancelled, not lost.
-            while True:
-                try:
-                    work = self._queue.get_nowait()
-                except Empty:
-                    break
-                if work is not None:
-                    work[0].cancel()
-                    self._unfinished.pop()
+            self._cancel_queued()  # work that raced the shutdown in after the stop marks
+
+    def _cancel_queued(self) -> None:
+        """Cancel the work no thread has taken (and drop spare stop marks)."""
+        while True:
+            try:
+                work = self._queue.get_nowait()
+            except Empty:
+                return
+            if work is not None:
+                work[0].cancel()
+                self._unfinished.pop()
 
 
 def lower_priority(by: int) -> None:
