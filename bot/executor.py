@@ -79,10 +79,14 @@ class ListenerExecutor(Executor):
                 else:
                     future.set_result(result)
             del future, context, fn, args, kwargs
-            self._unfinished.pop()
-            if not self._unfinished:
-                with self._idle:
-                    self._idle.notify_all()
+            self._finished()
+
+    def _finished(self) -> None:
+        """One piece of work done or cancelled: wake `wait_idle` when it was the last."""
+        self._unfinished.pop()
+        if not self._unfinished:
+            with self._idle:  # a waiter holds this from its check until it waits: no lost wakeup
+                self._idle.notify_all()
 
     @property
     def busy(self) -> int:
@@ -97,7 +101,7 @@ class ListenerExecutor(Executor):
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return False
-                self._idle.wait(min(remaining, 0.05))
+                self._idle.wait(remaining)
         return True
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
@@ -123,7 +127,7 @@ class ListenerExecutor(Executor):
                 return
             if work is not None:
                 work[0].cancel()
-                self._unfinished.pop()
+                self._finished()
 
 
 def lower_priority(by: int) -> None:
