@@ -130,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         "sweep": f"{workspaces}x{due}",
         "quick": args.quick,
         "http_threads": apps.HTTP_THREADS,
+        "click_processes": apps.CLICK_PROCESSES,
+        "click_listener_processes": apps.CLICK_LISTENER_PROCESSES,
         "app_source": APP_SOURCE,
         "seconds": round(time.monotonic() - started, 1),
     }

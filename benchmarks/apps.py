@@ -24,6 +24,9 @@ SIGNING_SECRET = secrets.token_hex(16)
 HTTP_THREADS = 8
 CLICK_PROCESSES = 2
 """The click suite serves both apps with this many processes (HTTP_PROCESSES), one per core."""
+CLICK_LISTENER_PROCESSES = 2
+"""And ours with this many listener processes beside them (LISTENER_PROCESSES), one per core:
+the production setting for a machine like this one (README, Configuration)."""
 
 
 def free_port() -> int:
@@ -37,7 +40,9 @@ def _env(slack_api_url: str, port: int, **extra: str) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("SLACK_", "DATABASE_URL", "PORT", "HOST", "LOG_", "HTTP_"))
+        if not k.startswith(
+            ("SLACK_", "DATABASE_URL", "PORT", "HOST", "LOG_", "HTTP_", "LISTENER_")
+        )
     }
     env.update(
         SLACK_BOT_TOKEN=TOKEN,
@@ -134,7 +139,13 @@ class ServerProcess:
 
 
 def orders_bot(
-    name: str, database_url: str, slack_api_url: str, log_dir: Path, *, processes: int = 1
+    name: str,
+    database_url: str,
+    slack_api_url: str,
+    log_dir: Path,
+    *,
+    processes: int = 1,
+    listener_processes: int = 0,
 ) -> ServerProcess:
     """`orders-bot run --http`, as an operator starts it (its production server, waitress)."""
     env = _env(
@@ -143,6 +154,7 @@ def orders_bot(
         DATABASE_URL=database_url,
         LOG_LEVEL="INFO",
         HTTP_PROCESSES=str(processes),
+        LISTENER_PROCESSES=str(listener_processes),
     )
     return ServerProcess(name, [ORDERS_BOT, "run", "--http"], env, log_dir)
 

@@ -115,7 +115,12 @@ def run(
             f"by-hand-{kind.name}", slack.base_url, log_dir, processes=n, database_url=hand_url
         )
         ours = apps.orders_bot(
-            f"orders-bot-clicks-{kind.name}", url, slack.base_url, log_dir, processes=n
+            f"orders-bot-clicks-{kind.name}",
+            url,
+            slack.base_url,
+            log_dir,
+            processes=n,
+            listener_processes=apps.CLICK_LISTENER_PROCESSES,
         )
         with bare, hand, ours:
             phases: list[tuple[str, int, int]] = [("warmup", 4, plan.warmup)]

@@ -18,6 +18,7 @@ from bot.clock import Clock, SystemClock
 from bot.deliveries import Deliveries, post_response_url
 from bot.deps import Deps
 from bot.executor import ListenerExecutor
+from bot.handoff import HandoffRunner
 from bot.http import SlackWsgiApp
 from bot.listeners import actions, commands, events, market, reminders, views
 from bot.logs import bind
@@ -52,15 +53,19 @@ class Runtime:
     listeners: ListenerExecutor
     reminders: Reminders
     scheduler: ReminderScheduler | None = None
+    handoff: HandoffRunner | None = None
+    """In an acking process (LISTENER_PROCESSES): hands listeners to the listener processes."""
     extras: dict[str, Any] = field(default_factory=dict)
 
-    def start_background(self, *, scheduler: bool = False) -> None:
-        """Start delivering notifications, and the reminder scheduler when asked."""
+    def start_background(self, *, scheduler: bool = False, outbox: bool = True) -> None:
+        """Start delivering notifications (unless `outbox` is False: a process that only acks),
+        and the reminder scheduler when asked."""
         # Hand the GIL over every 1 ms rather than 5: a thread back from the database or from
         # Slack (a request thread with an ack to send, a delivery reading rows) waits less
         # behind one busy rendering (measured in benchmarks/).
         sys.setswitchinterval(0.001)
-        self.worker.start()
+        if outbox:
+            self.worker.start()
         if scheduler and self.scheduler is None:
             self.scheduler = ReminderScheduler(
                 self.reminders, grace_seconds=self.settings.reminder_grace_seconds
@@ -98,6 +103,8 @@ class Runtime:
         """Let listeners finish, finish the outbox item in hand, release the database."""
         if self.scheduler is not None:
             self.scheduler.stop()
+        if self.handoff is not None:
+            self.handoff.close(20)
         self.listeners.wait_idle(20)
         self.listeners.shutdown(wait=True)
         self.worker.stop()
@@ -143,8 +150,13 @@ def build_runtime(
     db: Database | None = None,
     migrate: bool | None = None,
     token_verification: bool = True,
+    verify_requests: bool = True,
 ) -> Runtime:
-    """Wire the database, the clock, Slack clients, the outbox and the Bolt app together."""
+    """Wire the database, the clock, Slack clients, the outbox and the Bolt app together.
+
+    `verify_requests=False` is for a listener process only: its requests come from the acking
+    processes over a socket pair (bot/handoff.py), not from the network.
+    """
     settings.require_slack(mode)  # None: only the bot token (the scheduler, `remind now`)
     # Connections for the delivery and listener threads at their busiest, and a few more (the
     # worker, the scheduler): the pool keeps `pool_size` open and opens as many again under load.
@@ -183,6 +195,7 @@ def build_runtime(
         # Each listener acks in the request's thread and leaves its work to the listener pool
         # (bot.listeners.after_ack); modal submissions answer in-thread, with their errors.
         process_before_response=True,
+        request_verification_enabled=verify_requests,
         token_verification_enabled=token_verification and not settings.oauth,
         listener_executor=executor,
         oauth_settings=oauth_settings(settings, db, store) if store is not None else None,

@@ -626,7 +626,13 @@ def run(
     import signal
 
     from bot.app import build_runtime, freeze_startup_heap
-    from bot.http import HttpServer, fork_processes, listening_socket, stop_processes
+    from bot.http import (
+        HttpServer,
+        fork_children,
+        fork_processes,
+        listening_socket,
+        stop_processes,
+    )
     from bot.logs import configure_logging
     from bot.settings import Mode
 
@@ -637,10 +643,14 @@ def run(
     except SettingsError as exc:
         fail(str(exc))
     configure_logging(settings.log_level, settings.log_format)
+    wanted = settings.scheduler_enabled if scheduler is None else scheduler
     index = 0
     children: list[int] = []
+    listeners: list[int] = []
     sock: Any = None
-    if mode is Mode.HTTP and settings.http_processes > 1:
+    sender: Any = None
+    split = mode is Mode.HTTP and settings.listener_processes > 0
+    if mode is Mode.HTTP and (settings.http_processes > 1 or split):
         # Several processes share one listening socket, each with its own GIL: migrate first,
         # then fork before any thread or connection exists; the first one runs the scheduler.
         prepare = Database(settings.database_url)
@@ -648,11 +658,23 @@ def run(
             prepare.upgrade()
         prepare.dispose()
         sock = listening_socket(host or settings.host, port or settings.port)
+        if split:  # the listener processes first, so that only they hold the receiving end
+            from bot.handoff import Channel
+
+            channel = Channel()
+            listeners = fork_children(
+                settings.listener_processes,
+                lambda i: _listener_process(settings, channel, sock, scheduler=wanted and i == 0),
+            )
+            sender = channel.sender()
         index, children = fork_processes(settings.http_processes)
     runtime = build_runtime(settings, mode=mode)
+    if sender is not None:
+        from bot.handoff import hand_off
+
+        runtime.handoff = hand_off(runtime.bolt, sender)
     freeze_startup_heap()
-    wanted = settings.scheduler_enabled if scheduler is None else scheduler
-    runtime.start_background(scheduler=wanted and index == 0)
+    runtime.start_background(scheduler=wanted and index == 0 and not split, outbox=not split)
     if mode is Mode.HTTP:
         server = HttpServer(
             runtime.wsgi,
@@ -672,12 +694,17 @@ def run(
         if index == 0:
             where = f"http://{host or settings.host}:{server.port}/slack/events"
             extra = f" ({settings.http_processes} processes)" if children else ""
+            if split:
+                extra += f" (+{settings.listener_processes} listener processes)"
             err.print(f"orders-bot listening on {where}{extra}")
         server.serve_forever()
         runtime.stop()
         if index > 0:
             os._exit(0)  # a forked copy: leave without running the parent's exit handlers
         stop_processes(children)
+        # Every acking process has gone: the listener processes finish what they were handed
+        # and stop by themselves (they ignore signals); those still there at the end are killed.
+        stop_processes(listeners, timeout=60)
         return
     else:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -688,6 +715,30 @@ def run(
             SocketModeHandler(runtime.bolt, settings.slack_app_token.get_secret_value()).start()  # type: ignore[no-untyped-call]
         finally:  # Ctrl-C included: the listeners at work finish (their threads are daemons)
             runtime.stop()
+
+
+def _listener_process(settings: Any, channel: Any, sock: Any, *, scheduler: bool) -> int:
+    """A listener process (LISTENER_PROCESSES): runs the listeners the acking processes hand
+    over, delivers the outbox, and, the first one, runs the scheduler; stops once every acking
+    process has gone and nothing is left (it ignores SIGINT and SIGTERM: the parent stops it)."""
+    import signal
+
+    from bot.app import build_runtime, freeze_startup_heap
+    from bot.executor import lower_priority
+    from bot.handoff import serve
+    from bot.settings import Mode
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sock.close()
+    receiver = channel.receiver()
+    lower_priority(settings.listener_nice)  # every thread started from here inherits it
+    runtime = build_runtime(settings, mode=Mode.HTTP, migrate=False, verify_requests=False)
+    freeze_startup_heap()
+    runtime.start_background(scheduler=scheduler)
+    serve(runtime.bolt, receiver, max(4, settings.http_threads))
+    runtime.stop()
+    return 0
 
 
 @app.command("console")

@@ -353,6 +353,26 @@ def fork_processes(count: int) -> tuple[int, list[int]]:
     return 0, children
 
 
+def fork_children(count: int, run: Callable[[int], int]) -> list[int]:
+    """Fork `count` processes, each running `run(its index)` and exiting with what it returns.
+
+    Call it before any thread, database connection or client exists, as `fork_processes`.
+    """
+    children: list[int] = []
+    for index in range(count):
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                code = run(index)
+            except BaseException:
+                log.exception("a forked process failed")
+            finally:
+                os._exit(code)
+        children.append(pid)
+    return children
+
+
 def stop_processes(children: list[int], timeout: float = 30.0) -> None:
     """SIGTERM the children and wait for them (SIGKILL whoever is still there at the end)."""
     import signal

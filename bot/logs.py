@@ -36,6 +36,11 @@ def bind(**fields: Any) -> None:
     _context.set(_merged(fields))
 
 
+def current_request_id() -> str | None:
+    """The request id of the log context here, if any (to carry it to another process)."""
+    return dict(_context.get()).get("request_id")
+
+
 def _merged(fields: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
     merged = dict(_context.get())
     merged.update({k: v for k, v in fields.items() if v is not None})

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     outbox_threads: int = Field(default=16, ge=1, le=128)
     """Slack calls one process's outbox worker makes at once, each for a different lane (a
     channel, a message): a sweep waits on Slack's answers, not on this machine."""
+    listener_processes: int = Field(default=0, ge=0, le=64)
+    """HTTP mode: processes that only run listeners and deliver the outbox, forked beside the
+    HTTP_PROCESSES, which then only ack (bot/handoff.py). 0: each HTTP process runs its own."""
     listener_nice: int = Field(default=10, ge=0, le=19)
     """Linux: how much lower the OS priority of the threads doing the work behind each ack is
     than that of the threads that ack. When the CPU is full, acks (due within Slack's 3 s) go

@@ -1,0 +1,192 @@
+"""Listener processes: the processes that ack hand the work behind each ack to other processes.
+
+With `LISTENER_PROCESSES`, `orders-bot run --http` forks processes that only run listeners (the
+work a click starts after its ack: the database, Slack calls, redraws) and deliver the outbox.
+The processes that answer HTTP then only ack: no listener thread competes with them for their
+GIL, and the listener processes run at a lower OS priority (`LISTENER_NICE`), so on a full CPU
+the acks go first. Measured in benchmarks/ (the click suite, PostgreSQL).
+
+The channel is one Unix `SOCK_SEQPACKET` socket pair made before the fork. Every send is one
+whole message and every receive takes one, so any number of acking processes and threads send,
+and any number of listener threads receive, with no lock. A message holds what Bolt needs to run
+one lazy listener again elsewhere (as Bolt's AWS Lambda adapter does): the raw body, the headers
+with `x-slack-bolt-lazy-only` and `x-slack-bolt-lazy-function-name`, and the request id for the
+logs. A listener process dispatches it to its own Bolt app, which runs just that function.
+
+- When the socket is full, messages wait in the acking process and one thread sends them.
+- A message larger than the socket takes, or one no listener process is left to take, runs on
+  the acking process's own listener pool instead: work is never dropped for the channel's sake.
+- Shutdown drains: a listener process stops when every acking process has gone (its end of the
+  socket reads end-of-file) and nothing is left to take.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import logging
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.lazy_listener import LazyListenerRunner
+from slack_bolt.request import BoltRequest
+
+from bot.executor import ListenerExecutor
+from bot.http import MAX_BODY, FormSafeBoltRequest
+from bot.logs import current_request_id, log_context
+
+log = logging.getLogger(__name__)
+
+LIMIT = 2 * MAX_BODY
+"""The largest message: a request's body (at most MAX_BODY), its headers and query."""
+_BUFFER = 4 * 1024 * 1024
+"""Socket buffer asked for (the kernel caps it at net.core.wmem_max; larger messages run locally)."""
+_HEAD = 4  # bytes giving the length of the JSON part of a message
+_GONE = (errno.EPIPE, errno.ECONNRESET, errno.ECONNREFUSED, errno.ENOTCONN)
+
+
+class Channel:
+    """Both ends of the socket pair between the acking processes and the listener processes.
+
+    Make it before forking; then each process keeps the end of its role (`sender` or
+    `receiver`) and closes the other, so that the end-of-file and broken-pipe signals work.
+    """
+
+    def __init__(self) -> None:
+        self._send, self._receive = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self._send.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _BUFFER)
+
+    def sender(self) -> socket.socket:
+        """This process acks: the sending end (the receiving one is closed here)."""
+        self._receive.close()
+        return self._send
+
+    def receiver(self) -> socket.socket:
+        """This process runs listeners: the receiving end (the sending one is closed here)."""
+        self._send.close()
+        return self._receive
+
+
+def encode(request: BoltRequest, request_id: str | None) -> bytes:
+    """One lazy listener's request as a message: lengths, JSON (headers, query, log), the body."""
+    headers = {name: list(values) for name, values in request.headers.items()}
+    headers["x-slack-bolt-lazy-only"] = ["1"]
+    headers["x-slack-bolt-lazy-function-name"] = [request.lazy_function_name or ""]
+    meta = json.dumps({"h": headers, "q": request.query, "r": request_id}).encode()
+    return len(meta).to_bytes(_HEAD, "big") + meta + request.raw_body.encode()
+
+
+def decode(message: bytes | memoryview) -> tuple[FormSafeBoltRequest, str | None]:
+    """The request a message holds (Bolt runs only its lazy function), and its request id."""
+    size = int.from_bytes(message[:_HEAD], "big")
+    meta = json.loads(bytes(message[_HEAD : _HEAD + size]))
+    body = bytes(message[_HEAD + size :]).decode()
+    return FormSafeBoltRequest(body=body, query=meta["q"], headers=meta["h"]), meta["r"]
+
+
+class HandoffRunner(LazyListenerRunner):
+    """Bolt's lazy listener runner in an acking process: each function goes to the channel.
+
+    The ack's thread sends without blocking. When the socket is full, the message waits its
+    turn in a queue that one thread sends from, in order; whatever the channel cannot carry
+    runs on `local`, the process's own runner.
+    """
+
+    def __init__(self, channel: socket.socket, local: LazyListenerRunner) -> None:
+        self.logger = log
+        self._channel = channel
+        self._local = local
+        self._waiting = ListenerExecutor(1)
+
+    def start(self, function: Callable[..., None], request: BoltRequest) -> None:
+        """Hand `function`'s run over to a listener process (or run it here, if none can take it)."""
+        message = encode(request, current_request_id())
+        if self._waiting.busy:  # others are waiting for room: after them
+            self._waiting.submit(self._send, message, function, request)
+            return
+        try:
+            self._channel.send(message, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            self._waiting.submit(self._send, message, function, request)
+        except OSError as exc:
+            self._run_here(exc, function, request)
+
+    def _send(self, message: bytes, function: Callable[..., None], request: BoltRequest) -> None:
+        try:
+            self._channel.send(message)
+        except OSError as exc:
+            self._run_here(exc, function, request)
+
+    def _run_here(self, exc: OSError, function: Callable[..., None], request: BoltRequest) -> None:
+        if exc.errno in _GONE:
+            log.error("no listener process is left: running the listener in this process")
+        elif exc.errno != errno.EMSGSIZE:
+            log.warning("could not hand a listener over (%s): running it in this process", exc)
+        self._local.start(function, request)
+
+    @property
+    def waiting(self) -> int:
+        """Messages waiting for room in the socket."""
+        return self._waiting.busy
+
+    def close(self, timeout: float = 20.0) -> bool:
+        """Send what waits, then close this end; False if some was still waiting at `timeout`.
+
+        Once every acking process has closed its end, the listener processes read end-of-file
+        after the last message, and stop.
+        """
+        done = self._waiting.wait_idle(timeout)
+        self._waiting.shutdown(wait=done)
+        self._channel.close()
+        return done
+
+
+def hand_off(bolt: App, channel: socket.socket) -> HandoffRunner:
+    """Make `bolt` (in an acking process) hand its lazy listeners to the listener processes."""
+    runner = HandoffRunner(channel, bolt.listener_runner.lazy_listener_runner)
+    bolt.listener_runner.lazy_listener_runner = runner
+    return runner
+
+
+def serve(bolt: App, channel: socket.socket, threads: int) -> None:
+    """Run the listeners handed over, on `threads` threads, until every acking process has gone
+    and nothing is left to take. `bolt` is this process's app, built without request
+    verification: a message comes from the socket pair, which only our processes hold."""
+    takers = [
+        threading.Thread(target=_take, args=(bolt, channel), name=f"listener_{i}")
+        for i in range(threads)
+    ]
+    for taker in takers:
+        taker.start()
+    for taker in takers:
+        taker.join()
+
+
+def _take(bolt: App, channel: socket.socket) -> None:
+    buffer = bytearray(LIMIT)
+    view = memoryview(buffer)
+    while size := channel.recv_into(buffer):  # 0: end of file, every acking process has gone
+        try:
+            request, request_id = decode(view[:size])
+        except (ValueError, KeyError, UnicodeDecodeError):
+            log.error("a handed-over listener could not be read (%d bytes): dropped", size)
+            continue
+        with log_context(request_id=request_id):
+            _dispatch(bolt, request)
+
+
+def _dispatch(bolt: App, request: FormSafeBoltRequest) -> None:
+    try:
+        response: Any = bolt.dispatch(request)
+    except Exception:  # Bolt reports listener errors itself; this is anything else
+        log.exception("a handed-over listener failed")
+        return
+    if response.status != 200:
+        log.error(
+            "a handed-over listener did not run (%s): %s",
+            response.status,
+            request.lazy_function_name,
+        )
