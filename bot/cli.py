@@ -627,10 +627,12 @@ def run(
 
     from bot.app import build_runtime, freeze_startup_heap
     from bot.http import (
+        ChildWatch,
         HttpServer,
         fork_children,
         fork_processes,
         listening_socket,
+        signal_processes,
         stop_processes,
     )
     from bot.logs import configure_logging
@@ -672,7 +674,7 @@ def run(
     if sender is not None:
         from bot.handoff import hand_off
 
-        runtime.handoff = hand_off(runtime.bolt, sender)
+        runtime.handoff = hand_off(runtime.bolt, sender, runtime.worker)
     freeze_startup_heap()
     runtime.start_background(scheduler=wanted and index == 0 and not split, outbox=not split)
     if mode is Mode.HTTP:
@@ -687,10 +689,20 @@ def run(
         def stop(signum: int, _frame: object) -> None:
             if index == 0:
                 err.print(f"signal {signum}: finishing requests in flight, then stopping")
+                signal_processes(children, signal.SIGTERM)  # they stop alongside, not after
+            server.request_stop()
+
+        lost: list[str] = []
+
+        def lost_one(pid: int, code: int) -> None:
+            lost.append(f"process {pid} of this service stopped unexpectedly (exit {code})")
+            err.print(f"{lost[0]}: stopping the others")
+            signal_processes(children, signal.SIGTERM)
             server.request_stop()
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        watch = ChildWatch(children + listeners, lost_one) if index == 0 else None
         if index == 0:
             where = f"http://{host or settings.host}:{server.port}/slack/events"
             extra = f" ({settings.http_processes} processes)" if children else ""
@@ -698,13 +710,18 @@ def run(
                 extra += f" (+{settings.listener_processes} listener processes)"
             err.print(f"orders-bot listening on {where}{extra}")
         server.serve_forever()
+        if watch is not None:
+            watch.stop()
         runtime.stop()
         if index > 0:
             os._exit(0)  # a forked copy: leave without running the parent's exit handlers
         stop_processes(children)
         # Every acking process has gone: the listener processes finish what they were handed
         # and stop by themselves (they ignore signals); those still there at the end are killed.
-        stop_processes(listeners, timeout=60)
+        if killed := stop_processes(listeners, timeout=60):
+            err.print(f"listener processes {killed} still at work after 60 s: killed")
+        if lost:
+            fail(lost[0])
         return
     else:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -736,7 +753,7 @@ def _listener_process(settings: Any, channel: Any, sock: Any, *, scheduler: bool
     runtime = build_runtime(settings, mode=Mode.HTTP, migrate=False, verify_requests=False)
     freeze_startup_heap()
     runtime.start_background(scheduler=scheduler)
-    serve(runtime.bolt, receiver, max(4, settings.http_threads))
+    serve(runtime.bolt, receiver, max(4, settings.http_threads), runtime.worker.wake)
     runtime.stop()
     return 0
 

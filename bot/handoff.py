@@ -16,15 +16,22 @@ logs. A listener process dispatches it to its own Bolt app, which runs just that
 - When the socket is full, messages wait in the acking process and one thread sends them.
 - A message larger than the socket takes, or one no listener process is left to take, runs on
   the acking process's own listener pool instead: work is never dropped for the channel's sake.
-- Shutdown drains: a listener process stops when every acking process has gone (its end of the
-  socket reads end-of-file) and nothing is left to take.
+- Shutdown drains: an acking process sends what waits (what the listener processes are too slow
+  to take within a timeout runs in the acking process itself), and a listener process stops
+  when every acking process has gone (its end of the socket reads end-of-file) and nothing is
+  left to take.
+- An acking process that commits notifications itself (a modal's submission is answered in the
+  request's thread) sends a four-byte *wake* message, so a listener process's outbox worker
+  delivers them at once rather than at its next poll.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import logging
+import select
 import socket
 import threading
 from collections.abc import Callable
@@ -37,6 +44,7 @@ from slack_bolt.request import BoltRequest
 from bot.executor import ListenerExecutor
 from bot.http import MAX_BODY, FormSafeBoltRequest
 from bot.logs import current_request_id, log_context
+from bot.outbox import OutboxWorker
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +78,10 @@ class Channel:
         return self._receive
 
 
+WAKE = bytes(_HEAD)
+"""The message that wakes a listener process's outbox worker (a JSON part of length 0)."""
+
+
 def encode(request: BoltRequest, request_id: str | None) -> bytes:
     """One lazy listener's request as a message: lengths, JSON (headers, query, log), the body."""
     headers = {name: list(values) for name, values in request.headers.items()}
@@ -100,10 +112,16 @@ class HandoffRunner(LazyListenerRunner):
         self._channel = channel
         self._local = local
         self._waiting = ListenerExecutor(1)
+        self._room = select.poll()
+        self._room.register(channel, select.POLLOUT)
+        self._here = False  # closing, and the listener processes too slow: run what waits here
 
     def start(self, function: Callable[..., None], request: BoltRequest) -> None:
         """Hand `function`'s run over to a listener process (or run it here, if none can take it)."""
         message = encode(request, current_request_id())
+        if len(message) >= LIMIT:  # more than a listener process reads at once
+            self._local.start(function, request)
+            return
         if self._waiting.busy:  # others are waiting for room: after them
             self._waiting.submit(self._send, message, function, request)
             return
@@ -115,10 +133,21 @@ class HandoffRunner(LazyListenerRunner):
             self._run_here(exc, function, request)
 
     def _send(self, message: bytes, function: Callable[..., None], request: BoltRequest) -> None:
-        try:
-            self._channel.send(message)
-        except OSError as exc:
-            self._run_here(exc, function, request)
+        while not self._here:
+            try:
+                self._channel.send(message, socket.MSG_DONTWAIT)
+                return
+            except BlockingIOError:
+                self._room.poll(250)  # until there is room (or a look at `_here` again)
+            except OSError as exc:
+                self._run_here(exc, function, request)
+                return
+        self._local.start(function, request)
+
+    def wake_outbox(self) -> None:
+        """Something with notifications was committed here: a listener process delivers them."""
+        with contextlib.suppress(OSError):  # full or gone: its worker's next poll finds them
+            self._channel.send(WAKE, socket.MSG_DONTWAIT)
 
     def _run_here(self, exc: OSError, function: Callable[..., None], request: BoltRequest) -> None:
         if exc.errno in _GONE:
@@ -133,30 +162,42 @@ class HandoffRunner(LazyListenerRunner):
         return self._waiting.busy
 
     def close(self, timeout: float = 20.0) -> bool:
-        """Send what waits, then close this end; False if some was still waiting at `timeout`.
+        """Send what waits, then close this end; False if the listener processes were too slow
+        to take it all within `timeout`: the rest then goes to this process's own pool (which
+        the runtime's stop waits for), never dropped.
 
         Once every acking process has closed its end, the listener processes read end-of-file
         after the last message, and stop.
         """
         done = self._waiting.wait_idle(timeout)
-        self._waiting.shutdown(wait=done)
+        if not done:
+            log.warning(
+                "%d listeners still waiting for the listener processes after %.0f s:"
+                " running them in this process",
+                self._waiting.busy,
+                timeout,
+            )
+            self._here = True
+        self._waiting.shutdown(wait=True)
         self._channel.close()
         return done
 
 
-def hand_off(bolt: App, channel: socket.socket) -> HandoffRunner:
-    """Make `bolt` (in an acking process) hand its lazy listeners to the listener processes."""
+def hand_off(bolt: App, channel: socket.socket, outbox: OutboxWorker) -> HandoffRunner:
+    """Make `bolt` (in an acking process) hand its lazy listeners to the listener processes,
+    and `outbox` (not started here) wake theirs."""
     runner = HandoffRunner(channel, bolt.listener_runner.lazy_listener_runner)
     bolt.listener_runner.lazy_listener_runner = runner
+    outbox.remote_wake = runner.wake_outbox
     return runner
 
 
-def serve(bolt: App, channel: socket.socket, threads: int) -> None:
+def serve(bolt: App, channel: socket.socket, threads: int, wake: Callable[[], None]) -> None:
     """Run the listeners handed over, on `threads` threads, until every acking process has gone
-    and nothing is left to take. `bolt` is this process's app, built without request
-    verification: a message comes from the socket pair, which only our processes hold."""
+    and nothing is left to take; `wake` on a wake message. `bolt` is this process's app, built
+    without request verification: a message comes from the socket pair, only our processes'."""
     takers = [
-        threading.Thread(target=_take, args=(bolt, channel), name=f"listener_{i}")
+        threading.Thread(target=_take, args=(bolt, channel, wake), name=f"listener_{i}")
         for i in range(threads)
     ]
     for taker in takers:
@@ -165,10 +206,13 @@ def serve(bolt: App, channel: socket.socket, threads: int) -> None:
         taker.join()
 
 
-def _take(bolt: App, channel: socket.socket) -> None:
+def _take(bolt: App, channel: socket.socket, wake: Callable[[], None]) -> None:
     buffer = bytearray(LIMIT)
     view = memoryview(buffer)
     while size := channel.recv_into(buffer):  # 0: end of file, every acking process has gone
+        if size == len(WAKE):
+            wake()
+            continue
         try:
             request, request_id = decode(view[:size])
         except (ValueError, KeyError, UnicodeDecodeError):
@@ -179,9 +223,11 @@ def _take(bolt: App, channel: socket.socket) -> None:
 
 
 def _dispatch(bolt: App, request: FormSafeBoltRequest) -> None:
+    # A failure in a listener or a middleware (say, the database down while authorizing) goes
+    # to the app's error handler, which tells the user through the response_url.
     try:
         response: Any = bolt.dispatch(request)
-    except Exception:  # Bolt reports listener errors itself; this is anything else
+    except Exception:  # anything else
         log.exception("a handed-over listener failed")
         return
     if response.status != 200:

@@ -373,24 +373,65 @@ def fork_children(count: int, run: Callable[[int], int]) -> list[int]:
     return children
 
 
-def stop_processes(children: list[int], timeout: float = 30.0) -> None:
-    """SIGTERM the children and wait for them (SIGKILL whoever is still there at the end)."""
+def signal_processes(pids: list[int], signum: int) -> None:
+    """Send `signum` to each of `pids` still there."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+
+
+def stop_processes(children: list[int], timeout: float = 30.0) -> list[int]:
+    """SIGTERM the children and wait for them; SIGKILL, and return, those still there at the end."""
     import signal
     import time
 
-    for pid in children:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
+    signal_processes(children, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     waiting = set(children)
     while waiting and time.monotonic() < deadline:
         for pid in list(waiting):
-            with contextlib.suppress(ChildProcessError):
+            with contextlib.suppress(ChildProcessError):  # already reaped (ChildWatch)
                 done, _ = os.waitpid(pid, os.WNOHANG)
                 if not done:
                     continue
             waiting.discard(pid)
         time.sleep(0.05)
+    signal_processes(list(waiting), signal.SIGKILL)
     for pid in waiting:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+    return sorted(waiting)
+
+
+class ChildWatch:
+    """The first process's watch over the processes it forked, while they should all be serving:
+    the first to exit is reaped and reported (`lost(pid, exit code)`), once. A service missing
+    a process (a listener process killed by the OOM killer, one that could not start) then
+    stops as a whole and exits non-zero, for its supervisor to restart it, rather than limp on.
+    """
+
+    def __init__(self, pids: list[int], lost: Callable[[int, int], None]) -> None:
+        self._pids = list(pids)
+        self._lost = lost
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="child-watch", daemon=True)
+        if self._pids:
+            self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            for pid in self._pids:
+                try:
+                    done, status = os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    continue
+                if done and not self._stop.is_set():
+                    self._stop.set()
+                    self._lost(pid, os.waitstatus_to_exitcode(status))
+                    return
+
+    def stop(self) -> None:
+        """The service is stopping: exits from now on are expected."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(2)

@@ -480,10 +480,14 @@ class OutboxWorker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.delivering = threading.Lock()
+        self.remote_wake: Callable[[], None] | None = None
+        """Set where another process delivers this one's commits (LISTENER_PROCESSES)."""
 
     def wake(self) -> None:
         """Something was committed: look now instead of at the next poll."""
         self._wake.set()
+        if self.remote_wake is not None:
+            self.remote_wake()
 
     def start(self) -> None:
         """Start delivering in the background."""

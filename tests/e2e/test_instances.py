@@ -66,19 +66,7 @@ def test_two_http_instances_and_a_scheduler_on_postgres(world_pg: World) -> None
     world.db.dispose()
 
     with LocalSlack(workspaces={TOKEN: Workspace(team_id=TEAM)}) as slack:
-        env = {
-            **{
-                k: v
-                for k, v in os.environ.items()
-                if not k.startswith(("SLACK_", "DATABASE_URL", "PORT", "SCHEDULER"))
-            },
-            "DATABASE_URL": world.db.url,
-            "SLACK_BOT_TOKEN": TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": slack.base_url,
-            "HOST": "127.0.0.1",
-            "LOG_FORMAT": "json",
-        }
+        env = bot_env(world, slack)
         ports = [free_port(), free_port()]
         processes = [
             subprocess.Popen(
@@ -204,6 +192,141 @@ def test_two_http_instances_and_a_scheduler_on_postgres(world_pg: World) -> None
     assert not any(
         TOKEN in json.dumps(line) or SIGNING_SECRET in json.dumps(line) for line in lines
     )
+
+
+def bot_env(world: World, slack: LocalSlack) -> dict[str, str]:
+    """The environment of `orders-bot` processes on the world's database and the local Slack."""
+    return {
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(
+                ("SLACK_", "DATABASE_URL", "PORT", "SCHEDULER", "HTTP_", "LISTENER_")
+            )
+        },
+        "DATABASE_URL": world.db.url,
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.base_url,
+        "HOST": "127.0.0.1",
+        "LOG_FORMAT": "json",
+    }
+
+
+def test_listener_processes_run_every_click_and_finish_them_on_stop(world: World) -> None:
+    """`HTTP_PROCESSES=2` that only ack, `LISTENER_PROCESSES=2` at a lower priority that do the
+    work: every click is confirmed once and its message redrawn, the work's log lines carry the
+    ack's request id, and SIGTERM right after a burst of clicks still finishes every one acked."""
+    numbers = [int(world.order_in(OrderStatus.PENDING_CONFIRMATION)[3:]) for _ in range(ORDERS)]
+    world.db.dispose()
+    with LocalSlack(workspaces={TOKEN: Workspace(team_id=TEAM)}) as slack:
+        port = free_port()
+        env = {**bot_env(world, slack), "HTTP_PROCESSES": "2", "LISTENER_PROCESSES": "2"}
+        process = subprocess.Popen(
+            [EXE, "run", "--http", "--port", str(port)],
+            env={**env, "LISTENER_NICE": "5", "SCHEDULER_ENABLED": "false"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        lines: list[str] = []
+        assert process.stderr is not None
+        reader = threading.Thread(target=lambda: lines.extend(process.stderr), daemon=True)  # type: ignore[arg-type]
+        reader.start()
+        try:
+            wait(lambda: _healthy(port))
+            children = children_of(process.pid)
+            assert len(children) == 3  # one more HTTP process, two listener processes
+            niceness = {pid: _nice(pid) for pid in children}
+            lower = [pid for pid, nice in niceness.items() if nice == _nice(process.pid) + 5]
+            assert len(lower) == 2, niceness
+            sender = SlackSender(f"http://127.0.0.1:{port}", SIGNING_SECRET, local_slack=slack)
+            urls = {
+                n: slack.new_response_url(channel="C0ACME", user="U0ANA", team_id=TEAM)
+                for n in numbers
+            }
+            request_ids: list[str] = []
+
+            def click(n: int) -> None:
+                response = sender.block_action(
+                    team_id=TEAM, user_id="U0ANA", action_id="order:confirm", text="Confirm",
+                    value=ButtonValue(n, 2, {"k": "detail"}).encode(),
+                    channel_id="C0ACME", response_url=urls[n], is_ephemeral=True, message_ts="1.1",
+                )  # fmt: skip
+                assert response.status == 200
+                request_ids.append(
+                    {k.lower(): v for k, v in response.headers.items()}["x-request-id"]
+                )
+
+            slack.delay("response_url", 1.5, times=None)  # each redraw is slow: work piles up
+            clickers = [threading.Thread(target=click, args=(n,)) for n in numbers]
+            for t in clickers:
+                t.start()
+            for t in clickers:
+                t.join()
+            assert len(request_ids) == ORDERS  # all acked: now stop at once, work in flight
+            assert not all(slack.response_messages(url) for url in urls.values())
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=90)
+            reader.join(10)
+            process.stderr.close()
+        assert process.returncode == 0, lines
+        assert not any(alive(pid) for pid in children)
+
+    with world.db.read() as s:
+        per_order = dict(
+            s.execute(
+                select(Order.number, func.count())
+                .join(OrderEvent, OrderEvent.order_id == Order.id)
+                .where(OrderEvent.action == Action.CONFIRM)
+                .group_by(Order.number)
+            ).all()
+        )
+        statuses = set(s.scalars(select(Order.status).where(Order.number.in_(numbers))))
+    assert sorted(per_order) == sorted(numbers) and set(per_order.values()) == {1}
+    assert statuses == {OrderStatus.IN_DEVELOPMENT}
+    for url in urls.values():
+        assert "In Development" in json.dumps(slack.response_messages(url)[-1])
+    records = [json.loads(line) for line in lines if line.startswith("{")]
+    worked = {r["request_id"] for r in records if r.get("order") and r.get("request_id")}
+    assert worked & set(request_ids)  # the listener process logs under the ack's request id
+    text = "\n".join(lines)
+    assert "in this process" not in text  # none ran in an acking process instead
+    assert "killed" not in text  # the listener processes stopped by themselves, at end of file
+
+
+def test_a_service_missing_a_process_stops_whole_and_says_so(world: World) -> None:
+    """A listener process gone (OOM-killed, say) while serving: the service stops as a whole
+    and exits non-zero, naming it, for its supervisor to restart it; nothing is left running."""
+    world.db.dispose()
+    with LocalSlack(workspaces={TOKEN: Workspace(team_id=TEAM)}) as slack:
+        port = free_port()
+        process = subprocess.Popen(
+            [EXE, "run", "--http", "--port", str(port)],
+            env={**bot_env(world, slack), "HTTP_PROCESSES": "2", "LISTENER_PROCESSES": "1"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            wait(lambda: _healthy(port))
+            children = children_of(process.pid)
+            listener = max(children, key=_nice)
+            os.kill(listener, signal.SIGKILL)
+            _, stderr = process.communicate(timeout=90)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    assert process.returncode == 1
+    assert f"process {listener} of this service stopped unexpectedly" in stderr
+    assert not any(alive(pid) for pid in children)
+
+
+def _nice(pid: int) -> int:
+    """A process's nice value (field 19 of /proc/PID/stat)."""
+    return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[16])
 
 
 def children_of(pid: int) -> list[int]:

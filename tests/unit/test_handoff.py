@@ -1,0 +1,251 @@
+"""The channel between acking processes and listener processes (bot/handoff.py), on real Unix
+socket pairs, with Bolt's own lazy listener runner and a Bolt app answered by a local Slack."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from slack_bolt import App
+from slack_bolt.lazy_listener import ThreadLazyListenerRunner
+from slack_bolt.util.utils import create_copy
+
+from bot.executor import ListenerExecutor
+from bot.handoff import LIMIT, Channel, HandoffRunner, decode, encode, serve
+from bot.http import FormSafeBoltRequest
+from bot.localslack import LocalSlack, Workspace
+
+TOKEN = "xoxb-handoff-test"
+
+
+def click(n: int, note: str = "") -> FormSafeBoltRequest:
+    """A Confirm click on order `n`, as Bolt copies it for a lazy listener."""
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T1"},
+        "user": {"id": "U1", "team_id": "T1"},
+        "api_app_id": "A1",
+        "actions": [
+            {"action_id": "order:confirm", "value": json.dumps({"n": n}), "type": "button"}
+        ],
+        "message": {"text": f"Café «SO-{n:06d}» — 100% & paid? {note}"},
+    }
+    original = FormSafeBoltRequest(
+        body=urlencode({"payload": json.dumps(payload)}),
+        query="a=1&b=2",
+        headers={"content-type": "application/x-www-form-urlencoded", "x-slack-signature": "v0=1"},
+    )
+    copy = create_copy(original.to_copyable())
+    copy.lazy_only = True
+    copy.lazy_function_name = "confirm"
+    return copy
+
+
+Pair = Callable[..., tuple[socket.socket, socket.socket]]
+
+
+@pytest.fixture
+def pair() -> Iterator[Pair]:
+    """Socket pairs as the channel makes them (a smaller send buffer when asked), closed after."""
+    made: list[socket.socket] = []
+
+    def make(buffer: int | None = None) -> tuple[socket.socket, socket.socket]:
+        send, receive = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        if buffer:
+            send.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, buffer)
+        made.extend((send, receive))
+        return send, receive
+
+    yield make
+    for sock in made:
+        sock.close()
+
+
+class Ran:
+    """A lazy function that records the order numbers it ran for."""
+
+    def __init__(self) -> None:
+        self.numbers: list[int] = []
+        self.threads: set[str] = set()
+        self.all_in = threading.Event()
+        self.expected = 0
+
+    def __call__(self, body: dict[str, Any]) -> None:
+        self.numbers.append(json.loads(body["actions"][0]["value"])["n"])
+        self.threads.add(threading.current_thread().name)
+        if len(self.numbers) >= self.expected:
+            self.all_in.set()
+
+
+def local_runner() -> tuple[ThreadLazyListenerRunner, ListenerExecutor]:
+    """Bolt's own runner on our pool: what an acking process falls back to."""
+    import logging
+
+    pool = ListenerExecutor(2)
+    return ThreadLazyListenerRunner(logging.getLogger("test"), pool), pool
+
+
+def test_a_message_carries_the_request_whole() -> None:
+    """Body (accents, escapes), headers, query and the lazy function's name survive the trip,
+    and the listener process reads it as Bolt's lazy-only request for that function."""
+    request = click(7, note="a+b\\n %41")
+    request_id = "req123"
+    decoded, rid = decode(memoryview(encode(request, request_id)))
+    assert rid == request_id
+    assert decoded.raw_body == request.raw_body
+    assert decoded.body == request.body
+    assert decoded.query == request.query
+    assert decoded.headers["x-slack-signature"] == ["v0=1"]
+    assert decoded.lazy_only is True
+    assert decoded.lazy_function_name == "confirm"
+    assert decoded.context.team_id == "T1" and decoded.context.user_id == "U1"
+
+
+def test_the_runner_sends_and_runs_nothing_here(pair: Pair) -> None:
+    send, receive = pair()
+    local, pool = local_runner()
+    ran = Ran()
+    runner = HandoffRunner(send, local)
+    for n in (1, 2, 3):
+        runner.start(ran, click(n))
+    received = [decode(receive.recv(1 << 20))[0] for _ in range(3)]
+    assert [json.loads(r.body["actions"][0]["value"])["n"] for r in received] == [1, 2, 3]
+    assert ran.numbers == [] and pool.busy == 0
+    runner.close()
+    assert receive.recv(1 << 20) == b""  # the end of file the listener processes stop on
+
+
+def test_with_no_listener_process_left_the_work_runs_here(
+    pair: Pair, caplog: pytest.LogCaptureFixture
+) -> None:
+    send, receive = pair()
+    receive.close()  # every listener process has gone
+    local, pool = local_runner()
+    ran = Ran()
+    ran.expected = 2
+    runner = HandoffRunner(send, local)
+    runner.start(ran, click(1))
+    runner.start(ran, click(2))
+    assert ran.all_in.wait(10)
+    assert sorted(ran.numbers) == [1, 2]
+    assert "no listener process is left" in caplog.text
+    runner.close()
+    pool.shutdown()
+
+
+def test_a_message_too_large_for_the_socket_runs_here(pair: Pair) -> None:
+    send, receive = pair(buffer=4096)  # the kernel's floor: a few KB
+    local, pool = local_runner()
+    ran = Ran()
+    ran.expected = 1
+    runner = HandoffRunner(send, local)
+    runner.start(ran, click(9, note="x" * 50_000))
+    assert ran.all_in.wait(10) and ran.numbers == [9]
+    runner.start(ran, click(10))  # a small one still goes over
+    assert json.loads(decode(receive.recv(1 << 20))[0].body["actions"][0]["value"])["n"] == 10
+    runner.close()
+    pool.shutdown()
+
+
+def test_when_the_socket_is_full_messages_wait_in_order_and_close_sends_them(pair: Pair) -> None:
+    send, receive = pair(buffer=16_384)
+    local, pool = local_runner()
+    ran = Ran()
+    runner = HandoffRunner(send, local)
+    for n in range(40):  # far more than the socket holds, with nobody reading yet
+        runner.start(ran, click(n, note="y" * 1500))
+    assert runner.waiting > 0
+    received: list[int] = []
+
+    def read() -> None:
+        while message := receive.recv(1 << 20):
+            received.append(json.loads(decode(message)[0].body["actions"][0]["value"])["n"])
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    assert runner.close(10)  # what waited is sent, then the end of file
+    reader.join(10)
+    assert received == list(range(40))
+    assert ran.numbers == [] and pool.busy == 0
+
+
+def test_a_listener_process_runs_every_handed_over_listener_then_stops_at_end_of_file() -> None:
+    """`serve` with a real Bolt app (signatures not checked: the socket pair is ours alone):
+    each message runs its lazy function once, on the listener threads, with nothing acked
+    again; when the last acking process closes its end, serve returns."""
+    with LocalSlack(workspaces={TOKEN: Workspace(team_id="T1")}) as slack:
+        from slack_sdk import WebClient
+
+        ran = Ran()
+        ran.expected = 25
+        acked: list[int] = []
+        bolt = App(
+            client=WebClient(token=TOKEN, base_url=slack.base_url),
+            signing_secret="unused",
+            process_before_response=True,
+            request_verification_enabled=False,
+            token_verification_enabled=False,
+        )
+
+        def confirm(body: dict[str, Any]) -> None:
+            ran(body)
+
+        bolt.action("order:confirm")(ack=lambda ack: (acked.append(1), ack()), lazy=[confirm])
+        channel = Channel()
+        receive = channel._receive
+        local, pool = local_runner()
+        runner = HandoffRunner(channel._send, local)
+        woken = threading.Event()
+        server = threading.Thread(target=serve, args=(bolt, receive, 3, woken.set))
+        server.start()
+        for n in range(25):
+            runner.start(confirm, click(n))
+        assert ran.all_in.wait(30)
+        runner.wake_outbox()  # an acking process committed notifications itself
+        assert woken.wait(10)
+        runner.close()
+        server.join(10)
+        assert not server.is_alive()
+        receive.close()
+    assert sorted(ran.numbers) == list(range(25))
+    assert ran.threads <= {"listener_0", "listener_1", "listener_2"}
+    assert acked == []  # lazy-only: the ack ran in the acking process, not again here
+    assert pool.busy == 0  # nothing ran in the acking process
+
+
+def test_what_the_listener_processes_are_too_slow_to_take_at_close_runs_here(pair: Pair) -> None:
+    """Closing gives the listener processes `timeout` to take what waits; the rest runs on the
+    acking process's own pool. Every click runs exactly once, none is dropped."""
+    send, receive = pair(buffer=16_384)
+    local, pool = local_runner()
+    ran = Ran()
+    runner = HandoffRunner(send, local)
+    for n in range(40):  # nobody reads: most wait
+        runner.start(ran, click(n, note="y" * 1500))
+    sent = 40 - runner.waiting
+    ran.expected = runner.waiting
+    assert not runner.close(timeout=0.5)
+    assert pool.wait_idle(10) and ran.all_in.is_set()
+    in_socket = []
+    while message := receive.recv(1 << 20):
+        in_socket.append(json.loads(decode(message)[0].body["actions"][0]["value"])["n"])
+    assert len(in_socket) == sent
+    assert sorted(in_socket + ran.numbers) == list(range(40))
+
+
+def test_a_message_over_the_read_size_runs_here_whatever_the_socket_takes(pair: Pair) -> None:
+    send, receive = pair()
+    local, pool = local_runner()
+    ran = Ran()
+    ran.expected = 1
+    runner = HandoffRunner(send, local)
+    runner.start(ran, click(3, note="z" * LIMIT))
+    assert ran.all_in.wait(10) and ran.numbers == [3]
+    runner.close()
+    assert receive.recv(1 << 20) == b""  # nothing was sent
+    pool.shutdown()
