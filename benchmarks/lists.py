@@ -47,7 +47,9 @@ class ListPlan:
     """Dataset sizes (the first is the baseline), and samples per command and size."""
 
     sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000)
-    samples: int = 60
+    samples: int = 200
+    """Per command and size. With 60, a p95 was the 57th of 60 samples: three slow ones on this
+    shared machine (a 100k p95 of 18 ms beside a p50 of 5.6 ms, once) decided the row."""
     warmup: int = 5
     query_samples: int = 300
 
