@@ -107,6 +107,9 @@ class Runtime:
             self.handoff.close(20)
         self.listeners.wait_idle(20)
         self.listeners.shutdown(wait=True)
+        if self.handoff is not None and self.handoff.ran_here:
+            # What ran here queued notifications no listener process may be left to deliver.
+            self.worker.drain(10)
         self.worker.stop()
         self.db.dispose()
 

@@ -686,23 +686,25 @@ def run(
             sock=sock,
         )
 
-        def stop(signum: int, _frame: object) -> None:
-            if index == 0:
-                err.print(f"signal {signum}: finishing requests in flight, then stopping")
-                signal_processes(children, signal.SIGTERM)  # they stop alongside, not after
-            server.request_stop()
-
         lost: list[str] = []
 
         def lost_one(pid: int, code: int) -> None:
             lost.append(f"process {pid} of this service stopped unexpectedly (exit {code})")
             err.print(f"{lost[0]}: stopping the others")
-            signal_processes(children, signal.SIGTERM)
+            signal_processes(watch.live(children), signal.SIGTERM)
+            server.request_stop()
+
+        watch = ChildWatch(children + listeners if index == 0 else [], lost_one)
+
+        def stop(signum: int, _frame: object) -> None:
+            watch.stand_down()
+            if index == 0:
+                err.print(f"signal {signum}: finishing requests in flight, then stopping")
+                signal_processes(watch.live(children), signal.SIGTERM)  # alongside, not after
             server.request_stop()
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        watch = ChildWatch(children + listeners, lost_one) if index == 0 else None
         if index == 0:
             where = f"http://{host or settings.host}:{server.port}/slack/events"
             extra = f" ({settings.http_processes} processes)" if children else ""
@@ -710,18 +712,20 @@ def run(
                 extra += f" (+{settings.listener_processes} listener processes)"
             err.print(f"orders-bot listening on {where}{extra}")
         server.serve_forever()
-        if watch is not None:
-            watch.stop()
+        watch.stop()
         runtime.stop()
         if index > 0:
             os._exit(0)  # a forked copy: leave without running the parent's exit handlers
-        stop_processes(children)
-        # Every acking process has gone: the listener processes finish what they were handed
-        # and stop by themselves (they ignore signals); those still there at the end are killed.
-        if killed := stop_processes(listeners, timeout=60):
-            err.print(f"listener processes {killed} still at work after 60 s: killed")
+        # The copies were signalled with this one; each may still be finishing what it could
+        # not hand over. Then the listener processes finish what they were handed and stop by
+        # themselves (they ignore signals). Whoever is still there at the end is killed, and
+        # the service exits 1: work acked may have been lost.
+        if killed := stop_processes(watch.live(children), timeout=60):
+            lost.append(f"HTTP processes {killed} still stopping after 60 s were killed")
+        if killed := stop_processes(watch.live(listeners), timeout=60):
+            lost.append(f"listener processes {killed} still at work after 60 s were killed")
         if lost:
-            fail(lost[0])
+            fail("; ".join(lost))
         return
     else:
         from slack_bolt.adapter.socket_mode import SocketModeHandler

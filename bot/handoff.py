@@ -41,6 +41,8 @@ from slack_bolt import App
 from slack_bolt.lazy_listener import LazyListenerRunner
 from slack_bolt.request import BoltRequest
 
+from bot.blocks.orders import render_error
+from bot.deliveries import post_response_url
 from bot.executor import ListenerExecutor
 from bot.http import MAX_BODY, FormSafeBoltRequest
 from bot.logs import current_request_id, log_context
@@ -115,12 +117,14 @@ class HandoffRunner(LazyListenerRunner):
         self._room = select.poll()
         self._room.register(channel, select.POLLOUT)
         self._here = False  # closing, and the listener processes too slow: run what waits here
+        self.ran_here = 0
+        """Listeners this process ran itself (the channel could not carry them)."""
 
     def start(self, function: Callable[..., None], request: BoltRequest) -> None:
         """Hand `function`'s run over to a listener process (or run it here, if none can take it)."""
         message = encode(request, current_request_id())
         if len(message) >= LIMIT:  # more than a listener process reads at once
-            self._local.start(function, request)
+            self._start_here(function, request)
             return
         if self._waiting.busy:  # others are waiting for room: after them
             self._waiting.submit(self._send, message, function, request)
@@ -142,7 +146,7 @@ class HandoffRunner(LazyListenerRunner):
             except OSError as exc:
                 self._run_here(exc, function, request)
                 return
-        self._local.start(function, request)
+        self._start_here(function, request)
 
     def wake_outbox(self) -> None:
         """Something with notifications was committed here: a listener process delivers them."""
@@ -154,6 +158,10 @@ class HandoffRunner(LazyListenerRunner):
             log.error("no listener process is left: running the listener in this process")
         elif exc.errno != errno.EMSGSIZE:
             log.warning("could not hand a listener over (%s): running it in this process", exc)
+        self._start_here(function, request)
+
+    def _start_here(self, function: Callable[..., None], request: BoltRequest) -> None:
+        self.ran_here += 1
         self._local.start(function, request)
 
     @property
@@ -223,16 +231,26 @@ def _take(bolt: App, channel: socket.socket, wake: Callable[[], None]) -> None:
 
 
 def _dispatch(bolt: App, request: FormSafeBoltRequest) -> None:
-    # A failure in a listener or a middleware (say, the database down while authorizing) goes
-    # to the app's error handler, which tells the user through the response_url.
+    """Run one handed-over listener. Bolt answers 200 with no body once it ran. A failure in a
+    listener or a middleware (the database down while authorizing, say) reaches the app's error
+    handler, which tells the user through the response_url; a refusal with a text for the user
+    (authorization failing at Slack) is the answer the ack could not carry: it goes there too."""
     try:
         response: Any = bolt.dispatch(request)
     except Exception:  # anything else
         log.exception("a handed-over listener failed")
         return
-    if response.status != 200:
-        log.error(
-            "a handed-over listener did not run (%s): %s",
-            response.status,
-            request.lazy_function_name,
-        )
+    if response.status == 200 and not response.body:
+        return
+    log.error(
+        "a handed-over listener did not run (%s %s): %s",
+        response.status,
+        str(response.body)[:200],
+        request.lazy_function_name,
+    )
+    url = request.body.get("response_url")
+    if response.status == 200 and isinstance(url, str):
+        try:
+            post_response_url(url, render_error(str(response.body)), replace_original=False)
+        except Exception:  # Slack unreachable too: the log above is what remains
+            log.warning("could not tell the user their request was refused")

@@ -414,6 +414,8 @@ class ChildWatch:
         self._pids = list(pids)
         self._lost = lost
         self._stop = threading.Event()
+        self.reaped: set[int] = set()
+        """Pids this watch reaped: no longer ours to signal (the system may reuse them)."""
         self._thread = threading.Thread(target=self._run, name="child-watch", daemon=True)
         if self._pids:
             self._thread.start()
@@ -425,13 +427,27 @@ class ChildWatch:
                     done, status = os.waitpid(pid, os.WNOHANG)
                 except ChildProcessError:
                     continue
-                if done and not self._stop.is_set():
+                if not done:
+                    continue
+                self.reaped.add(pid)
+                # Ctrl-C reaches every process at once: a copy may stop before the first
+                # process has said the service is stopping. A second's grace tells them apart.
+                if not self._stop.wait(1.0):
                     self._stop.set()
                     self._lost(pid, os.waitstatus_to_exitcode(status))
-                    return
+                return
+
+    def live(self, pids: list[int]) -> list[int]:
+        """Those of `pids` not yet reaped here."""
+        return [pid for pid in pids if pid not in self.reaped]
+
+    def stand_down(self) -> None:
+        """The service is stopping: exits from now on are expected (call it from a signal
+        handler: it only sets a flag)."""
+        self._stop.set()
 
     def stop(self) -> None:
-        """The service is stopping: exits from now on are expected."""
+        """Stand down, and wait for the watching thread to end."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(2)

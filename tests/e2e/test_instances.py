@@ -216,7 +216,8 @@ def bot_env(world: World, slack: LocalSlack) -> dict[str, str]:
 def test_listener_processes_run_every_click_and_finish_them_on_stop(world: World) -> None:
     """`HTTP_PROCESSES=2` that only ack, `LISTENER_PROCESSES=2` at a lower priority that do the
     work: every click is confirmed once and its message redrawn, the work's log lines carry the
-    ack's request id, and SIGTERM right after a burst of clicks still finishes every one acked."""
+    ack's request id, and SIGTERM to every process at once (as systemd stops a service), right
+    after a burst of clicks, still finishes every one acked and exits 0."""
     numbers = [int(world.order_in(OrderStatus.PENDING_CONFIRMATION)[3:]) for _ in range(ORDERS)]
     world.db.dispose()
     with LocalSlack(workspaces={TOKEN: Workspace(team_id=TEAM)}) as slack:
@@ -228,6 +229,7 @@ def test_listener_processes_run_every_click_and_finish_them_on_stop(world: World
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=True,  # a process group of its own, to signal as a whole
         )
         lines: list[str] = []
         assert process.stderr is not None
@@ -267,11 +269,12 @@ def test_listener_processes_run_every_click_and_finish_them_on_stop(world: World
             assert len(request_ids) == ORDERS  # all acked: now stop at once, work in flight
             assert not all(slack.response_messages(url) for url in urls.values())
         finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=90)
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=150)
             reader.join(10)
             process.stderr.close()
         assert process.returncode == 0, lines
+        assert not any("unexpectedly" in line for line in lines)
         assert not any(alive(pid) for pid in children)
 
     with world.db.read() as s:

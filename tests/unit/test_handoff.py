@@ -249,3 +249,37 @@ def test_a_message_over_the_read_size_runs_here_whatever_the_socket_takes(pair: 
     runner.close()
     assert receive.recv(1 << 20) == b""  # nothing was sent
     pool.shutdown()
+
+
+def test_a_listener_refused_after_its_ack_tells_the_user_why() -> None:
+    """Authorization runs again in the listener process. When Slack refuses it there, Bolt
+    answers with a text for the user that no ack can carry any more: it goes to the
+    response_url, and the listener does not run."""
+    from slack_bolt.authorization import AuthorizeResult
+    from slack_sdk.errors import SlackApiError
+
+    from bot.handoff import _dispatch
+
+    def authorize(**_: Any) -> AuthorizeResult:
+        raise SlackApiError("token_revoked", {"ok": False, "error": "token_revoked"})
+
+    ran = Ran()
+    with LocalSlack(workspaces={TOKEN: Workspace(team_id="T1")}) as slack:
+        bolt = App(
+            signing_secret="unused",
+            authorize=authorize,
+            process_before_response=True,
+            request_verification_enabled=False,
+        )
+        bolt.action("order:confirm")(ack=lambda ack: ack(), lazy=[ran])
+        url = slack.new_response_url(channel="C1", user="U1", team_id="T1")
+        request = click(5)
+        payload = {**request.body, "response_url": url}
+        request = FormSafeBoltRequest(
+            body=urlencode({"payload": json.dumps(payload)}),
+            headers={"x-slack-bolt-lazy-only": "1", "x-slack-bolt-lazy-function-name": "Ran"},
+        )
+        _dispatch(bolt, request)
+        said = json.dumps(slack.response_messages(url))
+    assert ran.numbers == []
+    assert "install" in said.lower()  # Bolt's text: "Please install this app into the workspace"
