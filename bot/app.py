@@ -20,7 +20,7 @@ from bot.deps import Deps
 from bot.executor import ListenerExecutor
 from bot.handoff import HandoffRunner
 from bot.http import SlackWsgiApp
-from bot.listeners import actions, commands, events, market, reminders, views
+from bot.listeners import LaneRunner, actions, commands, events, market, reminders, views
 from bot.logs import bind
 from bot.oauth import InstallationClients, installation_store, oauth_settings, register_uninstall
 from bot.outbox import Outbox, OutboxWorker
@@ -30,6 +30,9 @@ from bot.slack_clients import SingleTokenClients, SlackClients, make_client
 from orders_core.db import Database
 
 log = logging.getLogger(__name__)
+
+MODAL_THREADS = 2
+"""Listener threads that only open modals (each within 3 s of its click, whatever the backlog)."""
 
 OOPS = render_error(
     "Something went wrong on our side and your request may not have been completed. "
@@ -188,7 +191,9 @@ def build_runtime(
         outbox, Deliveries(db, clock, clients), threads=threads, batch=max(20, 2 * threads)
     )
     deps = Deps(db, clock, worker)
-    executor = ListenerExecutor(max(4, settings.http_threads), nice=settings.listener_nice)
+    executor = ListenerExecutor(
+        max(4, settings.http_threads), nice=settings.listener_nice, modal_workers=MODAL_THREADS
+    )
     logging.getLogger("slack_bolt.App").addFilter(_QuietTokenWarning())
     bolt = App(
         client=make_client(settings.slack_api_url, token, timeout=settings.slack_timeout_seconds),
@@ -203,6 +208,8 @@ def build_runtime(
         listener_executor=executor,
         oauth_settings=oauth_settings(settings, db, store) if store is not None else None,
     )
+    runner = bolt.listener_runner
+    runner.lazy_listener_runner = LaneRunner(runner.lazy_listener_runner.logger, executor)
     register(bolt, deps)
     register_uninstall(bolt, db, store)
     wsgi = SlackWsgiApp(bolt, ready=lambda: ready_probe(db))

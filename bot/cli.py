@@ -744,7 +744,7 @@ def _listener_process(settings: Any, channel: Any, sock: Any, *, scheduler: bool
     process has gone and nothing is left (it ignores SIGINT and SIGTERM: the parent stops it)."""
     import signal
 
-    from bot.app import build_runtime, freeze_startup_heap
+    from bot.app import MODAL_THREADS, build_runtime, freeze_startup_heap
     from bot.executor import lower_priority
     from bot.handoff import serve
     from bot.settings import Mode
@@ -757,7 +757,13 @@ def _listener_process(settings: Any, channel: Any, sock: Any, *, scheduler: bool
     runtime = build_runtime(settings, mode=Mode.HTTP, migrate=False, verify_requests=False)
     freeze_startup_heap()
     runtime.start_background(scheduler=scheduler)
-    serve(runtime.bolt, receiver, max(4, settings.http_threads), runtime.worker.wake)
+    serve(
+        runtime.bolt,
+        receiver,
+        max(4, settings.http_threads),
+        runtime.worker.wake,
+        modal_threads=MODAL_THREADS,
+    )
     runtime.stop()
     return 0
 

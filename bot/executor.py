@@ -22,7 +22,8 @@ _Work = tuple[Future[Any], contextvars.Context, Callable[..., Any], tuple[Any, .
 
 
 class ListenerExecutor(Executor):
-    """A fixed set of threads taking listeners from one queue, counting the work not yet done.
+    """A fixed set of threads taking listeners from one queue, counting the work not yet done;
+    and, with `modal_workers`, a lane of threads of its own for work that opens a modal.
 
     Every ack hands its listener to this pool (Bolt's lazy listeners), from the request's own
     thread. `ThreadPoolExecutor.submit` takes two locks, its own and one that every pool in the
@@ -30,45 +31,75 @@ class ListenerExecutor(Executor):
     for the GIL while every other ack queues behind it: a third of an ack's time at 32 clients
     on PostgreSQL (py-spy, in benchmarks/). Here a submit only appends, to a `SimpleQueue` and
     to a `deque` that counts the unfinished work: each a single step in C, under the GIL.
+
+    A modal must open within 3 s of its click (Slack's `trigger_id`): behind a backlog of
+    other work it would not. `submit_modal` puts it on the modal lane, whose threads take
+    nothing else. `busy` and `wait_idle` count both lanes.
     """
 
-    def __init__(self, max_workers: int, *, nice: int = 0) -> None:
+    def __init__(self, max_workers: int, *, nice: int = 0, modal_workers: int = 0) -> None:
         self._queue: SimpleQueue[_Work | None] = SimpleQueue()
+        self._modal_queue: SimpleQueue[_Work | None] = (
+            SimpleQueue() if modal_workers else self._queue
+        )
+        self._modal_workers = modal_workers
         self._unfinished: deque[None] = deque()
         self._idle = threading.Condition()
         self._closed = False
         self._max_workers = max_workers
         self._nice = nice
         self._threads: list[threading.Thread] = []
+        self._lanes: list[SimpleQueue[_Work | None]] = []  # each thread's queue
         self._starting = threading.Lock()
 
     def _start(self) -> None:
         """Start the threads, on the first submit (a runtime that never serves starts none)."""
         with self._starting:
             if not self._threads and not self._closed:
+                lanes = [self._queue] * self._max_workers + [self._modal_queue] * (
+                    self._modal_workers
+                )
                 threads = [
-                    threading.Thread(target=self._work, name=f"listener_{i}", daemon=True)
-                    for i in range(self._max_workers)
+                    threading.Thread(
+                        target=self._work,
+                        args=(lane,),
+                        name=f"listener_{i}" if lane is self._queue else f"listener_modal_{i}",
+                        daemon=True,
+                    )
+                    for i, lane in enumerate(lanes)
                 ]
                 for thread in threads:
                     thread.start()
-                self._threads = threads
+                self._threads, self._lanes = threads, lanes
 
     def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         """Run `fn` on the pool, with the caller's log context (workspace, user, request id)."""
+        return self._put(self._queue, fn, args, kwargs)
+
+    def submit_modal(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        """Run `fn`, which opens a modal, on the modal lane (the only lane without one)."""
+        return self._put(self._modal_queue, fn, args, kwargs)
+
+    def _put(
+        self,
+        queue: SimpleQueue[_Work | None],
+        fn: Callable[..., T],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Future[T]:
         if self._closed:
             raise RuntimeError("the listener pool is shut down")
         if not self._threads:
             self._start()
         future: Future[T] = Future()
         self._unfinished.append(None)
-        self._queue.put((future, contextvars.copy_context(), fn, args, kwargs))
+        queue.put((future, contextvars.copy_context(), fn, args, kwargs))
         return future
 
-    def _work(self) -> None:
+    def _work(self, queue: SimpleQueue[_Work | None]) -> None:
         if self._nice:
             lower_priority(self._nice)
-        while (work := self._queue.get()) is not None:
+        while (work := queue.get()) is not None:
             future, context, fn, args, kwargs = work
             del work
             if future.set_running_or_notify_cancel():
@@ -111,8 +142,8 @@ class ListenerExecutor(Executor):
         if closing:
             if cancel_futures:
                 self._cancel_queued()
-            for _ in self._threads:
-                self._queue.put(None)
+            for lane in self._lanes:
+                lane.put(None)
         if wait:
             for thread in self._threads:
                 thread.join()
@@ -120,14 +151,15 @@ class ListenerExecutor(Executor):
 
     def _cancel_queued(self) -> None:
         """Cancel the work no thread has taken (and drop spare stop marks)."""
-        while True:
-            try:
-                work = self._queue.get_nowait()
-            except Empty:
-                return
-            if work is not None:
-                work[0].cancel()
-                self._finished()
+        for queue in {id(q): q for q in (self._queue, self._modal_queue)}.values():
+            while True:
+                try:
+                    work = queue.get_nowait()
+                except Empty:
+                    break
+                if work is not None:
+                    work[0].cancel()
+                    self._finished()
 
 
 def lower_priority(by: int) -> None:

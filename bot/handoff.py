@@ -35,7 +35,7 @@ import select
 import socket
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from slack_bolt import App
 from slack_bolt.lazy_listener import LazyListenerRunner
@@ -45,6 +45,7 @@ from bot.blocks.orders import render_error
 from bot.deliveries import post_response_url
 from bot.executor import ListenerExecutor
 from bot.http import MAX_BODY, FormSafeBoltRequest
+from bot.listeners import opens_modal
 from bot.logs import current_request_id, log_context
 from bot.outbox import OutboxWorker
 
@@ -58,25 +59,38 @@ _HEAD = 4  # bytes giving the length of the JSON part of a message
 _GONE = (errno.EPIPE, errno.ECONNRESET, errno.ECONNREFUSED, errno.ENOTCONN)
 
 
-class Channel:
-    """Both ends of the socket pair between the acking processes and the listener processes.
+class Ends(NamedTuple):
+    """One side of the channel: the socket for work, and the one for work that opens a modal
+    (its own lane, so that a modal opens within its 3 s whatever the backlog of other work)."""
 
-    Make it before forking; then each process keeps the end of its role (`sender` or
-    `receiver`) and closes the other, so that the end-of-file and broken-pipe signals work.
+    work: socket.socket
+    modals: socket.socket
+
+
+class Channel:
+    """The socket pairs between the acking processes and the listener processes (two lanes).
+
+    Make it before forking; then each process keeps the ends of its role (`sender` or
+    `receiver`) and closes the others, so that the end-of-file and broken-pipe signals work.
     """
 
     def __init__(self) -> None:
-        self._send, self._receive = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self._send.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _BUFFER)
+        pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET) for _ in range(2)]
+        for send, _ in pairs:
+            send.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _BUFFER)
+        self._send = Ends(pairs[0][0], pairs[1][0])
+        self._receive = Ends(pairs[0][1], pairs[1][1])
 
-    def sender(self) -> socket.socket:
-        """This process acks: the sending end (the receiving one is closed here)."""
-        self._receive.close()
+    def sender(self) -> Ends:
+        """This process acks: the sending ends (the receiving ones are closed here)."""
+        for end in self._receive:
+            end.close()
         return self._send
 
-    def receiver(self) -> socket.socket:
-        """This process runs listeners: the receiving end (the sending one is closed here)."""
-        self._send.close()
+    def receiver(self) -> Ends:
+        """This process runs listeners: the receiving ends (the sending ones are closed here)."""
+        for end in self._send:
+            end.close()
         return self._receive
 
 
@@ -102,20 +116,20 @@ def decode(message: bytes | memoryview) -> tuple[FormSafeBoltRequest, str | None
 
 
 class HandoffRunner(LazyListenerRunner):
-    """Bolt's lazy listener runner in an acking process: each function goes to the channel.
+    """Bolt's lazy listener runner in an acking process: each function goes to the channel,
+    on the modal lane when it opens a modal.
 
     The ack's thread sends without blocking. When the socket is full, the message waits its
-    turn in a queue that one thread sends from, in order; whatever the channel cannot carry
-    runs on `local`, the process's own runner.
+    turn in a queue that one thread per lane sends from, in order; whatever the channel cannot
+    carry runs on `local`, the process's own runner.
     """
 
-    def __init__(self, channel: socket.socket, local: LazyListenerRunner) -> None:
+    def __init__(self, ends: Ends, local: LazyListenerRunner) -> None:
         self.logger = log
-        self._channel = channel
+        self._ends = ends
         self._local = local
-        self._waiting = ListenerExecutor(1)
-        self._room = select.poll()
-        self._room.register(channel, select.POLLOUT)
+        self._waiting = ListenerExecutor(1, modal_workers=1)
+        self._room = {end: _room(end) for end in ends}  # each used by its lane's thread only
         self._here = False  # closing, and the listener processes too slow: run what waits here
         self.ran_here = 0
         """Listeners this process ran itself (the channel could not carry them)."""
@@ -126,23 +140,32 @@ class HandoffRunner(LazyListenerRunner):
         if len(message) >= LIMIT:  # more than a listener process reads at once
             self._start_here(function, request)
             return
-        if self._waiting.busy:  # others are waiting for room: after them
-            self._waiting.submit(self._send, message, function, request)
+        modal = opens_modal(function)
+        end = self._ends.modals if modal else self._ends.work
+        wait = self._waiting.submit_modal if modal else self._waiting.submit
+        if self._waiting.busy and not modal:  # others are waiting for room: after them
+            wait(self._send, end, message, function, request)
             return
         try:
-            self._channel.send(message, socket.MSG_DONTWAIT)
+            end.send(message, socket.MSG_DONTWAIT)
         except BlockingIOError:
-            self._waiting.submit(self._send, message, function, request)
+            wait(self._send, end, message, function, request)
         except OSError as exc:
             self._run_here(exc, function, request)
 
-    def _send(self, message: bytes, function: Callable[..., None], request: BoltRequest) -> None:
+    def _send(
+        self,
+        end: socket.socket,
+        message: bytes,
+        function: Callable[..., None],
+        request: BoltRequest,
+    ) -> None:
         while not self._here:
             try:
-                self._channel.send(message, socket.MSG_DONTWAIT)
+                end.send(message, socket.MSG_DONTWAIT)
                 return
             except BlockingIOError:
-                self._room.poll(250)  # until there is room (or a look at `_here` again)
+                self._room[end].poll(250)  # until there is room (or a look at `_here` again)
             except OSError as exc:
                 self._run_here(exc, function, request)
                 return
@@ -151,7 +174,7 @@ class HandoffRunner(LazyListenerRunner):
     def wake_outbox(self) -> None:
         """Something with notifications was committed here: a listener process delivers them."""
         with contextlib.suppress(OSError):  # full or gone: its worker's next poll finds them
-            self._channel.send(WAKE, socket.MSG_DONTWAIT)
+            self._ends.work.send(WAKE, socket.MSG_DONTWAIT)
 
     def _run_here(self, exc: OSError, function: Callable[..., None], request: BoltRequest) -> None:
         if exc.errno in _GONE:
@@ -187,26 +210,39 @@ class HandoffRunner(LazyListenerRunner):
             )
             self._here = True
         self._waiting.shutdown(wait=True)
-        self._channel.close()
+        for end in self._ends:
+            end.close()
         return done
 
 
-def hand_off(bolt: App, channel: socket.socket, outbox: OutboxWorker) -> HandoffRunner:
+def _room(end: socket.socket) -> select.poll:
+    room = select.poll()
+    room.register(end, select.POLLOUT)
+    return room
+
+
+def hand_off(bolt: App, ends: Ends, outbox: OutboxWorker) -> HandoffRunner:
     """Make `bolt` (in an acking process) hand its lazy listeners to the listener processes,
     and `outbox` (not started here) wake theirs."""
-    runner = HandoffRunner(channel, bolt.listener_runner.lazy_listener_runner)
+    runner = HandoffRunner(ends, bolt.listener_runner.lazy_listener_runner)
     bolt.listener_runner.lazy_listener_runner = runner
     outbox.remote_wake = runner.wake_outbox
     return runner
 
 
-def serve(bolt: App, channel: socket.socket, threads: int, wake: Callable[[], None]) -> None:
-    """Run the listeners handed over, on `threads` threads, until every acking process has gone
-    and nothing is left to take; `wake` on a wake message. `bolt` is this process's app, built
-    without request verification: a message comes from the socket pair, only our processes'."""
+def serve(
+    bolt: App, ends: Ends, threads: int, wake: Callable[[], None], *, modal_threads: int = 2
+) -> None:
+    """Run the listeners handed over, on `threads` threads (and `modal_threads` for the modal
+    lane), until every acking process has gone and nothing is left to take; `wake` on a wake
+    message. `bolt` is this process's app, built without request verification: a message comes
+    from the socket pairs, which only our processes hold."""
     takers = [
-        threading.Thread(target=_take, args=(bolt, channel, wake), name=f"listener_{i}")
+        threading.Thread(target=_take, args=(bolt, ends.work, wake), name=f"listener_{i}")
         for i in range(threads)
+    ] + [
+        threading.Thread(target=_take, args=(bolt, ends.modals, wake), name=f"listener_modal_{i}")
+        for i in range(modal_threads)
     ]
     for taker in takers:
         taker.start()

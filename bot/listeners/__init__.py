@@ -13,6 +13,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from slack_bolt import Ack
+from slack_bolt.lazy_listener import LazyListenerRunner
+from slack_bolt.lazy_listener.internals import build_runnable_function
+from slack_bolt.request import BoltRequest
+
+from bot.executor import ListenerExecutor
 
 COMMAND = "/orders"
 BOT_EVENTS = ("app_home_opened", "app_uninstalled", "tokens_revoked")
@@ -49,11 +54,38 @@ def guarded(fn: F) -> F:
     return run  # type: ignore[return-value]
 
 
-def after_ack(register: Callable[..., Any]) -> Callable[[F], F]:
-    """`@after_ack(app.action(...))`: ack at once, then run the function on the listener pool."""
+def after_ack(register: Callable[..., Any], *, opens_modal: bool = False) -> Callable[[F], F]:
+    """`@after_ack(app.action(...))`: ack at once, then run the function on the listener pool.
+
+    `opens_modal`: the function opens a modal with the request's `trigger_id`, which Slack
+    takes for 3 s only: it runs on the pool's modal lane, never behind other work (LaneRunner).
+    """
 
     def decorate(fn: F) -> F:
-        register(ack=ack_now, lazy=[guarded(fn)])
+        lazy = guarded(fn)
+        lazy.opens_modal = opens_modal  # type: ignore[attr-defined]
+        register(ack=ack_now, lazy=[lazy])
         return fn
 
     return decorate
+
+
+def opens_modal(function: Callable[..., Any]) -> bool:
+    """Whether a lazy listener was registered as opening a modal (`after_ack(opens_modal=...)`)."""
+    return bool(getattr(function, "opens_modal", False))
+
+
+class LaneRunner(LazyListenerRunner):
+    """Bolt's lazy listener runner on our pool: what opens a modal goes on its lane."""
+
+    def __init__(self, logger: logging.Logger, pool: ListenerExecutor) -> None:
+        self.logger = logger
+        self.pool = pool
+
+    def start(self, function: Callable[..., None], request: BoltRequest) -> None:
+        """Run `function` for `request` on the pool, on the modal lane if it opens one."""
+        runnable = build_runnable_function(func=function, logger=self.logger, request=request)
+        if opens_modal(function):
+            self.pool.submit_modal(runnable)
+        else:
+            self.pool.submit(runnable)

@@ -37,6 +37,14 @@ from orders_core.orders import act, check_action, resolve_caller
 log = logging.getLogger(__name__)
 
 ORDER_ACTIONS = re.compile("^" + re.escape(ACTION_PREFIX) + r"(?!open$)[a-z_]+$")
+MODAL_ORDER_ACTIONS = re.compile(
+    "^"
+    + re.escape(ACTION_PREFIX)
+    + "(?:"
+    + "|".join(a.value for a in Action if a is not Action.PLACE and needs_modal(a))
+    + ")$"
+)
+"""The order actions that open a modal (a reason, a note, files) rather than act at once."""
 NOT_OURS = render_error("That button is out of date or not one of ours. Try `/orders list`.")
 
 
@@ -50,7 +58,7 @@ def who(body: dict[str, Any]) -> tuple[str, str]:
 def register(app: App, deps: Deps) -> None:
     """Listen to order buttons, the list's filter and its pages."""
 
-    @after_ack(app.action(OPEN_ACTION))
+    @after_ack(app.action(OPEN_ACTION), opens_modal=True)
     def open_order(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         value = ButtonValue.decode(action.get("value"))
         if value is None:
@@ -71,6 +79,7 @@ def register(app: App, deps: Deps) -> None:
             client.views_open(trigger_id=body["trigger_id"], view=view)
 
     @after_ack(app.action(ORDER_ACTIONS))
+    @after_ack(app.action(MODAL_ORDER_ACTIONS), opens_modal=True)  # first: Bolt takes the first
     def order_action(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         value = ButtonValue.decode(action.get("value"))
         try:
@@ -86,7 +95,7 @@ def register(app: App, deps: Deps) -> None:
         else:
             take_action(deps, body, client, value, chosen, origin)
 
-    @after_ack(app.action(SHOW_WAITING_ACTION))
+    @after_ack(app.action(SHOW_WAITING_ACTION), opens_modal=True)
     def show_waiting(body: dict[str, Any], client: WebClient) -> None:
         team, user = who(body)
         try:

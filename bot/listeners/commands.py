@@ -22,23 +22,33 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Deps, dict[str, Any], str, WebClient], Message | None]
 SUBCOMMANDS: dict[str, Handler] = {}
+MODAL_SUBCOMMANDS: set[str] = set()
 
 
-def subcommand(*names: str) -> Callable[[Handler], Handler]:
-    """Register a subcommand of /orders under one or more names."""
+def subcommand(*names: str, opens_modal: bool = False) -> Callable[[Handler], Handler]:
+    """Register a subcommand of /orders under one or more names (`opens_modal`: its answer is a
+    modal, opened with the command's trigger_id: it runs on the listener pool's modal lane)."""
 
     def add(handler: Handler) -> Handler:
         for name in names:
             SUBCOMMANDS[name] = handler
+            if opens_modal:
+                MODAL_SUBCOMMANDS.add(name)
         return handler
 
     return add
+
+
+def asks_for_modal(body: dict[str, Any]) -> bool:
+    """A Bolt matcher: `/orders` with a subcommand that opens a modal."""
+    return (body.get("text") or "").strip().partition(" ")[0].lower() in MODAL_SUBCOMMANDS
 
 
 def register(app: App, deps: Deps) -> None:
     """Listen to /orders."""
 
     @after_ack(app.command(COMMAND))
+    @after_ack(app.command(COMMAND, matchers=[asks_for_modal]), opens_modal=True)  # first
     def orders_command(command: dict[str, Any], respond: Respond, client: WebClient) -> None:
         message = answer(deps, command, client)
         if message is not None:

@@ -47,7 +47,7 @@ def services(deps: Deps, command: dict[str, Any], rest: str, client: WebClient) 
         )
 
 
-@subcommand("new", "order")
+@subcommand("new", "order", opens_modal=True)
 def new_order(deps: Deps, command: dict[str, Any], rest: str, client: WebClient) -> Message | None:
     """Open the order form, with the named service chosen."""
     with deps.db.read() as s:
@@ -97,7 +97,7 @@ def merchant(session: Any, team: str, user: str) -> Caller:
 def register(app: App, deps: Deps) -> None:
     """Listen to the Order button, the form's service select, and the form."""
 
-    @after_ack(app.action(ORDER_SERVICE_ACTION))
+    @after_ack(app.action(ORDER_SERVICE_ACTION), opens_modal=True)
     def order_button(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         team, user = who(body)
         try:

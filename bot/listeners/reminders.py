@@ -57,7 +57,7 @@ from orders_core.reminders import (
 log = logging.getLogger(__name__)
 
 
-@subcommand("remind", "reminders")
+@subcommand("remind", "reminders", opens_modal=True)
 def remind(deps: Deps, command: dict[str, Any], rest: str, client: WebClient) -> Message | None:
     """Open the modal of this channel's reminders."""
     if not str(command.get("channel_id", "")).startswith(("C", "G")):
@@ -158,8 +158,8 @@ def register(app: App, deps: Deps) -> None:
             json.loads((body.get("view") or {}).get("private_metadata") or "{}").get("c") or ""
         )
 
-    @after_ack(app.action(REMIND_ADD))
-    @after_ack(app.action(REMIND_EDIT))
+    @after_ack(app.action(REMIND_ADD), opens_modal=True)
+    @after_ack(app.action(REMIND_EDIT), opens_modal=True)
     def open_form(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         channel = channel_of(body)
         try:
@@ -288,7 +288,7 @@ def register(app: App, deps: Deps) -> None:
         else:
             tell(client, body, message)
 
-    @after_ack(app.action(DIGEST_MORE_ACTION))
+    @after_ack(app.action(DIGEST_MORE_ACTION), opens_modal=True)
     def more(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         now = deps.clock.now()
         try:

@@ -506,3 +506,32 @@ def test_an_ack_never_waits_for_a_busy_listener_pool(bot: Bot, world: World) -> 
     )  # fmt: skip
     assert response.status == 200
     assert not any(bot.slack.response_messages(url) for url in slow)  # they are still waiting
+
+
+def test_modals_open_at_once_while_every_listener_thread_is_busy(bot: Bot, world: World) -> None:
+    """Slack takes a trigger_id for 3 s only. Every listener thread is stuck on a slow Slack and
+    more work waits behind them: Reject's modal, and `/orders remind`'s, still open at once
+    (the pool's modal lane), before any of the slow answers."""
+    world.order_in(PC)
+    answer = bot.ask("U0ANA", "list")
+    busy = 12  # 8 threads stuck, 4 more waiting for one
+    bot.slack.delay("response_url", 3.0, times=busy)
+    slow = [
+        bot.slack.new_response_url(channel="C0ORDERS", user="U0BEN", team_id=TEAM)
+        for _ in range(busy)
+    ]
+    for url in slow:
+        response = bot.sender.slash_command(
+            team_id=TEAM, user_id="U0BEN", text="help", response_url=url
+        )
+        assert response.status == 200
+    assert bot.runtime.listeners.busy >= 8
+    answer.click("order:reject")
+    assert bot.modal("U0ANA")["submit"]["text"] == "Reject"
+    response = bot.sender.slash_command(
+        team_id=TEAM, user_id="U0BEN", text="remind", channel_id="C0ORDERS",
+        response_url=bot.slack.new_response_url(channel="C0ORDERS", user="U0BEN", team_id=TEAM),
+    )  # fmt: skip
+    assert response.status == 200
+    assert "remind" in json.dumps(bot.modal("U0BEN")).lower()
+    assert not any(bot.slack.response_messages(url) for url in slow)  # they are still waiting

@@ -16,7 +16,7 @@ from slack_bolt.lazy_listener import ThreadLazyListenerRunner
 from slack_bolt.util.utils import create_copy
 
 from bot.executor import ListenerExecutor
-from bot.handoff import LIMIT, Channel, HandoffRunner, decode, encode, serve
+from bot.handoff import LIMIT, Channel, Ends, HandoffRunner, decode, encode, serve
 from bot.http import FormSafeBoltRequest
 from bot.localslack import LocalSlack, Workspace
 
@@ -46,20 +46,22 @@ def click(n: int, note: str = "") -> FormSafeBoltRequest:
     return copy
 
 
-Pair = Callable[..., tuple[socket.socket, socket.socket]]
+Pair = Callable[..., tuple[Ends, Ends]]
 
 
 @pytest.fixture
 def pair() -> Iterator[Pair]:
-    """Socket pairs as the channel makes them (a smaller send buffer when asked), closed after."""
+    """Both lanes' socket pairs as the channel makes them (a smaller send buffer when asked):
+    (the sending ends, the receiving ends), closed after."""
     made: list[socket.socket] = []
 
-    def make(buffer: int | None = None) -> tuple[socket.socket, socket.socket]:
-        send, receive = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        if buffer:
-            send.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, buffer)
-        made.extend((send, receive))
-        return send, receive
+    def make(buffer: int | None = None) -> tuple[Ends, Ends]:
+        pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET) for _ in range(2)]
+        for send, receive in pairs:
+            if buffer:
+                send.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, buffer)
+            made.extend((send, receive))
+        return Ends(pairs[0][0], pairs[1][0]), Ends(pairs[0][1], pairs[1][1])
 
     yield make
     for sock in made:
@@ -113,18 +115,19 @@ def test_the_runner_sends_and_runs_nothing_here(pair: Pair) -> None:
     runner = HandoffRunner(send, local)
     for n in (1, 2, 3):
         runner.start(ran, click(n))
-    received = [decode(receive.recv(1 << 20))[0] for _ in range(3)]
+    received = [decode(receive.work.recv(1 << 20))[0] for _ in range(3)]
     assert [json.loads(r.body["actions"][0]["value"])["n"] for r in received] == [1, 2, 3]
     assert ran.numbers == [] and pool.busy == 0
     runner.close()
-    assert receive.recv(1 << 20) == b""  # the end of file the listener processes stop on
+    assert receive.work.recv(1 << 20) == b""  # the end of file the listener processes stop on
 
 
 def test_with_no_listener_process_left_the_work_runs_here(
     pair: Pair, caplog: pytest.LogCaptureFixture
 ) -> None:
     send, receive = pair()
-    receive.close()  # every listener process has gone
+    for end in receive:
+        end.close()  # every listener process has gone
     local, pool = local_runner()
     ran = Ran()
     ran.expected = 2
@@ -147,7 +150,7 @@ def test_a_message_too_large_for_the_socket_runs_here(pair: Pair) -> None:
     runner.start(ran, click(9, note="x" * 50_000))
     assert ran.all_in.wait(10) and ran.numbers == [9]
     runner.start(ran, click(10))  # a small one still goes over
-    assert json.loads(decode(receive.recv(1 << 20))[0].body["actions"][0]["value"])["n"] == 10
+    assert json.loads(decode(receive.work.recv(1 << 20))[0].body["actions"][0]["value"])["n"] == 10
     runner.close()
     pool.shutdown()
 
@@ -163,7 +166,7 @@ def test_when_the_socket_is_full_messages_wait_in_order_and_close_sends_them(pai
     received: list[int] = []
 
     def read() -> None:
-        while message := receive.recv(1 << 20):
+        while message := receive.work.recv(1 << 20):
             received.append(json.loads(decode(message)[0].body["actions"][0]["value"])["n"])
 
     reader = threading.Thread(target=read)
@@ -211,7 +214,8 @@ def test_a_listener_process_runs_every_handed_over_listener_then_stops_at_end_of
         runner.close()
         server.join(10)
         assert not server.is_alive()
-        receive.close()
+        for end in receive:
+            end.close()
     assert sorted(ran.numbers) == list(range(25))
     assert ran.threads <= {"listener_0", "listener_1", "listener_2"}
     assert acked == []  # lazy-only: the ack ran in the acking process, not again here
@@ -232,7 +236,7 @@ def test_what_the_listener_processes_are_too_slow_to_take_at_close_runs_here(pai
     assert not runner.close(timeout=0.5)
     assert pool.wait_idle(10) and ran.all_in.is_set()
     in_socket = []
-    while message := receive.recv(1 << 20):
+    while message := receive.work.recv(1 << 20):
         in_socket.append(json.loads(decode(message)[0].body["actions"][0]["value"])["n"])
     assert len(in_socket) == sent
     assert sorted(in_socket + ran.numbers) == list(range(40))
@@ -247,7 +251,7 @@ def test_a_message_over_the_read_size_runs_here_whatever_the_socket_takes(pair: 
     runner.start(ran, click(3, note="z" * LIMIT))
     assert ran.all_in.wait(10) and ran.numbers == [3]
     runner.close()
-    assert receive.recv(1 << 20) == b""  # nothing was sent
+    assert receive.work.recv(1 << 20) == b""  # nothing was sent
     pool.shutdown()
 
 
@@ -283,3 +287,29 @@ def test_a_listener_refused_after_its_ack_tells_the_user_why() -> None:
         said = json.dumps(slack.response_messages(url))
     assert ran.numbers == []
     assert "install" in said.lower()  # Bolt's text: "Please install this app into the workspace"
+
+
+def test_a_modal_goes_on_its_own_lane_past_a_full_one_and_is_taken_there(pair: Pair) -> None:
+    """The work socket is full and nothing reads it; a listener that opens a modal is sent on
+    the modal lane at once, and a listener process's modal threads run it while every work
+    thread is stuck."""
+    send, receive = pair(buffer=16_384)
+    local, pool = local_runner()
+    ran = Ran()
+    runner = HandoffRunner(send, local)
+    for n in range(40):
+        runner.start(ran, click(n, note="y" * 1500))
+    assert runner.waiting > 0
+
+    def confirm_in_modal(body: dict[str, Any]) -> None:
+        ran(body)
+
+    confirm_in_modal.opens_modal = True  # type: ignore[attr-defined]
+    runner.start(confirm_in_modal, click(99))
+    message = receive.modals.recv(1 << 20)
+    assert json.loads(decode(message)[0].body["actions"][0]["value"])["n"] == 99
+    assert ran.numbers == [] and pool.busy == 0
+    runner._here = True  # the rest runs here: this test only looks at the lanes
+    runner.close(timeout=0.1)
+    pool.wait_idle(10)
+    pool.shutdown()

@@ -114,3 +114,32 @@ def test_listener_threads_run_at_a_lower_os_priority_than_the_caller() -> None:
     assert theirs.result(5) == min(19, mine + 10)
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine
     pool.shutdown()
+
+
+def test_work_that_opens_a_modal_runs_on_its_own_lane_whatever_waits_on_the_other() -> None:
+    """Every thread of the pool is busy and more waits: a modal's work still runs at once, on
+    the modal lane; `busy` and `wait_idle` count both lanes, and shutdown runs both."""
+    pool = ListenerExecutor(2, modal_workers=1)
+    release = threading.Event()
+    for _ in range(5):  # 2 run and block, 3 wait
+        pool.submit(release.wait, 10)
+    opened = threading.Event()
+    lanes: list[str] = []
+
+    def open_modal() -> None:
+        lanes.append(threading.current_thread().name)
+        opened.set()
+
+    pool.submit_modal(open_modal)
+    assert opened.wait(10)  # while the other lane is still stuck
+    assert lanes[0].startswith("listener_modal_")
+    assert pool.busy == 5 and pool.wait_idle(0.1) is False
+    release.set()
+    assert pool.wait_idle(10) and pool.busy == 0
+    pool.shutdown()
+
+
+def test_without_a_modal_lane_modal_work_runs_on_the_pool() -> None:
+    pool = ListenerExecutor(2)
+    assert pool.submit_modal(lambda: 7).result(10) == 7
+    pool.shutdown()
