@@ -59,14 +59,12 @@ class ListenerExecutor(Executor):
                 lanes = [self._queue] * self._max_workers + [self._modal_queue] * (
                     self._modal_workers
                 )
+                names = [f"listener_{i}" for i in range(self._max_workers)] + [
+                    f"listener_modal_{i}" for i in range(self._modal_workers)
+                ]
                 threads = [
-                    threading.Thread(
-                        target=self._work,
-                        args=(lane,),
-                        name=f"listener_{i}" if lane is self._queue else f"listener_modal_{i}",
-                        daemon=True,
-                    )
-                    for i, lane in enumerate(lanes)
+                    threading.Thread(target=self._work, args=(lane,), name=name, daemon=True)
+                    for name, lane in zip(names, lanes, strict=True)
                 ]
                 for thread in threads:
                     thread.start()

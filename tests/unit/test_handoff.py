@@ -291,8 +291,7 @@ def test_a_listener_refused_after_its_ack_tells_the_user_why() -> None:
 
 def test_a_modal_goes_on_its_own_lane_past_a_full_one_and_is_taken_there(pair: Pair) -> None:
     """The work socket is full and nothing reads it; a listener that opens a modal is sent on
-    the modal lane at once, and a listener process's modal threads run it while every work
-    thread is stuck."""
+    the modal lane at once."""
     send, receive = pair(buffer=16_384)
     local, pool = local_runner()
     ran = Ran()
@@ -306,6 +305,7 @@ def test_a_modal_goes_on_its_own_lane_past_a_full_one_and_is_taken_there(pair: P
 
     confirm_in_modal.opens_modal = True  # type: ignore[attr-defined]
     runner.start(confirm_in_modal, click(99))
+    receive.modals.settimeout(10)  # fail, not hang, if it went elsewhere
     message = receive.modals.recv(1 << 20)
     assert json.loads(decode(message)[0].body["actions"][0]["value"])["n"] == 99
     assert ran.numbers == [] and pool.busy == 0
@@ -313,3 +313,59 @@ def test_a_modal_goes_on_its_own_lane_past_a_full_one_and_is_taken_there(pair: P
     runner.close(timeout=0.1)
     pool.wait_idle(10)
     pool.shutdown()
+
+
+def test_a_listener_process_runs_a_modal_while_every_work_thread_is_stuck() -> None:
+    """`serve`'s modal threads take the modal lane: Reject's listener runs (Bolt's lazy-only
+    re-dispatch finds it) while the only work thread is held by a slow listener."""
+    with LocalSlack(workspaces={TOKEN: Workspace(team_id="T1")}) as slack:
+        from slack_sdk import WebClient
+
+        release = threading.Event()
+        modal_ran = threading.Event()
+        bolt = App(
+            client=WebClient(token=TOKEN, base_url=slack.base_url),
+            signing_secret="unused",
+            process_before_response=True,
+            request_verification_enabled=False,
+            token_verification_enabled=False,
+        )
+
+        def slow(body: dict[str, Any]) -> None:
+            release.wait(30)
+
+        def reason(body: dict[str, Any]) -> None:
+            modal_ran.set()
+
+        reason.opens_modal = True  # type: ignore[attr-defined]
+        bolt.action("order:confirm")(ack=lambda ack: ack(), lazy=[slow])
+        bolt.action("order:reject")(ack=lambda ack: ack(), lazy=[reason])
+        channel = Channel()
+        local, pool = local_runner()
+        runner = HandoffRunner(channel._send, local)
+        server = threading.Thread(
+            target=serve,
+            args=(bolt, channel._receive, 1, lambda: None),
+            kwargs={"modal_threads": 1},
+        )
+        server.start()
+        for n in range(3):  # one holds the work thread, two wait behind it
+            runner.start(slow, click(n))
+        reject = click(7)
+        payload = {
+            **reject.body,
+            "actions": [{**reject.body["actions"][0], "action_id": "order:reject"}],
+        }
+        reject = create_copy(
+            FormSafeBoltRequest(body=urlencode({"payload": json.dumps(payload)})).to_copyable()
+        )
+        reject.lazy_only, reject.lazy_function_name = True, "reason"
+        runner.start(reason, reject)
+        ran_first = modal_ran.wait(10) and not release.is_set()
+        release.set()
+        runner.close()
+        server.join(30)
+        for end in channel._receive:
+            end.close()
+        pool.shutdown()
+    assert ran_first
