@@ -37,16 +37,28 @@ def tell(client: WebClient, body: dict[str, Any], message: Message) -> None:
         channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
         user = (body.get("user") or {}).get("id")
         if container.get("type") == "view" and body.get("trigger_id"):
-            view = body.get("view") or {}
-            if view.get("type") == "modal":
-                client.views_push(trigger_id=body["trigger_id"], view=error_modal(message))
-            else:
-                client.views_open(trigger_id=body["trigger_id"], view=error_modal(message))
+            try:
+                open_error_modal(client, body, message)
+            except SlackApiError as exc:
+                if not user:
+                    raise
+                # The trigger lapsed (its 3 s ran out behind a backlog) or Slack refused the
+                # modal: the refusal goes to the clicker's direct messages instead.
+                log.info("no modal for a refusal (%s): telling %s directly", exc, user)
+                client.chat_postMessage(channel=user, **message.as_kwargs())
         elif channel and user:
             client.chat_postEphemeral(channel=channel, user=user, **message.as_kwargs())
     except (SlackApiError, Retry, Permanent, OSError) as exc:
         # Nothing changed, and Slack is not listening: the log is all we can do.
         log.warning("could not tell %s: %s", (body.get("user") or {}).get("id"), exc)
+
+
+def open_error_modal(client: WebClient, body: dict[str, Any], message: Message) -> None:
+    """The refusal in a modal: pushed over the modal clicked in, or opened over the Home tab."""
+    if (body.get("view") or {}).get("type") == "modal":
+        client.views_push(trigger_id=body["trigger_id"], view=error_modal(message))
+    else:
+        client.views_open(trigger_id=body["trigger_id"], view=error_modal(message))
 
 
 def refuse(client: WebClient, body: dict[str, Any], exc: Exception) -> None:

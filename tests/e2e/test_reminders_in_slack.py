@@ -396,20 +396,7 @@ def test_another_partys_reminder_cannot_be_changed(bot: Bot, world: World) -> No
     assert "Acme Coffee" in json.dumps(listing) and ("remind:delete", "Delete") not in buttons(
         listing
     )
-    listing["blocks"].append(
-        {
-            "type": "actions",
-            "block_id": "forged",
-            "elements": [
-                {
-                    "type": "button",
-                    "action_id": "remind:delete",
-                    "text": {"type": "plain_text", "text": "x"},
-                    "value": str(p.id),
-                }
-            ],
-        }
-    )
+    forge_delete(listing, p.id)
     bot.sender.click_in_view(
         team_id=TEAM, user_id="U0PIA", action_id="remind:delete", view=listing, value=str(p.id)
     )
@@ -422,3 +409,44 @@ def test_another_partys_reminder_cannot_be_changed(bot: Bot, world: World) -> No
         from orders_core.models import ReminderPolicy
 
         assert s.get(ReminderPolicy, p.id).deleted_at is None  # type: ignore[union-attr]
+
+
+def test_a_refusal_whose_modal_cannot_open_goes_to_direct_messages(bot: Bot, world: World) -> None:
+    """The click's trigger_id lapsed (a backlog) so no modal can carry the refusal: the clicker
+    gets it as a direct message instead of nothing, and nothing changes."""
+    p = add_policy(world)
+    listing = open_remind(bot, "U0PIA")
+    forge_delete(listing, p.id)
+    bot.slack.fail("views.push", error="expired_trigger_id")
+    bot.sender.click_in_view(
+        team_id=TEAM, user_id="U0PIA", action_id="remind:delete", view=listing, value=str(p.id)
+    )
+    bot.settle()
+    dm = bot.slack.wait_for(
+        lambda: bot.slack.channel_messages(bot.slack.dm_channel("U0PIA")),
+        description="a direct message to Pia",
+    )
+    assert "belongs to another party" in json.dumps(dm[-1])
+    assert not [v for v in bot.slack.open_views("U0PIA") if "Not possible" in json.dumps(v)]
+    with bot.db.read() as s:
+        from orders_core.models import ReminderPolicy
+
+        assert s.get(ReminderPolicy, p.id).deleted_at is None  # type: ignore[union-attr]
+
+
+def forge_delete(listing: dict[str, Any], policy_id: int) -> None:
+    """Add a Delete button for `policy_id` to a reminders list (a forged click's view)."""
+    listing["blocks"].append(
+        {
+            "type": "actions",
+            "block_id": "forged",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": "remind:delete",
+                    "text": {"type": "plain_text", "text": "x"},
+                    "value": str(policy_id),
+                }
+            ],
+        }
+    )
