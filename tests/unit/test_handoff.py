@@ -92,6 +92,20 @@ def local_runner() -> tuple[ThreadLazyListenerRunner, ListenerExecutor]:
     return ThreadLazyListenerRunner(logging.getLogger("test"), pool), pool
 
 
+def listener_process_app(slack: LocalSlack) -> App:
+    """A Bolt app as a listener process builds it: no request verification (the socket pair
+    is ours alone), acks answered elsewhere; its Web API is the local Slack."""
+    from slack_sdk import WebClient
+
+    return App(
+        client=WebClient(token=TOKEN, base_url=slack.base_url),
+        signing_secret="unused",
+        process_before_response=True,
+        request_verification_enabled=False,
+        token_verification_enabled=False,
+    )
+
+
 def test_a_message_carries_the_request_whole() -> None:
     """Body (accents, escapes), headers, query and the lazy function's name survive the trip,
     and the listener process reads it as Bolt's lazy-only request for that function."""
@@ -182,18 +196,10 @@ def test_a_listener_process_runs_every_handed_over_listener_then_stops_at_end_of
     each message runs its lazy function once, on the listener threads, with nothing acked
     again; when the last acking process closes its end, serve returns."""
     with LocalSlack(workspaces={TOKEN: Workspace(team_id="T1")}) as slack:
-        from slack_sdk import WebClient
-
         ran = Ran()
         ran.expected = 25
         acked: list[int] = []
-        bolt = App(
-            client=WebClient(token=TOKEN, base_url=slack.base_url),
-            signing_secret="unused",
-            process_before_response=True,
-            request_verification_enabled=False,
-            token_verification_enabled=False,
-        )
+        bolt = listener_process_app(slack)
 
         def confirm(body: dict[str, Any]) -> None:
             ran(body)
@@ -319,17 +325,9 @@ def test_a_listener_process_runs_a_modal_while_every_work_thread_is_stuck() -> N
     """`serve`'s modal threads take the modal lane: Reject's listener runs (Bolt's lazy-only
     re-dispatch finds it) while the only work thread is held by a slow listener."""
     with LocalSlack(workspaces={TOKEN: Workspace(team_id="T1")}) as slack:
-        from slack_sdk import WebClient
-
         release = threading.Event()
         modal_ran = threading.Event()
-        bolt = App(
-            client=WebClient(token=TOKEN, base_url=slack.base_url),
-            signing_secret="unused",
-            process_before_response=True,
-            request_verification_enabled=False,
-            token_verification_enabled=False,
-        )
+        bolt = listener_process_app(slack)
 
         def slow(body: dict[str, Any]) -> None:
             release.wait(30)
