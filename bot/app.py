@@ -15,7 +15,7 @@ from slack_bolt import App, BoltContext, BoltResponse
 
 from bot.blocks.orders import render_error
 from bot.clock import Clock, SystemClock
-from bot.deliveries import Deliveries, post_response_url
+from bot.deliveries import Deliveries, tell_about_failure
 from bot.deps import Deps
 from bot.executor import ListenerExecutor
 from bot.handoff import HandoffRunner
@@ -192,7 +192,7 @@ def build_runtime(
     )
     deps = Deps(db, clock, worker)
     executor = ListenerExecutor(
-        max(4, settings.http_threads), nice=settings.listener_nice, modal_workers=MODAL_THREADS
+        settings.listener_threads, nice=settings.listener_nice, modal_workers=MODAL_THREADS
     )
     logging.getLogger("slack_bolt.App").addFilter(_QuietTokenWarning())
     bolt = App(
@@ -237,10 +237,5 @@ def register(bolt: App, deps: Deps) -> None:
         error: Exception, body: dict[str, Any], response: BoltResponse | None
     ) -> BoltResponse | None:
         log.error("unhandled error in a listener", exc_info=error)
-        url = body.get("response_url")
-        if url:
-            try:
-                post_response_url(url, OOPS, replace_original=False)
-            except Exception:  # Slack unreachable too: the log above is what remains
-                log.warning("could not tell the user about the error")
+        tell_about_failure(body.get("response_url"), OOPS)
         return response

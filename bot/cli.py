@@ -760,7 +760,7 @@ def _listener_process(settings: Any, channel: Any, sock: Any, *, scheduler: bool
     serve(
         runtime.bolt,
         receiver,
-        max(4, settings.http_threads),
+        settings.listener_threads,
         runtime.worker.wake,
         modal_threads=MODAL_THREADS,
     )

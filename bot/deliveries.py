@@ -610,6 +610,17 @@ def post_response_url(
         raise Retry(f"response_url answered {exc.code}") from exc
 
 
+def tell_about_failure(url: str | None, message: Message) -> None:
+    """After something failed: tell the user through their response_url, if there is one. If
+    Slack cannot be reached either, a warning in the log is all that remains."""
+    if not url:
+        return
+    try:
+        post_response_url(url, message, replace_original=False)
+    except Exception:
+        log.warning("could not tell the user about the failure")
+
+
 def forget_message(db: Database, message_id: int) -> None:
     """A posted message is gone from Slack: stop redrawing it (the row is kept)."""
     with db.transaction() as s:

@@ -42,7 +42,7 @@ from slack_bolt.lazy_listener import LazyListenerRunner
 from slack_bolt.request import BoltRequest
 
 from bot.blocks.orders import render_error
-from bot.deliveries import post_response_url
+from bot.deliveries import tell_about_failure
 from bot.executor import ListenerExecutor
 from bot.http import MAX_BODY, FormSafeBoltRequest
 from bot.listeners import opens_modal
@@ -284,9 +284,5 @@ def _dispatch(bolt: App, request: FormSafeBoltRequest) -> None:
         str(response.body)[:200],
         request.lazy_function_name,
     )
-    url = request.body.get("response_url")
-    if response.status == 200 and isinstance(url, str):
-        try:
-            post_response_url(url, render_error(str(response.body)), replace_original=False)
-        except Exception:  # Slack unreachable too: the log above is what remains
-            log.warning("could not tell the user their request was refused")
+    if response.status == 200:
+        tell_about_failure(request.body.get("response_url"), render_error(str(response.body)))

@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     outbox_threads: int = Field(default=16, ge=1, le=128)
     """Slack calls one process's outbox worker makes at once, each for a different lane (a
     channel, a message): a sweep waits on Slack's answers, not on this machine."""
+
     listener_processes: int = Field(default=0, ge=0, le=64)
     """HTTP mode: processes that only run listeners and deliver the outbox, forked beside the
     HTTP_PROCESSES, which then only ack (bot/handoff.py). 0: each HTTP process runs its own."""
@@ -98,6 +99,11 @@ class Settings(BaseSettings):
         if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ValueError("should be DEBUG, INFO, WARNING or ERROR")
         return value.upper()
+
+    @property
+    def listener_threads(self) -> int:
+        """Threads running listeners, per process: as many as the HTTP threads, at least 4."""
+        return max(4, self.http_threads)
 
     @property
     def oauth(self) -> bool:

@@ -41,15 +41,10 @@ def guarded(fn: F) -> F:
         except Exception:
             log.exception("unhandled error in %s", fn.__name__)
             body = kwargs.get("body") or {}
-            url = body.get("response_url") if isinstance(body, dict) else None
-            if url:
-                from bot.app import OOPS
-                from bot.deliveries import post_response_url
+            from bot.app import OOPS
+            from bot.deliveries import tell_about_failure
 
-                try:
-                    post_response_url(url, OOPS, replace_original=False)
-                except Exception:  # Slack unreachable too: the log above is what remains
-                    log.warning("could not tell the user about the error")
+            tell_about_failure(body.get("response_url") if isinstance(body, dict) else None, OOPS)
 
     return run  # type: ignore[return-value]
 
