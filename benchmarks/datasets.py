@@ -25,6 +25,7 @@ import psycopg
 
 from orders_core.db import Database
 from orders_core.lifecycle import Action, OrderStatus, Party, transition_for
+from orders_core.names import name_key
 
 GENERATOR_VERSION = 3
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -71,13 +72,14 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "created_at",
         "reminders_paused_at",
     ),
-    "parties": ("id", "workspace_id", "kind", "name", "channel_id", "created_at"),
+    "parties": ("id", "workspace_id", "kind", "name", "name_key", "channel_id", "created_at"),
     "members": ("id", "workspace_id", "party_id", "user_id", "created_at"),
     "services": (
         "id",
         "workspace_id",
         "provider_id",
         "name",
+        "name_key",
         "industry",
         "service_type",
         "description",
@@ -323,6 +325,7 @@ def _tenant_rows(tenant: Tenant, rows: Rows, rng: random.Random, horizon: timede
                 workspace_id,
                 "merchant",
                 f"Merchant {k} of {team}",
+                name_key(f"Merchant {k} of {team}"),
                 merchant_channel(team, k),
                 created,
             ),
@@ -340,6 +343,7 @@ def _tenant_rows(tenant: Tenant, rows: Rows, rng: random.Random, horizon: timede
             workspace_id,
             "provider",
             f"Provider of {team}",
+            name_key(f"Provider of {team}"),
             provider_channel(team),
             created,
         ),
@@ -356,6 +360,7 @@ def _tenant_rows(tenant: Tenant, rows: Rows, rng: random.Random, horizon: timede
             workspace_id,
             provider_id,
             "Loyalty mini program",
+            name_key("Loyalty mini program"),
             "Retail",
             "mini_program_development",
             "Stamp cards and rewards.",

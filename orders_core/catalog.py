@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orders_core import errors
 from orders_core.lifecycle import Party, ServiceStatus
 from orders_core.models import PartyOrg, Service, Workspace, utcnow
+from orders_core.names import clean_name, name_key
 from orders_core.onboarding import find_party
 
 SERVICE_TYPE = "mini_program_development"
@@ -65,13 +66,13 @@ def add_service(
     payment_terms: str | None = None,
 ) -> Service:
     """The service `name`, created if new; given details are updated."""
-    name = name.strip()
+    name = clean_name(name)
     if not name:
         raise errors.InvalidInput({"name": "A service needs a name."})
     provider = find_party(session, workspace.id, provider_name, Party.PROVIDER)
     service = session.scalar(
         select(Service).where(
-            Service.workspace_id == workspace.id, func.lower(Service.name) == name.lower()
+            Service.workspace_id == workspace.id, Service.name_key == name_key(name)
         )
     )
     if service is None:
@@ -104,10 +105,10 @@ def add_service(
 
 
 def find_service(session: Session, workspace_id: int, name: str) -> Service:
-    """A service of the workspace by name (case-insensitive)."""
+    """A service of the workspace by name, in any case and any script (`name_key`)."""
     service = session.scalar(
         select(Service).where(
-            Service.workspace_id == workspace_id, func.lower(Service.name) == name.strip().lower()
+            Service.workspace_id == workspace_id, Service.name_key == name_key(name)
         )
     )
     if service is None:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
+from pathlib import Path
 from typing import Any, TypeVar
 
 from alembic import command
@@ -314,7 +315,12 @@ class Database:
         command.upgrade(self.alembic_config(), revision)
 
     def current_revision(self) -> str | None:
-        """The revision the database is at (None when it has never been migrated)."""
+        """The revision the database is at (None when it has never been migrated).
+
+        A SQLite file that does not exist is not created by asking.
+        """
+        if self.is_sqlite and not Path(self.engine.url.database or "").exists():
+            return None
         with self.engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
 
@@ -325,3 +331,45 @@ class Database:
     def is_current(self) -> bool:
         """True when every migration has been applied."""
         return self.current_revision() == self.head_revision()
+
+    def check_schema(self) -> None:
+        """Raise SchemaNotCurrent unless the schema is exactly the one this code needs.
+
+        Entry points call it before they create anything: a process started on an old (or a
+        newer) schema would fail on every request, and libraries sharing the database
+        (APScheduler's job store) would make tables of their own that the migrations then
+        trip over.
+        """
+        current, head = self.current_revision(), self.head_revision()
+        if current == head:
+            return
+        known = {
+            s.revision for s in ScriptDirectory.from_config(self.alembic_config()).walk_revisions()
+        }
+        raise SchemaNotCurrent(
+            self.engine.url.render_as_string(hide_password=True),
+            current,
+            head,
+            ahead=current is not None and current not in known,
+        )
+
+
+class SchemaNotCurrent(Exception):
+    """The database's schema is not the one this version of the code needs."""
+
+    def __init__(self, where: str, current: str | None, head: str | None, *, ahead: bool) -> None:
+        super().__init__(where, current, head, ahead)
+        self.where, self.current, self.head, self.ahead = where, current, head, ahead
+
+    def __str__(self) -> str:
+        found = f"revision {self.current}" if self.current else "no schema (never migrated)"
+        if self.ahead:
+            return (
+                f"the database {self.where} has {found}, newer than this version of orders-bot "
+                f"knows (it needs {self.head}): install the newer orders-bot, or point "
+                "DATABASE_URL at the right database."
+            )
+        return (
+            f"the database {self.where} has {found}; this version needs revision {self.head}: "
+            "run `orders-bot db upgrade` first."
+        )

@@ -31,7 +31,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 from sqlalchemy.types import TypeDecorator
 
 from orders_core.lifecycle import (
@@ -42,6 +42,7 @@ from orders_core.lifecycle import (
     Party,
     ServiceStatus,
 )
+from orders_core.names import name_key
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -210,17 +211,24 @@ class PartyOrg(Base):
     """A merchant or a service provider of a workspace, with its notification channel."""
 
     __tablename__ = "parties"
-    __table_args__ = (UniqueConstraint("workspace_id", "kind", "name"),)
+    __table_args__ = (UniqueConstraint("workspace_id", "kind", "name_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
     kind: Mapped[Party] = mapped_column(StrEnumType(Party))
     name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200))
+    """The name as it is matched (orders_core.names.name_key): kept in step with `name`."""
     channel_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     workspace: Mapped[Workspace] = relationship(back_populates="parties")
     members: Mapped[list[Member]] = relationship(back_populates="party", order_by="Member.id")
+
+    @validates("name")
+    def _keep_key(self, _key: str, name: str) -> str:
+        self.name_key = name_key(name)
+        return name
 
 
 class Member(Base):
@@ -243,7 +251,7 @@ class Service(Base):
 
     __tablename__ = "services"
     __table_args__ = (
-        UniqueConstraint("workspace_id", "name"),
+        UniqueConstraint("workspace_id", "name_key"),
         Index(None, "workspace_id", "status"),
     )
 
@@ -251,6 +259,8 @@ class Service(Base):
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"))
     provider_id: Mapped[int] = mapped_column(ForeignKey("parties.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200))
+    """The name as it is matched (orders_core.names.name_key): kept in step with `name`."""
     industry: Mapped[str] = mapped_column(String(200), default="")
     service_type: Mapped[str] = mapped_column(String(64), default="mini_program_development")
     description: Mapped[str] = mapped_column(Text, default="")
@@ -261,6 +271,11 @@ class Service(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     provider: Mapped[PartyOrg] = relationship()
+
+    @validates("name")
+    def _keep_key(self, _key: str, name: str) -> str:
+        self.name_key = name_key(name)
+        return name
 
 
 class Order(Base):

@@ -8,13 +8,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orders_core import errors
 from orders_core.lifecycle import Party
 from orders_core.models import Member, PartyOrg, Workspace
+from orders_core.names import clean_name, name_key
 from orders_core.orders import Caller, PartyRef, find_workspace
+from orders_core.slack_ids import SlackId, check_slack_id
+
+
+class AmbiguousParty(errors.Conflict):
+    """A merchant and a service provider share the name given: the caller must say which."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"Both a merchant and a service provider are named {name!r}: say which one "
+            "(--merchant NAME or --provider NAME; in a fixture, `merchant:` or `provider:`)."
+        )
+        self.name = name
 
 
 @dataclass(frozen=True)
@@ -43,9 +56,9 @@ def add_workspace(
     time_zone: str | None = None,
 ) -> Workspace:
     """The workspace of `team_id`, created if new; given details are updated."""
-    team_id = team_id.strip()
-    if not team_id:
-        raise errors.InvalidInput({"team_id": "A workspace needs its Slack team id (T0123ABCD)."})
+    team_id = check_slack_id(SlackId.TEAM, team_id, "team_id")
+    if enterprise_id:
+        enterprise_id = check_slack_id(SlackId.ENTERPRISE, enterprise_id, "enterprise_id")
     workspace = session.scalar(select(Workspace).where(Workspace.team_id == team_id))
     if workspace is None:
         workspace = Workspace(team_id=team_id, name=name or team_id, last_order_number=0)
@@ -68,20 +81,18 @@ def list_workspaces(session: Session) -> list[Workspace]:
 def find_party(
     session: Session, workspace_id: int, name: str, kind: Party | None = None
 ) -> PartyOrg:
-    """A merchant or provider by name (case-insensitive)."""
+    """A merchant or provider by name, in any case and any script (`name_key`)."""
     query = select(PartyOrg).where(
-        PartyOrg.workspace_id == workspace_id, func.lower(PartyOrg.name) == name.strip().lower()
+        PartyOrg.workspace_id == workspace_id, PartyOrg.name_key == name_key(name)
     )
     if kind is not None:
         query = query.where(PartyOrg.kind == kind)
-    found = list(session.scalars(query))
+    found = list(session.scalars(query.order_by(PartyOrg.kind)))
     if not found:
         what = kind.label if kind else "merchant or service provider"
         raise errors.NotFound(f"There is no {what} named {name!r} in this workspace.")
     if len(found) > 1:
-        raise errors.Conflict(
-            f"Both a merchant and a service provider are named {name!r}: say which one."
-        )
+        raise AmbiguousParty(found[0].name)
     return found[0]
 
 
@@ -94,14 +105,16 @@ def add_party(
     channel_id: str | None = None,
 ) -> PartyOrg:
     """The merchant or provider `name`, created if new; a given channel replaces the old one."""
-    name = name.strip()
+    name = clean_name(name)
     if not name:
         raise errors.InvalidInput({"name": f"A {kind.label} needs a name."})
+    if channel_id:
+        channel_id = check_slack_id(SlackId.CHANNEL, channel_id, "channel")
     party = session.scalar(
         select(PartyOrg).where(
             PartyOrg.workspace_id == workspace.id,
             PartyOrg.kind == kind,
-            func.lower(PartyOrg.name) == name.lower(),
+            PartyOrg.name_key == name_key(name),
         )
     )
     if party is None:
@@ -115,9 +128,7 @@ def add_party(
 
 def add_member(session: Session, party: PartyOrg, user_id: str) -> Member:
     """Register a Slack user as a member of `party` (a user belongs to one party per workspace)."""
-    user_id = user_id.strip()
-    if not user_id:
-        raise errors.InvalidInput({"user_id": "A member is a Slack user id (U0123ABCD)."})
+    user_id = check_slack_id(SlackId.USER, user_id, "user_id")
     member = session.scalar(
         select(Member).where(Member.workspace_id == party.workspace_id, Member.user_id == user_id)
     )
