@@ -45,6 +45,13 @@ class MovableClock:
             self._offset += delta
         return self.now()
 
+    def advance_to(self, when: datetime) -> datetime:
+        """Move forward to `when` (not back: already past it, it stays); returns the new now."""
+        with self._lock:
+            base = self._fixed if self._fixed is not None else datetime.now(UTC)
+            self._offset = max(self._offset, when - base)
+            return base + self._offset
+
     def set(self, when: datetime) -> None:
         """Stop the clock at `when` (tests)."""
         with self._lock:

@@ -4,8 +4,8 @@ The real app runs in-process in HTTP mode, with a local Slack Web API (`bot.loca
 Slack and a SQLite database. Everything the person types reaches the app exactly as Slack would
 send it — signed HTTP requests to `/slack/events` — and what the app posts, updates and opens in
 that local Slack is drawn in the terminal: messages, ephemerals, direct messages, modals, the Home
-tab, each control numbered so it can be clicked. `wait 25h` moves the bot's clock and runs the
-reminders that fall due, as the scheduler would.
+tab, each control numbered so it can be clicked. `wait 25h` moves the bot's clock through the
+reminder slots on the way, running each at its own time, as the scheduler would.
 
 Scripted mode (`--script FILE`, or commands on a standard input that is not a terminal) prints a
 transcript and exits 1 if a step failed; `expect TEXT` makes a step check what was shown.
@@ -64,7 +64,7 @@ from orders_core.db import Database
 from orders_core.fixtures import demo_fixture_path, load_fixture, parse_age
 from orders_core.lifecycle import Party
 from orders_core.onboarding import list_parties, list_workspaces
-from orders_core.reminders import list_policies, slots_between
+from orders_core.reminders import get_policies
 
 WALKTHROUGH = "console_demo.txt"
 BOT_TOKEN = "xoxb-console"
@@ -95,7 +95,7 @@ Act as a Slack user would; what the bot shows you is drawn below each command.
   channel NAME              read a channel (channel blue-pixel; channel dm: your messages from the bot)
   home                      open the bot's Home tab
   wait DURATION | wait next move the clock (90m, 25h, 2d) or to just after the next reminder time;
-                            reminders and escalations that fall due are posted
+                            the reminders and escalations due on the way happen, each at its time
   expect TEXT | expect-not TEXT   (scripts) fail unless the last command showed TEXT (or did not)
   say TEXT                  (scripts) print a line of narration
   demo                      play the built-in walkthrough (on a fresh `console --demo`)
@@ -231,9 +231,10 @@ def read_workspace(db: Database) -> WorkspaceInfo:
     return WorkspaceInfo(w.team_id, w.name, zone, people, channels, orders)
 
 
-def start_bot(demo: bool) -> LocalBot:
-    """Compose the app as `orders-bot run --http` does, with a local Slack as its Slack."""
-    clock = MovableClock()
+def start_bot(demo: bool, start: datetime | None = None) -> LocalBot:
+    """Compose the app as `orders-bot run --http` does, with a local Slack as its Slack (its
+    clock stopped at `start` when given: tests)."""
+    clock = MovableClock(start)
     db, database, tempdir = open_database(demo, clock)
     try:
         info = read_workspace(db)
@@ -262,7 +263,8 @@ def start_bot(demo: bool) -> LocalBot:
         slack_signing_secret=SecretStr(secret),
         slack_api_url=slack.base_url,
     )
-    # No APScheduler: `wait` runs the reminders that fall due itself, on the moved clock.
+    # No APScheduler: `wait` replays the time it skips, running each reminder slot at its own
+    # moment on the moved clock (Reminders.replay).
     runtime = build_runtime(settings, clock=clock, db=db, migrate=False)
     server = HttpServer(runtime.wsgi, port=0, threads=4).start()
     runtime.start_background()
@@ -407,6 +409,12 @@ def clock_text(at: datetime, zone: ZoneInfo) -> str:
     """Tue 1 Dec 09:31 (Asia/Singapore)."""
     local = at.astimezone(zone)
     return f"{local:%a} {local.day} {local:%b %H:%M} ({zone.key})"
+
+
+def moment_text(at: datetime, zone: ZoneInfo) -> str:
+    """Tue 1 Dec 09:30: when something happened during a `wait`."""
+    local = at.astimezone(zone)
+    return f"{local:%a} {local.day} {local:%b %H:%M}"
 
 
 def span_text(delta: timedelta) -> str:
@@ -1072,16 +1080,13 @@ class ConsoleSession:
 
     def _wait(self, text: str) -> bool:
         clock = self.bot.clock
+        reminders = self.bot.runtime.reminders
         now = clock.now()
-        with self.bot.runtime.db.read() as s:
-            policies = list_policies(s, enabled_only=True)
         if text.strip().lower() in ("next", "next reminder"):
-            upcoming = sorted(
-                slot for p in policies for slot in slots_between(p, now, now + timedelta(days=8))
-            )
+            upcoming = reminders.slots_due(now, now + timedelta(days=8))
             if not upcoming:
                 raise ConsoleError("no reminder is scheduled in the next week.")
-            delta = upcoming[0] - now + timedelta(minutes=1)
+            delta = upcoming[0][0] - now + timedelta(minutes=1)
         else:
             try:
                 delta = parse_age(text.strip() or "?")
@@ -1089,22 +1094,22 @@ class ConsoleSession:
                 raise ConsoleError(
                     "wait how long? `wait 90m`, `wait 25h`, `wait 2d`, or `wait next`."
                 ) from None
-        clock.advance(delta)
-        outcomes = self.bot.runtime.reminders.catch_up(now, clock.now())
-        self._settle()
+        outcomes = reminders.replay(now + delta, move_to=clock.advance_to, deliver=self._settle)
         self.screen.text(
             f"⏰ The clock moved forward {span_text(delta)}, to {clock_text(clock.now(), self.names.zone)}.",
             "bold",
         )
-        by_id = {p.id: p for p in policies}
         posted = [o for o in outcomes if o.result == "queued"]
+        with self.bot.runtime.db.read() as s:
+            policies = get_policies(s, sorted({o.policy_id for o in posted}))
         for o in posted:
-            policy = by_id.get(o.policy_id)
+            policy = policies.get(o.policy_id)
             where = f"#{self.channel_name(policy.channel_id)}" if policy else "its channel"
             party = policy.party_name if policy else f"reminder #{o.policy_id}"
-            line = f"Reminder for {party} posted in {where}: {o.orders} order{'s' if o.orders != 1 else ''}"
+            orders = f"{o.orders} order{'s' if o.orders != 1 else ''}"
+            line = f"{moment_text(o.slot, self.names.zone)} — reminder for {party} posted in {where}: {orders}"
             if o.escalated:
-                line += f", {o.escalated} escalated to its members by direct message"
+                line += f"; {o.escalated} escalated to its members by direct message"
             self.screen.text(line + ".", DIM)
         if not posted:
             self.screen.text("No reminder fell due in that time.", DIM)

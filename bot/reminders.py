@@ -18,7 +18,7 @@ import os
 import random
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -258,12 +258,42 @@ class Reminders:
             outcomes += self.run_slots([(pid, slot) for pid in chunk], kind=kind)
         return outcomes[len(ids) - turn :] + outcomes[: len(ids) - turn]  # in the policies' order
 
-    def catch_up(self, since: datetime, until: datetime) -> list[SlotOutcome]:
-        """Run every scheduled slot in (since, until] in time order (the console's `wait`)."""
+    def slots_due(self, since: datetime, until: datetime) -> list[tuple[datetime, list[int]]]:
+        """Each moment in (since, until] at which enabled policies' slots fall due, with those
+        policies, in time order."""
         with self.db.read() as s:
             policies = list_policies(s, enabled_only=True)
-        slots = sorted((slot, p.id) for p in policies for slot in slots_between(p, since, until))
-        return [self.run_slot(pid, slot) for slot, pid in slots]
+        moments: dict[datetime, list[int]] = {}
+        for p in policies:
+            for slot in slots_between(p, since, until):
+                moments.setdefault(slot, []).append(p.id)
+        return sorted(moments.items())
+
+    def catch_up(self, since: datetime, until: datetime) -> list[SlotOutcome]:
+        """Run every scheduled slot in (since, until] in time order, all at the clock's now."""
+        return [
+            self.run_slot(pid, slot) for slot, ids in self.slots_due(since, until) for pid in ids
+        ]
+
+    def replay(
+        self,
+        until: datetime,
+        *,
+        move_to: Callable[[datetime], object],
+        deliver: Callable[[], object],
+    ) -> list[SlotOutcome]:
+        """Live through the time from now to `until` as the scheduler would (the console's `wait`)."""
+        # Each slot runs on a clock that shows its own moment, and what it queued is delivered
+        # before the next one: orders are as old as they were then (so none escalates early),
+        # escalations are counted on the slot's own day, and each digest collapses the previous
+        # one when it is posted, not all at the end of the jump.
+        outcomes: list[SlotOutcome] = []
+        for moment, ids in self.slots_due(self.clock.now(), until):
+            move_to(moment)
+            outcomes += self.run_slots([(pid, moment) for pid in ids])
+            deliver()
+        move_to(until)
+        return outcomes
 
     def retry_failed(self, grace: timedelta) -> list[SlotOutcome]:
         """Runs that failed, or were abandoned mid-way, and are still within the grace window."""

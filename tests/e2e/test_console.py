@@ -13,15 +13,22 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from bot.console import ConsoleSession, run_console, start_bot
 from bot.console_render import Screen
+from orders_core.models import Escalation, Order, PostedMessage
 
 EXE = str(Path(sys.executable).with_name("orders-bot"))
 PROMPT = re.compile(r"^(\w+)@(\S+)(?: \[[^\]]*\])?> (.*)$")
+MONDAY_0300 = datetime(2026, 11, 29, 19, 0, tzinfo=UTC)
+"""Monday 30 November 2026, 03:00 in Asia/Singapore, the demo's time zone; its reminders are
+weekdays at 09:30 there."""
 
 
 def run_script(tmp_path: Path, capsys: pytest.CaptureFixture[str], script: str) -> tuple[int, str]:
@@ -218,27 +225,172 @@ def test_a_blank_required_reason_is_refused_inside_the_modal(
     assert re.search(r"^pia@#blue-pixel \[Cancel SO-000007\]> /orders view", out, re.M)
 
 
-def test_waiting_lets_the_reminders_and_escalations_fire(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """Three days later (at least one weekday 09:30 falls in any three days): digest and DMs."""
-    status, out = run_script(
-        tmp_path,
-        capsys,
-        """
-        wait 3d
-        expect waiting on Acme Coffee
-        as pia
-        """,
-    )
-    assert status == 0, out
-    waited = shown_by(out, "wait 3d")
-    assert "⏰ The clock moved forward 3 days" in waited
-    assert "Reminder for Acme Coffee posted in #acme-orders" in waited
-    assert "orders waiting on Acme Coffee" in waited and "Snooze 1 day" in waited
-    assert "orders-bot · direct message" in waited
-    assert "SO-000005 has waited" in waited and "on Acme Coffee (Under Approval)" in waited
-    assert "order waiting on Blue Pixel Studio" in shown_by(out, "as pia")
+@contextmanager
+def console_at(start: datetime) -> Iterator[tuple[ConsoleSession, io.StringIO]]:
+    """A console on a fresh demo workspace seeded at `start`, its clock stopped there, as Ana;
+    and its transcript."""
+    bot = start_bot(demo=True, start=start)
+    out = io.StringIO()
+    console = ConsoleSession(bot, Screen(out))
+    try:
+        yield console, out
+    finally:
+        console.close()
+        bot.close()
+
+
+def play(console: ConsoleSession, out: io.StringIO, script: str) -> str:
+    """Run a script's lines in the console; the whole transcript so far."""
+    ok = console.run_script(textwrap.dedent(script).splitlines())
+    assert ok, out.getvalue()
+    return out.getvalue()
+
+
+def boxes(shown: str) -> list[str]:
+    """The messages a step drew, each as its text."""
+    return [box.split("└─")[0] for box in shown.split("┌─ ")[1:]]
+
+
+def happened(shown: str) -> list[str]:
+    """What `wait` said happened during the jump, line by line ("Mon 30 Nov 09:30 — …")."""
+    return re.findall(r"^\w{3} \d+ \w{3} \d\d:\d\d — .*$", shown, re.M)
+
+
+def escalations(console: ConsoleSession) -> list[tuple[str, str, timedelta]]:
+    """Every escalation in the database: (order, day, how long the order had waited then)."""
+    with console.bot.runtime.db.read() as s:
+        rows = s.execute(
+            select(Order.number, Escalation.day, Escalation.created_at, Order.status_changed_at)
+            .join(Order, Order.id == Escalation.order_id)
+            .order_by(Escalation.created_at, Order.number)
+        ).all()
+    return [(f"SO-{number:06d}", day, at - since) for number, day, at, since in rows]
+
+
+def test_waiting_lets_the_reminders_and_escalations_fire() -> None:
+    """Three days from Monday 03:00: the digests, and on Wednesday the DMs about what waited 72 h."""
+    with console_at(MONDAY_0300) as (console, out):
+        play(console, out, "wait 3d\nexpect waiting on Acme Coffee\nas pia\n")
+        waited = shown_by(out.getvalue(), "wait 3d")
+        assert "⏰ The clock moved forward 3 days, to Thu 3 Dec 03:00" in waited
+        assert "Wed 2 Dec 09:30 — reminder for Acme Coffee posted in #acme-orders" in waited
+        assert "orders waiting on Acme Coffee" in waited and "Snooze 1 day" in waited
+        assert "orders-bot · direct message" in waited
+        assert "SO-000005 has waited 3 days" in waited
+        assert "on Acme Coffee (Under Approval)" in waited
+        assert "order waiting on Blue Pixel Studio" in shown_by(out.getvalue(), "as pia")
+
+
+def test_a_two_day_wait_posts_each_digest_at_its_own_slot() -> None:
+    """`wait 2d` from Monday 03:00 lives through Monday's and Tuesday's 09:30: one digest per slot
+    and channel, posted then, Monday's collapsed by Tuesday's; no order has waited 72 h by
+    Tuesday 09:30 but Blue Pixel's SO-000011, whose members get one DM, at that time."""
+    with console_at(MONDAY_0300) as (console, out):
+        transcript = play(
+            console,
+            out,
+            """
+            wait 2d
+            channel acme-orders
+            channel dm
+            as ben
+            channel dm
+            as pia
+            channel blue-pixel
+            channel dm
+            """,
+        )
+        assert happened(shown_by(transcript, "wait 2d")) == [
+            "Mon 30 Nov 09:30 — reminder for Acme Coffee posted in #acme-orders: 2 orders.",
+            "Mon 30 Nov 09:30 — reminder for Blue Pixel Studio posted in #blue-pixel: 1 order.",
+            "Mon 30 Nov 09:30 — reminder for Nimbus Apps posted in #nimbus-apps: 1 order.",
+            "Tue 1 Dec 09:30 — reminder for Acme Coffee posted in #acme-orders: 4 orders.",
+            "Tue 1 Dec 09:30 — reminder for Blue Pixel Studio posted in #blue-pixel: 1 order;"
+            " 1 escalated to its members by direct message.",
+            "Tue 1 Dec 09:30 — reminder for Nimbus Apps posted in #nimbus-apps: 1 order.",
+        ]
+        merchant = boxes(shown_by(transcript, "channel acme-orders"))
+        assert len(merchant) == 2
+        assert "This reminder (posted Nov 30 at 09:30) has been replaced" in merchant[0]
+        assert "4 orders waiting on Acme Coffee" in merchant[1]
+        # Its ages are Tuesday 09:30's, when it was posted, not Wednesday's.
+        assert "Pending Confirmation for 45 h" in merchant[1]
+        assert shown_by(transcript, "channel dm", "ana").strip() == "dm: no messages yet."
+        assert shown_by(transcript, "channel dm", "ben").strip() == "dm: no messages yet."
+        provider = boxes(shown_by(transcript, "channel blue-pixel"))
+        assert len(provider) == 2 and "posted Nov 30 at 09:30" in provider[0]
+        [dm] = boxes(shown_by(transcript, "channel dm", "pia"))
+        assert "SO-000011 has waited 3 days on Blue Pixel Studio (New)" in dm
+        with console.bot.runtime.db.read() as s:
+            posted = s.execute(
+                select(PostedMessage.channel_id, PostedMessage.created_at)
+                .where(PostedMessage.kind.like("digest%"))
+                .order_by(PostedMessage.id)
+            ).all()
+        slots = [MONDAY_0300 + timedelta(hours=6, minutes=30 + 24 * 60 * day) for day in (0, 1)]
+        for channel in ("C0ACME", "C0PIXEL", "C0NIMBUS"):
+            times = [at.replace(tzinfo=UTC) for c, at in posted if c == channel]
+            assert [at.replace(second=0, microsecond=0) for at in times] == slots, channel
+        assert [(order, day) for order, day, _ in escalations(console)] == [
+            ("SO-000011", "2026-12-01")
+        ]
+
+
+def seen_everywhere(console: ConsoleSession, out: io.StringIO) -> dict[str, list[str]]:
+    """What every member sees in each channel and in their DMs, control numbers and links aside."""
+    seen: dict[str, list[str]] = {}
+    for who, where in [
+        ("ana", "acme-orders"),
+        ("ana", "dm"),
+        ("ben", "dm"),
+        ("pia", "blue-pixel"),
+        ("pia", "dm"),
+        ("raj", "nimbus-apps"),
+        ("raj", "dm"),
+    ]:
+        play(console, out, f"as {who}\nchannel {where}\n")
+        shown = shown_by(out.getvalue(), f"channel {where}", who, nth=-1)
+        shown = re.sub(r"\[\d+\]", "[n]", shown)
+        seen[f"{who} in {where}"] = [re.sub(r"https://\S+", "LINK", box) for box in boxes(shown)]
+    return seen
+
+
+def test_one_long_wait_ends_as_waiting_in_small_steps_would() -> None:
+    """`wait 4d` and twenty-four `wait 4h` from Monday 03:00 leave every channel and DM the same:
+    each order escalated at most once a day, and never before it has waited 72 h."""
+    with console_at(MONDAY_0300) as (jumped, jumped_out):
+        play(jumped, jumped_out, "wait 4d\n")
+        at_once = seen_everywhere(jumped, jumped_out)
+        at_once_escalations = escalations(jumped)
+    with console_at(MONDAY_0300) as (stepped, stepped_out):
+        play(stepped, stepped_out, "wait 4h\n" * 24)
+        in_steps = seen_everywhere(stepped, stepped_out)
+        in_steps_escalations = escalations(stepped)
+    assert at_once == in_steps
+    assert at_once_escalations == in_steps_escalations
+    assert [(order, day) for order, day, _ in at_once_escalations] == [
+        ("SO-000011", "2026-12-01"),
+        ("SO-000005", "2026-12-02"),
+        ("SO-000009", "2026-12-02"),
+        ("SO-000011", "2026-12-02"),
+        ("SO-000005", "2026-12-03"),
+        ("SO-000006", "2026-12-03"),
+        ("SO-000009", "2026-12-03"),
+        ("SO-000010", "2026-12-03"),
+        ("SO-000011", "2026-12-03"),
+        ("SO-000012", "2026-12-03"),
+    ]
+    assert all(waited >= timedelta(hours=72) for _, _, waited in at_once_escalations)
+    ana_dms = at_once["ana in dm"]
+    assert [re.findall(r"SO-\d+ has waited \d+ days", dm) for dm in ana_dms] == [
+        ["SO-000005 has waited 3 days"],  # Wednesday 09:30
+        ["SO-000009 has waited 3 days"],
+        ["SO-000005 has waited 4 days"],  # Thursday 09:30
+        ["SO-000009 has waited 4 days"],
+        ["SO-000006 has waited 3 days"],
+        ["SO-000010 has waited 3 days"],
+    ]
+    assert at_once["ben in dm"] == ana_dms
 
 
 def test_select_home_and_a_click_in_the_home_tab(
