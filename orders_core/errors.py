@@ -1,7 +1,8 @@
 """Domain errors, each carrying what a person needs to read to understand what happened.
 
 The messages mention people by their Slack user id and times as datetimes; `render()` lets each
-adapter (Slack mrkdwn, the CLI) format them its own way.
+adapter (Slack mrkdwn, the CLI) format them its own way, and quote what users wrote (a number
+they typed, a name, a reason) safely: every render passes such text through `fmt.text`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ def plain_user(user_id: str) -> str:
     return user_id
 
 
+def plain_text(text: str) -> str:
+    """User text as the CLI shows it: as it was written."""
+    return text
+
+
 def plain_time(at: datetime) -> str:
     """A time as the CLI shows it, to follow a verb: `on 2026-11-27 at 10:42 UTC`."""
     return at.strftime("on %Y-%m-%d at %H:%M UTC")
@@ -25,11 +31,13 @@ def plain_time(at: datetime) -> str:
 
 @dataclass(frozen=True)
 class Formatter:
-    """How an adapter shows people and times inside error messages."""
+    """How an adapter shows people, times, commands and user text inside error messages."""
 
     user: Callable[[str], str] = plain_user
     time: Callable[[datetime], str] = plain_time
     code: Callable[[str], str] = lambda text: f"`{text}`"
+    text: Callable[[str], str] = plain_text
+    """What a user typed or a payload carried, made safe for the adapter (Slack escapes it)."""
 
 
 PLAIN = Formatter()
@@ -40,7 +48,8 @@ class OrdersError(Exception):
 
     def render(self, fmt: Formatter = PLAIN) -> str:
         """The message, with people and times shown by `fmt`."""
-        return str(self.args[0]) if self.args else self.__class__.__name__
+        # The message may quote a name or what was typed (NotFound, Conflict, FixtureError).
+        return fmt.text(str(self.args[0])) if self.args else self.__class__.__name__
 
     def __str__(self) -> str:
         return self.render(PLAIN)
@@ -56,7 +65,7 @@ class WorkspaceNotFound(OrdersError):
     def render(self, fmt: Formatter = PLAIN) -> str:
         """The message."""
         return (
-            f"This Slack workspace ({self.team_id}) is not onboarded yet. "
+            f"This Slack workspace ({fmt.text(self.team_id)}) is not onboarded yet. "
             f"An admin can add it with {fmt.code(f'orders-bot workspace add {self.team_id}')}."
         )
 
@@ -91,7 +100,7 @@ class WrongParty(OrdersError):
     def render(self, fmt: Formatter = PLAIN) -> str:
         """The message."""
         return (
-            f"Only {self.party_name} (the {self.party.label}) can {self.verb} {self.number}; "
+            f"Only {fmt.text(self.party_name)} (the {self.party.label}) can {self.verb} {self.number}; "
             "you are not one of its members."
         )
 
@@ -106,7 +115,7 @@ class OnlyMerchantsOrder(OrdersError):
     def render(self, fmt: Formatter = PLAIN) -> str:
         """The message."""
         return (
-            f"Only merchants can order services; you are a member of {self.party_name}, "
+            f"Only merchants can order services; you are a member of {fmt.text(self.party_name)}, "
             "a service provider."
         )
 
@@ -121,7 +130,7 @@ class OrderNotFound(OrdersError):
     def render(self, fmt: Formatter = PLAIN) -> str:
         """The message."""
         return (
-            f"There is no order {self.text!s} among your orders. "
+            f"There is no order {fmt.text(self.text)} among your orders. "
             f"Try {fmt.code('/orders search ' + self.text)} or {fmt.code('/orders list')}."
         )
 
@@ -211,7 +220,7 @@ class ServiceNotFound(OrdersError):
     def render(self, fmt: Formatter = PLAIN) -> str:
         """The message."""
         return (
-            f"There is no service {self.name!r} in the Service Market. "
+            f"There is no service {fmt.text(repr(self.name))} in the Service Market. "
             f"See {fmt.code('/orders services')} for what can be ordered."
         )
 
@@ -227,7 +236,7 @@ class ServiceNotOrderable(OrdersError):
     def render(self, fmt: Formatter = PLAIN) -> str:
         """The message."""
         return (
-            f"{self.name} is {self.status.label}: only Online services can be ordered. "
+            f"{fmt.text(self.name)} is {self.status.label}: only Online services can be ordered. "
             f"See {fmt.code('/orders services')} for what can be ordered."
         )
 
@@ -241,7 +250,8 @@ class InvalidInput(OrdersError):
 
     def render(self, fmt: Formatter = PLAIN) -> str:
         """The message."""
-        return " ".join(self.fields.values())
+        # Each field's message may quote what was typed ("'<x>' is not an order number").
+        return " ".join(fmt.text(message) for message in self.fields.values())
 
 
 class NotFound(OrdersError):

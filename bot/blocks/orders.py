@@ -13,7 +13,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.blocks.format import clip, duration, escape, mention, status_text, when
+from bot.blocks.format import (
+    clip,
+    escape,
+    link,
+    mention,
+    status_age,
+    status_text,
+    when,
+)
 from orders_core.lifecycle import (
     Action,
     OrderStatus,
@@ -24,7 +32,7 @@ from orders_core.lifecycle import (
     parse_status,
     rule_for_action,
 )
-from orders_core.orders import OrderDetail, OrderPage, OrderView, TimelineEntry
+from orders_core.orders import AttachedFile, OrderDetail, OrderPage, OrderView, TimelineEntry
 
 Block = dict[str, Any]
 
@@ -224,14 +232,14 @@ def last_change_text(entry: TimelineEntry | None, *, reason_limit: int = 150) ->
 
 
 def order_summary(
-    order: OrderView, viewer: Party, now: datetime, where: Mapping[str, Any]
+    order: OrderView, viewer: Party, now: datetime, where: Mapping[str, Any], *, fresh: bool
 ) -> Block:
     """The row's main section: number (a button that opens the detail), service, other party,
-    mini program, status with its icon, and how long it has been in it."""
+    mini program, status with its icon, and since when (`fresh`: for how long) it is in it."""
     other = clip(order.party_name(viewer.other), 60)
     text = (
         f"*{order.code}* · {escape(clip(order.service_name, 60))}\n"
-        f"{status_text(order.status)} for {duration(now - order.status_changed_at)}"
+        f"{status_age(order.status, order.status_changed_at, now, fresh=fresh)}"
         f" · {escape(other)} · _{escape(clip(order.mini_program, 60))}_"
     )
     return {
@@ -254,9 +262,12 @@ def order_row(
     last: TimelineEntry | None,
     now: datetime,
     where: Mapping[str, Any],
+    *,
+    fresh: bool,
 ) -> list[Block]:
-    """One order in a list: summary, last change, and the viewer's buttons."""
-    blocks = [order_summary(order, viewer, now, where)]
+    """One order in a list: summary, last change, and the viewer's buttons (`fresh`: drawn
+    for a reader now, so its age may be relative; see bot.blocks.format)."""
+    blocks = [order_summary(order, viewer, now, where, fresh=fresh)]
     if last is not None:
         blocks.append(
             {
@@ -348,7 +359,8 @@ def render_order_list(
             }
         )
     for order in page.orders:
-        blocks += order_row(order, viewer, last_entries.get(order.id), now, where)
+        # An ephemeral answer, drawn for the reader as they ask (or redrawn after their click).
+        blocks += order_row(order, viewer, last_entries.get(order.id), now, where, fresh=True)
     nav: list[Block] = []
     if spec.cursor:
         nav.append(
@@ -373,7 +385,7 @@ def render_order_list(
     if nav:
         blocks.append({"type": "actions", "block_id": "list:nav", "elements": nav})
     count = len(page.orders)
-    text = f"{party_name}: {count} order{'' if count == 1 else 's'} ({shown})"
+    text = f"{escape(party_name)}: {count} order{'' if count == 1 else 's'} ({escape(shown)})"
     return Message(text, blocks[:MAX_MESSAGE_BLOCKS])
 
 
@@ -392,7 +404,7 @@ def render_order_card(
     blocks: list[Block] = []
     if notice:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": clip(notice, 3000)}})
-    blocks += order_row(order, viewer, last, now, {"k": "card"})
+    blocks += order_row(order, viewer, last, now, {"k": "card"}, fresh=False)  # it stays
     waiting = order.status.waiting_on
     if waiting is not None:
         who = "you" if waiting is viewer else order.party_name(waiting)
@@ -423,49 +435,168 @@ def action_notice(order: OrderView, entry: TimelineEntry) -> str:
 # -- the detail -----------------------------------------------------------------------------------
 
 
-def _files_text(entry: TimelineEntry) -> str:
-    parts = []
-    for f in entry.files:
-        size = f"{f.size / 1024:.0f} KB" if f.size else ""
-        name = escape(clip(f.name, 80))
-        link = f"<{f.permalink}|{name}>" if f.permalink.startswith("https://") else name
-        parts.append(f":paperclip: {link}" + (f" ({size})" if size else ""))
-    return "\n".join(parts)
+SECTION_TEXT_LIMIT = 3000
+"""Slack's limit on a section's text (slack_sdk counts characters; we count UTF-16 units, which
+are never fewer, so a reason full of emoji fits whichever way Slack counts)."""
+
+
+def text_units(text: str) -> int:
+    """The length of text as the strictest count of Slack's limits: UTF-16 code units."""
+    return len(text) + sum(1 for c in text if ord(c) > 0xFFFF)
+
+
+def _escaped_units(c: str) -> int:
+    return {"&": 5, "<": 4, ">": 4}.get(c, 2 if ord(c) > 0xFFFF else 1)
+
+
+def escaped_pieces(text: str, first: int, rest: int) -> list[str]:
+    """User text escaped and cut into pieces that fit `first` units, then `rest` each.
+
+    Cut where the raw text is cut, never inside an escape (`&amp;`), at a line break or a space
+    when there is one in the last half of a piece: joined, the pieces are `escape(text)`.
+    """
+    pieces: list[str] = []
+    start = 0
+    room = first
+    while start < len(text):
+        end, used = start, 0
+        while end < len(text) and used + _escaped_units(text[end]) <= room:
+            used += _escaped_units(text[end])
+            end += 1
+        if end < len(text):
+            space = max(text.rfind("\n", start, end), text.rfind(" ", start, end))
+            if space >= start + (end - start) // 2:
+                end = space + 1
+        end = max(end, start + 1) if room > 0 else end
+        pieces.append(escape(text[start:end]))
+        start = end
+        room = rest
+    return pieces
+
+
+def _file_line(f: AttachedFile) -> str:
+    size = f" ({f.size / 1024:.0f} KB)" if f.size else ""
+    # The name and URL come from a payload: `link` keeps `<`, `>` and `|` in them from breaking
+    # the link; a URL that is not https (or too long to fit) leaves the name unlinked.
+    name = clip(f.name, 80)
+    shown = link(f.permalink, name) if f.permalink.startswith("https://") else escape(name)
+    return f":paperclip: {shown}{size}"
+
+
+def _entry_head(entry: TimelineEntry) -> str:
+    move = (
+        f"{entry.from_status.label} → {entry.to_status.label}"
+        if entry.from_status
+        else entry.to_status.label
+    )
+    return f"{when(entry.created_at)} — {mention(entry.actor_user_id)} *{entry.past}* · {move}"
+
+
+def _pack(head: str, reason: str | None, files: Sequence[str]) -> list[str]:
+    """An entry's text over as many sections as it needs: the head, all of the reason, then
+    the files, each section within Slack's limit."""
+    texts: list[str] = []
+    current = head
+    if reason:
+        first = SECTION_TEXT_LIMIT - text_units(head) - 1
+        pieces = escaped_pieces(reason, first, SECTION_TEXT_LIMIT)
+        current += "\n" + pieces[0]
+        for piece in pieces[1:]:
+            texts.append(current)
+            current = piece
+    for line in files:
+        if text_units(current) + 1 + text_units(line) <= SECTION_TEXT_LIMIT:
+            current += "\n" + line
+        else:
+            texts.append(current)
+            current = line
+    texts.append(current)
+    return texts
+
+
+def _shortened(reason: str, room: int) -> tuple[str, int]:
+    """The start of a reason that, escaped and with "…", takes at most `room` units; and how
+    many characters are left out."""
+    cut, used = 0, 1  # the ellipsis
+    while cut < len(reason) and used + _escaped_units(reason[cut]) <= room:
+        used += _escaped_units(reason[cut])
+        cut += 1
+    if cut >= len(reason):
+        return reason, 0
+    space = max(reason.rfind("\n", 0, cut), reason.rfind(" ", 0, cut))
+    if space > 0 and space > cut - 200:  # end on a word when one ends near the cut
+        cut = space
+    return reason[:cut].rstrip() + "…", len(reason) - cut
+
+
+_NOTE_UNITS = 100
+"""Room kept for the line that says how much of a shortened reason is not shown."""
+
+
+def _section(text: str) -> Block:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _units(texts: Sequence[str]) -> int:
+    return sum(text_units(t) for t in texts)
 
 
 def timeline_blocks(
-    timeline: Sequence[TimelineEntry], budget_blocks: int, budget_chars: int
+    timeline: Sequence[TimelineEntry],
+    budget_blocks: int,
+    budget_chars: int,
+    open_button: Block | None = None,
 ) -> list[Block]:
-    """The timeline, newest last; the oldest entries give way when the message would be too big."""
-    rendered: list[Block] = []
-    used = 0
+    """The timeline, newest last; the oldest entries give way when the message would be too big.
+
+    An entry shows all of its reason (over several sections when it is long) and every file.
+    Where that cannot fit (a message holds far less than a modal), the entry shows the start of
+    its reason, its files, and `open_button` to read it whole in the detail modal.
+    """
+    rendered: list[list[Block]] = []
+    used_blocks = used_chars = 0
     for entry in reversed(timeline):
-        move = (
-            f"{entry.from_status.label} → {entry.to_status.label}"
-            if entry.from_status
-            else entry.to_status.label
-        )
-        text = f"{when(entry.created_at)} — {mention(entry.actor_user_id)} *{entry.past}* · {move}"
-        if entry.reason:
-            text += "\n" + escape(entry.reason)
-        if entry.files:
-            text += "\n" + _files_text(entry)
-        text = clip(text, 3000)
-        if len(rendered) + 1 > budget_blocks or used + len(text) > budget_chars:
+        head = _entry_head(entry)
+        files = [_file_line(f) for f in entry.files]
+        texts = _pack(head, entry.reason, files)
+        room_blocks, room_chars = budget_blocks - used_blocks, budget_chars - used_chars
+        if len(texts) <= room_blocks and _units(texts) <= room_chars:
+            blocks = [_section(t) for t in texts]
+        elif entry.reason and (open_button is not None or not rendered):
+            # Not all of it fits: the start of the reason, every file, and a way to read on.
+            reason_room = min(
+                SECTION_TEXT_LIMIT - text_units(head) - 1,
+                room_chars - text_units(head) - _units(files) - len(files) - _NOTE_UNITS - 1,
+            )
+            if reason_room < 1:
+                break
+            start, left = _shortened(entry.reason, reason_room)
+            note = f"_{left:,} more characters of this reason"
+            note += ": open the order to read it whole._" if open_button else " not shown._"
+            texts = _pack(head + "\n" + escape(start), None, files)
+            if len(texts) + 1 > room_blocks or _units(texts) + text_units(note) > room_chars:
+                break
+            note_block = _section(note)
+            if open_button is not None:
+                note_block["accessory"] = open_button
+            rendered.append([*[_section(t) for t in texts], note_block])
+            break  # older entries are counted above it, not drawn below a shortened one
+        else:
             break
-        rendered.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
-        used += len(text)
+        rendered.append(blocks)
+        used_blocks += len(blocks)
+        used_chars += _units([b["text"]["text"] for b in blocks])
     rendered.reverse()
+    out = [b for blocks in rendered for b in blocks]
     hidden = len(timeline) - len(rendered)
     if hidden:
-        rendered.insert(
-            0,
-            {
-                "type": "context",
-                "elements": [{"type": "mrkdwn", "text": f"… {hidden} earlier entries not shown"}],
-            },
-        )
-    return rendered
+        text = f"… {hidden} earlier entr{'y' if hidden == 1 else 'ies'} not shown"
+        if open_button is not None:
+            more = _section(text + ": open the order to see them.")
+            out.insert(0, {**more, "accessory": open_button})
+        else:
+            out.insert(0, {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]})
+    return out
 
 
 def detail_blocks(
@@ -476,8 +607,10 @@ def detail_blocks(
     *,
     max_blocks: int,
     max_chars: int,
+    can_open: bool = False,
 ) -> list[Block]:
-    """Every field, the buttons at the top, and the timeline."""
+    """Every field, the buttons at the top, and the timeline (`can_open`: what does not fit has
+    a button that opens the whole detail in a modal)."""
     o = detail.order
     blocks: list[Block] = [
         {"type": "header", "text": plain_text(f"{o.code} · {o.mini_program}", 150)},
@@ -485,11 +618,21 @@ def detail_blocks(
             "type": "section",
             "text": {
                 "type": "mrkdwn",
-                "text": f"{status_text(o.status)} for {duration(now - o.status_changed_at)}",
+                # The detail is drawn for its reader as they open it (an ephemeral answer or a
+                # modal): how long reads best there.
+                "text": status_age(o.status, o.status_changed_at, now, fresh=True),
             },
         },
     ]
     blocks += _actions_block(o, viewer, where)
+    open_button: Block | None = None
+    if can_open:
+        open_button = {
+            "type": "button",
+            "action_id": OPEN_ACTION,
+            "text": plain_text(f"Open {o.code}"),
+            "value": ButtonValue(o.number, o.version, dict(where)).encode(),
+        }
     fields = [
         ("Service", escape(o.service_name)),
         ("Merchant", escape(o.merchant_name)),
@@ -507,21 +650,24 @@ def detail_blocks(
         }
     )
     if o.requirements:
-        blocks.append(
-            {
-                "type": "section",
-                "text": {
-                    "type": "mrkdwn",
-                    "text": clip("*Requirements*\n" + escape(o.requirements), 3000),
-                },
-            }
-        )
+        head = "*Requirements*\n"
+        pieces = escaped_pieces(o.requirements, SECTION_TEXT_LIMIT - len(head), SECTION_TEXT_LIMIT)
+        pieces[0] = head + pieces[0]
+        if open_button is not None and len(pieces) > 1:
+            # A message has no room for 3,000 characters that escape to five times as many.
+            blocks.append(_section(pieces[0]))
+            note = _section("_The requirements go on: open the order to read them whole._")
+            blocks.append({**note, "accessory": open_button})
+        else:
+            blocks += [_section(p) for p in pieces]
     blocks += [
         {"type": "divider"},
         {"type": "section", "text": {"type": "mrkdwn", "text": "*Timeline*"}},
     ]
     used_chars = sum(len(json.dumps(b)) for b in blocks)
-    blocks += timeline_blocks(detail.timeline, max_blocks - len(blocks) - 1, max_chars - used_chars)
+    blocks += timeline_blocks(
+        detail.timeline, max_blocks - len(blocks) - 1, max_chars - used_chars, open_button
+    )
     return blocks
 
 
@@ -541,6 +687,7 @@ def render_detail_message(
         {"k": "detail"},
         max_blocks=MAX_MESSAGE_BLOCKS - len(head),
         max_chars=MESSAGE_CHAR_BUDGET,
+        can_open=True,
     )
     return Message(f"{detail.order.code} is {detail.order.status.label}", blocks)
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.blocks.format import STATUS_ICON, clip, duration, escape, when
+from bot.blocks.format import STATUS_ICON, channel_link, clip, duration, escape, link, when
 from bot.blocks.orders import Block, Message, action_buttons, order_summary, plain_text
 from orders_core.lifecycle import OrderStatus, Party
 from orders_core.orders import OrderView
@@ -53,7 +53,9 @@ def digest_row(
 ) -> list[Block]:
     """One order in a digest: summary with its age and who it waits on; buttons and a Snooze menu."""
     where = {"k": "digest", "r": run_id}
-    summary = order_summary(order, policy.party, now, where)
+    # A digest is drawn for the moment it is posted (or redrawn): its ages count at that moment;
+    # the next one folds it into a line that says when it was posted.
+    summary = order_summary(order, policy.party, now, where, fresh=True)
     waits = order.status.waiting_on
     if order.status in policy.statuses and waits is not None:
         who = "you" if waits is policy.party else order.party_name(waits)
@@ -158,15 +160,15 @@ def render_digest(
                 ],
             }
         )
-    text = ("Test reminder: " if test else "Reminder: ") + title
+    text = ("Test reminder: " if test else "Reminder: ") + escape(title)
     return Message(text, blocks[:50])
 
 
 def render_collapsed(permalink: str | None, posted_at: datetime | None) -> Message:
     """An older digest, folded to one line pointing to the newer one."""
-    link = f"<{permalink}|the newer reminder>" if permalink else "the newer reminder below"
+    newer = link(permalink, "the newer reminder") if permalink else "the newer reminder below"
     since = f" (posted {when(posted_at)})" if posted_at else ""
-    text = f":arrow_down: This reminder{since} has been replaced by {link}."
+    text = f":arrow_down: This reminder{since} has been replaced by {newer}."
     return Message(
         "This reminder has been replaced by a newer one.",
         [{"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}],
@@ -195,7 +197,10 @@ def render_remind_list(
     if notice:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": clip(notice, 3000)}})
     blocks += [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"*Reminders in <#{channel_id}>*"}},
+        {
+            "type": "section",
+            "text": {"type": "mrkdwn", "text": f"*Reminders in {channel_link(channel_id)}*"},
+        },
         {
             "type": "context",
             "elements": [

@@ -13,7 +13,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot import notify
-from bot.blocks.format import SLACK_FORMAT, escape, when
+from bot.blocks.format import SLACK_FORMAT, channel_link, escape, when
 from bot.blocks.orders import Message, render_error
 from bot.blocks.reminders import (
     DIGEST_MORE_ACTION,
@@ -224,13 +224,13 @@ def register(app: App, deps: Deps) -> None:
             if policy.party_id != caller.party_id:
                 raise errors.NotFound("That reminder belongs to another party.")
         except (errors.OrdersError, ValueError) as exc:
-            tell(client, body, render_error(str(exc)))
+            tell(client, body, render_error(escape(str(exc))))  # may quote the button's value
             return
         outcome = reminders.run_slot(
             policy.id, deps.clock.now().replace(microsecond=0), kind="test"
         )
         notice = (
-            f":outbox_tray: Test reminder posted in <#{policy.channel_id}> with {outcome.orders} orders."
+            f":outbox_tray: Test reminder posted in {channel_link(policy.channel_id)} with {outcome.orders} orders."
             if outcome.result == "queued"
             else f"No test was sent ({outcome.result})."
         )

@@ -125,7 +125,7 @@ def test_an_order_from_the_service_market_to_completed(
     placed = shown_by(out, "submit", "ana")
     assert "SO-000013 is placed" in placed and "only visible to you" in placed
     card = shown_by(out, "as pia")
-    assert "Acme Coffee placed SO-000013 (@ana)" in card and "New for" in card
+    assert "Acme Coffee placed SO-000013 (@ana)" in card and "New since today at" in card
     assert buttons(card)[-2:] == ["Accept", "Reject"]
     assert "Accept SO-000013?" in shown_by(out, "click Accept on SO-000013")
     accepted = shown_by(out, "yes", "pia")
