@@ -9,6 +9,8 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.blocks.check import check_message, check_view
 from bot.blocks.format import SLACK_FORMAT, escape
@@ -18,11 +20,13 @@ from bot.blocks.orders import (
     ListSpec,
     Message,
     action_notice,
+    escaped_pieces,
     render_detail_message,
     render_detail_modal,
     render_error,
     render_order_card,
     render_order_list,
+    text_units,
 )
 from bot.blocks.reminders import render_collapsed, render_digest, render_remind_list
 from bot.console_render import unescape
@@ -275,6 +279,17 @@ def test_long_requirements_are_whole_in_the_modal_and_open_from_the_message() ->
         and "requirements go on" in b["text"]["text"]
         for b in message.blocks
     )
+
+
+@given(text=st.text(), first=st.integers(5, 60), rest=st.integers(5, 60))
+def test_long_text_is_split_without_losing_or_breaking_anything(
+    text: str, first: int, rest: int
+) -> None:
+    """Joined, the pieces are the escaped text; each fits its room, counted in UTF-16 units."""
+    pieces = escaped_pieces(text, first, rest)
+    assert "".join(pieces) == escape(text)
+    assert all(text_units(p) <= (first if i == 0 else rest) for i, p in enumerate(pieces))
+    assert all(p for p in pieces)
 
 
 def test_earlier_entries_left_out_of_a_message_can_be_opened() -> None:
