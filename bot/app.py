@@ -20,7 +20,16 @@ from bot.deps import Deps
 from bot.executor import ListenerExecutor
 from bot.handoff import HandoffRunner
 from bot.http import SlackWsgiApp
-from bot.listeners import LaneRunner, actions, commands, events, market, reminders, views
+from bot.listeners import (
+    LaneRunner,
+    actions,
+    commands,
+    drop_unstorable_text,
+    events,
+    market,
+    reminders,
+    views,
+)
 from bot.logs import bind
 from bot.oauth import InstallationClients, installation_store, oauth_settings, register_uninstall
 from bot.outbox import Outbox, OutboxWorker
@@ -220,6 +229,7 @@ def build_runtime(
 
 def register(bolt: App, deps: Deps) -> None:
     """Every listener, and an error handler that still answers the user."""
+    bolt.middleware(drop_unstorable_text)  # before any listener reads the payload
     commands.register(bolt, deps)
     actions.register(bolt, deps)
     views.register(bolt, deps)

@@ -56,6 +56,7 @@ from orders_core.models import (
     Workspace,
     utcnow,
 )
+from orders_core.text import clean, is_blank, trim
 
 NUMBER_PREFIX = "SO-"
 NUMBER_WIDTH = 6
@@ -772,9 +773,9 @@ def last_entry(session: Session, order_id: int) -> TimelineEntry:
 
 
 def _clean_reason(transition: Transition, reason: str | None, verb: str) -> str | None:
-    """Apply the transition's reason rule; the text itself is kept exactly as typed."""
-    if reason is not None and not reason.strip():
-        reason = None
+    """Apply the transition's reason rule; the text is kept as typed but for what no database
+    stores (`text.clean`), and one that shows nothing counts as no reason (`text.is_blank`)."""
+    reason = None if reason is None or is_blank(reason) else clean(reason)
     if transition.reason is ReasonRule.REQUIRED and reason is None:
         raise errors.ReasonRequired(_REASON_FOR.get(transition.action, verb + " it"))
     if transition.reason is ReasonRule.NONE and reason is not None:
@@ -1138,13 +1139,14 @@ def is_contact(text: str) -> bool:
 def validate_draft(service: Service, draft: OrderDraft) -> dict[str, str]:
     """Every problem with a draft order, by field; empty when it can be placed."""
     problems: dict[str, str] = {}
+    draft = _tidy(draft)
     required = {
         "mini_program": ("mini program name", draft.mini_program),
         "contact_name": ("contact name", draft.contact_name),
         "contact": ("contact", draft.contact),
     }
     for key, (label, value) in required.items():
-        if not value or not value.strip():
+        if is_blank(value):  # spaces or zero-width characters alone are no name
             problems[key] = f"Enter the {label}."
     for key, limit in FIELD_LIMITS.items():
         value = getattr(draft, key)
@@ -1165,9 +1167,27 @@ def validate_draft(service: Service, draft: OrderDraft) -> dict[str, str]:
     return problems
 
 
+def _tidy(draft: OrderDraft) -> OrderDraft:
+    """The draft as it would be stored: names and contact `trim`med, every text `clean`."""
+    return replace(
+        draft,
+        mini_program=trim(draft.mini_program or ""),
+        contact_name=trim(draft.contact_name or ""),
+        contact=trim(draft.contact or ""),
+        apps=tuple(clean(a) for a in draft.apps),
+        requirements=clean(draft.requirements or ""),
+    )
+
+
+PUBLISHED = frozenset({ServiceStatus.ONLINE, ServiceStatus.WITHDRAWN, ServiceStatus.ARCHIVED})
+"""Statuses of a service that has been in the Service Market: its name is no secret."""
+
+
 def _orderable_service(session: Session, workspace_id: int, service_id: int) -> Service:
     service = session.get(Service, service_id)
-    if service is None or service.workspace_id != workspace_id:
+    # A Draft, Pending Review or Turned Down service was never shown to merchants: a forged id
+    # learns nothing, not even its name.
+    if service is None or service.workspace_id != workspace_id or service.status not in PUBLISHED:
         raise errors.ServiceNotFound(f"#{service_id}")
     if service.status is not ServiceStatus.ONLINE:
         raise errors.ServiceNotOrderable(service.name, service.status)
@@ -1220,16 +1240,17 @@ def place_order(
     problems = validate_draft(service, draft)
     if problems:
         raise errors.InvalidInput(problems)
+    draft = _tidy(draft)
     order = Order(
         workspace_id=caller.workspace_id,
         number=_next_number(session, caller.workspace_id, draft.number),
         service_id=service.id,
         merchant_id=caller.party_id,
         provider_id=service.provider_id,
-        mini_program=draft.mini_program.strip(),
+        mini_program=draft.mini_program,
         apps=list(draft.apps),
-        contact_name=draft.contact_name.strip(),
-        contact=draft.contact.strip(),
+        contact_name=draft.contact_name,
+        contact=draft.contact,
         requirements=draft.requirements,
         status=transition.target,
         version=1,

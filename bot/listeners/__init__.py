@@ -8,16 +8,20 @@ thread, so Slack gets its answer well inside 3 seconds even when every worker is
 from __future__ import annotations
 
 import functools
+import json
 import logging
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
-from slack_bolt import Ack
+from slack_bolt import Ack, BoltResponse
 from slack_bolt.lazy_listener import LazyListenerRunner
 from slack_bolt.lazy_listener.internals import build_runnable_function
 from slack_bolt.request import BoltRequest
 
 from bot.executor import ListenerExecutor
+from orders_core.text import clean
 
 COMMAND = "/orders"
 BOT_EVENTS = ("app_home_opened", "app_uninstalled", "tokens_revoked")
@@ -84,3 +88,45 @@ class LaneRunner(LazyListenerRunner):
             self.pool.submit_modal(runnable)
         else:
             self.pool.submit(runnable)
+
+
+# NUL or a surrogate as Slack sends them: a JSON escape (`\u0000`, `\ud800`; `%5Cu...` inside a
+# form-encoded payload) or a form field's `%00`. Most payloads have none, and then the ack
+# spends one regular expression on them rather than a walk through every string.
+_MAY_BE_UNSTORABLE = re.compile(r"(?:\\|%5[cC])u(?:0000|[dD][89a-fA-F])|%00|\x00")
+
+
+def drop_unstorable_text(req: BoltRequest, next: Callable[[], BoltResponse]) -> BoltResponse:
+    """Middleware: remove NUL and lone surrogates (`orders_core.text.clean`) from every string
+    of the payload before any listener reads it, so no text field, id or value can carry one
+    to the database (PostgreSQL and SQLite both fail on them: an HTTP 500 inside a modal)."""
+    raw = req.raw_body or ""
+    if (not raw and req.body) or _MAY_BE_UNSTORABLE.search(raw):
+        cleaned = _clean_strings(req.body)
+        if cleaned != req.body:
+            req.body = cleaned
+            if raw:
+                # A lazy listener's copy of the request parses the raw body again (bot/http.py,
+                # bot/handoff.py): it must read the cleaned one too.
+                req.raw_body = _encode_like(raw, req.content_type, cleaned)
+    return next()
+
+
+def _clean_strings(value: Any) -> Any:
+    """`value` with every string in it (keys too) `clean`ed."""
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, dict):
+        return {_clean_strings(k): _clean_strings(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean_strings(v) for v in value]
+    return value
+
+
+def _encode_like(raw: str, content_type: str | None, body: dict[str, Any]) -> str:
+    """`body` encoded the way `raw` was: JSON, a form with a JSON `payload`, or a plain form."""
+    if content_type == "application/json" or raw.lstrip().startswith("{"):
+        return json.dumps(body)
+    if raw.startswith("payload=") or "&payload=" in raw:
+        return urlencode({"payload": json.dumps(body)})
+    return urlencode(body)
