@@ -148,12 +148,17 @@ class _QuietTokenWarning(logging.Filter):
 
 
 def ready_probe(db: Database) -> tuple[bool, str]:
-    """Database reachable and migrated."""
+    """Ready when the database takes a write now (answered within about a second) and is
+    migrated; else why not."""
     try:
-        if not db.is_current():
-            return False, f"database at {db.current_revision()}, code needs {db.head_revision()}"
+        revision = db.write_probe()
     except Exception as exc:  # any driver error means "not ready", with its reason
-        return False, f"database unreachable: {exc.__class__.__name__}"
+        cause = getattr(exc, "orig", None) or exc  # the driver's words, without the SQL
+        why = (str(cause).strip().splitlines() or [cause.__class__.__name__])[0][:200]
+        return False, f"database cannot be written: {why}"
+    head = db.head_revision()
+    if revision != head:
+        return False, f"database at {revision}, code needs {head}"
     return True, "ok"
 
 

@@ -1,8 +1,8 @@
 """HTTP mode: Bolt behind a small WSGI app, served by waitress (a production WSGI server).
 
-Routes: POST /slack/events (Slack), GET /healthz (alive), GET /readyz (database reachable and
-migrated). Waitress runs in-process, so the local console and the tests serve the very same
-WSGI app on a free port.
+Routes: POST /slack/events (Slack), GET /healthz (alive), GET /readyz (the database takes a
+write, and is migrated). Waitress runs in-process, so the local console and the tests serve the
+very same WSGI app on a free port.
 """
 
 from __future__ import annotations

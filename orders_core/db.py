@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from alembic import command
 from alembic.config import Config
@@ -38,12 +39,15 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 from sqlalchemy.sql.selectable import GenerativeSelect
 from sqlalchemy.types import TypeDecorator
 
 DEFAULT_DATABASE_URL = "sqlite:///orders-bot.db"
 SQLITE_BUSY_SECONDS = 30
 """How long a SQLite writer waits for the database's write lock before giving up."""
+WRITE_PROBE_SECONDS = 0.5
+"""How long the write probe (readiness) waits for a lock before answering that it got none."""
 _Query = TypeVar("_Query", bound=GenerativeSelect)
 
 
@@ -102,6 +106,39 @@ def _configure_sqlite(engine: Engine, *, writer: bool) -> None:
         # libraries sharing the engine (slack_sdk's stores, APScheduler's job store): a deferred
         # one that reads and then writes fails at once if another writer committed meanwhile.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+READ_ONLY_SQLSTATE = "25006"
+"""PostgreSQL's "cannot execute … in a read-only transaction"."""
+
+
+def refused_as_read_only(error: BaseException) -> bool:
+    """The driver's error says the connection may not write (SQLITE_READONLY and its
+    variants; PostgreSQL's read_only_sql_transaction)."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        return bool(code & 0xFF == sqlite3.SQLITE_READONLY)
+    return getattr(error, "sqlstate", None) == READ_ONLY_SQLSTATE
+
+
+def _probe_engine(url: str, sqlite_file: str | None) -> Engine:
+    """An engine whose every connection is new (its own busy timeout; a file's permissions as
+    they are now), for the write probe."""
+    if sqlite_file is None:
+        # connect_timeout: psycopg waits 2 s at least for a server that does not answer.
+        return create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": 2})
+
+    def connect() -> sqlite3.Connection:
+        # mode=rw: a missing file is an error, not a new empty database.
+        return sqlite3.connect(
+            f"file:{quote(sqlite_file)}?mode=rw",
+            uri=True,
+            timeout=WRITE_PROBE_SECONDS,
+            isolation_level=None,  # BEGIN is ours to issue
+            check_same_thread=False,
+        )
+
+    return create_engine("sqlite://", poolclass=NullPool, creator=connect)
 
 
 def fixed_limit(query: _Query, n: int) -> _Query:
@@ -232,9 +269,13 @@ class Database:
             if parsed.database in (None, "", ":memory:"):
                 raise ValueError("use a SQLite file, not :memory: (threads need to share it)")
         else:
-            # No pre-ping (a round trip on every checkout, several per click): a connection
-            # found dead fails that one unit of work, and the whole pool is then replaced.
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+            # Each checkout pings its connection first (one round trip, a few per click): a
+            # connection the server dropped (a restart, a failover, an idle timeout) is replaced
+            # before the unit of work starts on it, instead of failing it, and the rest of the
+            # pool, opened before it, is replaced as it is next checked out.
+            kwargs.update(
+                pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800, pool_pre_ping=True
+            )
         self.engine = create_engine(self.url, **kwargs)
         reader: Engine = self.engine
         if self.is_sqlite:
@@ -252,6 +293,9 @@ class Database:
             reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._write_turn = threading.RLock() if self.is_sqlite else None
         self._read_engine = reader
+        self._probe = _probe_engine(self.url, parsed.database if self.is_sqlite else None)
+        for engine in (self.engine, self._probe):
+            event.listen(engine, "handle_error", self._on_error)
         self._reader = sessionmaker(reader, expire_on_commit=False)
         self._writer = sessionmaker(self.engine, expire_on_commit=False)
 
@@ -293,6 +337,42 @@ class Database:
             raise ValueError("SQLite writes go through transaction() (BEGIN IMMEDIATE)")
         with self._reader() as session:
             yield session
+
+    def _on_error(self, context: Any) -> None:
+        """A write refused as read-only replaces every connection (it is handled as a lost one).
+
+        A SQLite connection opened while its file was read-only stays read-only, and so does a
+        PostgreSQL session opened on a standby or a read-only database: once the database takes
+        writes again (the file's mode put right, the new primary after a failover), new ones
+        can write. Every SQLite connection of a process to a file shares one -shm, opened
+        read-only with the first of them: the readers are replaced too, so that it is reopened.
+        """
+        if refused_as_read_only(context.original_exception):
+            context.is_disconnect = True
+            self.dispose()
+
+    def write_probe(self) -> str | None:
+        """Write to the database and roll the write back, on a connection of its own, waiting
+        at most about WRITE_PROBE_SECONDS for a lock: the schema's revision (None when it was
+        never migrated). Raises the driver's error when the database takes no write now."""
+        with self._probe.connect() as conn:
+            if self.is_sqlite:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")  # waits for the write lock, briefly
+            else:
+                waits = int(WRITE_PROBE_SECONDS * 1000)
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = {waits}")
+                conn.exec_driver_sql(f"SET LOCAL statement_timeout = {waits}")
+            context = MigrationContext.configure(conn)
+            revision = context.get_current_revision()
+            if revision is not None:
+                # An UPDATE, even of no row, is refused by a file SQLite may only read (which
+                # still grants BEGIN IMMEDIATE: measured) and by a read-only PostgreSQL (a
+                # standby, default_transaction_read_only). Touching no row, it waits for no
+                # one's row lock: a migration running elsewhere leaves every instance ready.
+                table = conn.dialect.identifier_preparer.quote(context.version_table)
+                conn.exec_driver_sql(f"UPDATE {table} SET version_num = version_num WHERE 1 = 0")
+            conn.rollback()
+        return revision
 
     def dispose(self) -> None:
         """Close every pooled connection."""
