@@ -193,8 +193,15 @@ class SlackWsgiApp:
         if length > MAX_BODY:
             return _text(start_response, 413, "request too large")
         raw = environ["wsgi.input"].read(length).decode("utf-8") if length else ""
+        headers = _headers(environ)
+        # Before Bolt, whose request verification raises on these rather than refusing them.
+        malformed = malformed_signing_header(headers)
+        if malformed is not None:
+            name, value = malformed
+            log.info("refused a request: malformed %s header (%.40r)", name, value)
+            return self._respond(start_response, BoltResponse(**UNVERIFIED))
         request = FormSafeBoltRequest(
-            body=raw, query=environ.get("QUERY_STRING", ""), headers=_headers(environ)
+            body=raw, query=environ.get("QUERY_STRING", ""), headers=headers
         )
         return self._respond(start_response, self.bolt.dispatch(request))
 
@@ -203,6 +210,25 @@ class SlackWsgiApp:
         start_response(f"{response.status} {_REASONS.get(response.status, 'OK')}", out_headers)
         body = response.body
         return [body.encode("utf-8") if isinstance(body, str) else body]
+
+
+UNVERIFIED: dict[str, Any] = {"status": 401, "body": {"error": "invalid request"}}
+"""What Bolt answers a request whose signature does not verify."""
+
+
+def malformed_signing_header(headers: dict[str, str]) -> tuple[str, str] | None:
+    """(name, value) of a signing header Slack never sends so: a timestamp that is not whole
+    seconds, a signature that is not ASCII. slack_sdk's verifier raises on them (`int()`,
+    `hmac.compare_digest`), which answered 500 with a traceback, instead of refusing them."""
+    timestamp = headers.get("x-slack-request-timestamp")
+    if timestamp is not None and not (
+        timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 20
+    ):
+        return "X-Slack-Request-Timestamp", timestamp
+    signature = headers.get("x-slack-signature")
+    if signature is not None and not signature.isascii():
+        return "X-Slack-Signature", signature
+    return None
 
 
 def _headers(environ: dict[str, Any]) -> dict[str, str]:

@@ -1,0 +1,82 @@
+"""Unauthenticated requests with malformed signing headers: 401 and one log line, never a 500."""
+
+from __future__ import annotations
+
+import logging
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from bot.localslack import SlackSender
+from orders_core.db import Database
+from tests.support.slackbot import SIGNING_SECRET, Bot, running_bot
+from tests.support.world import TEAM
+
+
+@pytest.fixture
+def bot(sqlite_db: Database) -> Iterator[Bot]:
+    """The bot on SQLite (the database plays no part here)."""
+    with running_bot(sqlite_db) as running:
+        yield running
+
+
+@pytest.mark.parametrize(
+    "timestamp",
+    [
+        "",  # empty
+        "yesterday",  # not a number
+        f"{time.time():.3f}",  # a float: Slack sends whole seconds
+        "9" * 5000,  # too many digits for int() (Python refuses over 4300)
+    ],
+)
+@pytest.mark.parametrize("signed", [True, False])
+def test_a_malformed_timestamp_is_refused_with_401_and_one_log_line(
+    bot: Bot, caplog: pytest.LogCaptureFixture, timestamp: str, signed: bool
+) -> None:
+    """Signed over that very timestamp with the right secret, or not: a malformed
+    X-Slack-Request-Timestamp answers 401 before anything is run, and the log says so in one
+    line, with no traceback (it answered 500, and the server logged a traceback)."""
+    caplog.set_level(logging.INFO)
+    sender = SlackSender(bot.server.url, SIGNING_SECRET if signed else "0" * 32)
+    before = len(bot.slack.calls())
+    response = sender.slash_command(team_id=TEAM, user_id="U0ANA", text="help", timestamp=timestamp)
+    assert response.status == 401, response.body
+    bot.runtime.listeners.wait_idle()
+    assert len(bot.slack.calls()) == before, "a refused request was run"
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+    refusals = [r for r in caplog.records if "X-Slack-Request-Timestamp" in r.getMessage()]
+    assert len(refusals) == 1, [r.getMessage() for r in caplog.records]
+    assert "\n" not in refusals[0].getMessage() and len(refusals[0].getMessage()) < 200
+
+
+def test_a_signature_that_is_not_ascii_is_refused_with_401(
+    bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A signature header with a byte outside ASCII (hmac.compare_digest refuses to compare
+    such strings, and raised): 401 and one line, no traceback."""
+    caplog.set_level(logging.INFO)
+    request = urllib.request.Request(
+        bot.sender.url,
+        data=f"command=%2Forders&text=help&team_id={TEAM}&user_id=U0ANA".encode(),
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": str(int(time.time())),
+            "X-Slack-Signature": "v0=\u00e9",  # sent as the byte 0xE9
+        },
+        method="POST",
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10).close()
+    refused.value.close()
+    assert refused.value.code == 401
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+    refusals = [r for r in caplog.records if "X-Slack-Signature" in r.getMessage()]
+    assert len(refusals) == 1, [r.getMessage() for r in caplog.records]
+
+
+def test_a_well_formed_request_still_goes_through(bot: Bot) -> None:
+    """The check refuses only what is malformed: a correctly signed command is answered."""
+    assert bot.sender.slash_command(team_id=TEAM, user_id="U0ANA", text="help").status == 200
