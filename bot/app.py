@@ -168,7 +168,7 @@ def build_runtime(
     mode: Mode | None = Mode.HTTP,
     clock: Clock | None = None,
     db: Database | None = None,
-    migrate: bool | None = None,
+    migrate: bool = False,
     token_verification: bool = True,
     verify_requests: bool = True,
 ) -> Runtime:
@@ -178,14 +178,11 @@ def build_runtime(
     processes over a socket pair (bot/handoff.py), not from the network.
     """
     settings.require_slack(mode)  # None: only the bot token (the scheduler, `remind now`)
-    # Connections for the delivery and listener threads at their busiest, and a few more (the
-    # worker, the scheduler): the pool keeps `pool_size` open and opens as many again under load.
-    db = db or Database(
-        settings.database_url,
-        pool_size=max(10, (settings.outbox_threads + settings.http_threads + 4) // 2),
-    )
-    if migrate if migrate is not None else db.is_sqlite:
-        db.upgrade()  # SQLite applies pending migrations at start; PostgreSQL uses `db upgrade`
+    db = db or Database(settings.database_url, pool_size=settings.database_pool)
+    if migrate:
+        db.upgrade()  # a database of the caller's own (the console's demo, benchmarks)
+    else:
+        db.check_schema()  # before anything is created: `orders-bot db upgrade` migrates
     clock = clock or SystemClock()
     store = None
     clients: SlackClients

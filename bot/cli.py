@@ -9,28 +9,34 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.settings import SettingsError, load_settings
+if TYPE_CHECKING:
+    from bot.app import Runtime
+
+from bot.settings import Mode, Settings, SettingsError, load_settings
 from orders_core import catalog, errors, onboarding
-from orders_core.db import Database
+from orders_core.db import Database, SchemaNotCurrent
 from orders_core.fixtures import demo_fixture_path, load_fixture
 from orders_core.lifecycle import (
     Action,
     EventSource,
     OrderStatus,
     Party,
+    action_named,
     parse_service_status,
     parse_status_list,
 )
@@ -45,23 +51,31 @@ from orders_core.orders import (
     resolve_caller,
     search_orders,
 )
+from orders_core.slack_ids import SlackId, check_slack_id
 
-app = typer.Typer(
-    help="Service orders in Slack: run the bot and onboard merchants, providers and services.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-db_app = typer.Typer(help="The database: migrations.", no_args_is_help=True)
-workspace_app = typer.Typer(help="Slack workspaces (tenants).", no_args_is_help=True)
-merchant_app = typer.Typer(help="Merchants of a workspace.", no_args_is_help=True)
-provider_app = typer.Typer(help="Service providers of a workspace.", no_args_is_help=True)
-member_app = typer.Typer(
-    help="The Slack users who act for a merchant or provider.", no_args_is_help=True
-)
-service_app = typer.Typer(help="The Service Market's services.", no_args_is_help=True)
-orders_app = typer.Typer(help="Service orders, as a member sees them.", no_args_is_help=True)
-remind_app = typer.Typer(help="Reminder policies, and sending reminders now.", no_args_is_help=True)
+
+def _group(help: str, **extra: Any) -> typer.Typer:
+    """A command group with plain help (`-h` or `--help`), as every other Unix tool prints it."""
+    return typer.Typer(
+        help=help,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+        **extra,
+    )
+
+
+app = _group("Service orders in Slack: run the bot, and onboard merchants, providers and services.")
+db_app = _group("The database: create or upgrade its tables, and check them.")
+workspace_app = _group("Slack workspaces (one per Slack team) the bot serves.")
+merchant_app = _group("Merchants: the businesses that order services.")
+provider_app = _group("Service providers: the studios that build what merchants order.")
+member_app = _group("Members: the Slack users who act for a merchant or a service provider.")
+service_app = _group("The Service Market: the services merchants can order.")
+orders_app = _group("Service orders, as one member sees them and acts on them.")
+remind_app = _group("Reminders: digests of waiting orders posted on a schedule.")
 app.add_typer(db_app, name="db")
 app.add_typer(workspace_app, name="workspace")
 app.add_typer(merchant_app, name="merchant")
@@ -74,12 +88,67 @@ app.add_typer(remind_app, name="remind")
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON, for scripts.")]
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        out.print(f"orders-bot {version('orders-bot')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and stop."
+        ),
+    ] = False,
+) -> None:
+    """Service orders in Slack: run the bot, and onboard merchants, providers and services.
+
+    Exit status: 0 done; 1 the command was refused (it says why, nothing was changed); 2 the
+    bot cannot start or reach what it needs (settings, database, Slack).
+    """
+
+
+def _id_option(kind: SlackId, flag: str) -> Callable[[str | None], str | None]:
+    """A typer callback refusing an id that does not have the shape of a Slack `kind` id."""
+
+    def check(value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return check_slack_id(kind, value, flag)
+        except errors.InvalidInput as exc:
+            fail(f"{flag}: {exc.fields[flag]}")
+
+    return check
+
+
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print JSON instead of a table, for scripts.")
+]
 WorkspaceOpt = Annotated[
     str | None,
-    typer.Option("--workspace", "-w", help="The Slack team id; optional when there is only one."),
+    typer.Option(
+        "--workspace",
+        "-w",
+        metavar="TEAM_ID",
+        callback=_id_option(SlackId.TEAM, "--workspace"),
+        help="The Slack team id (T0123ABCD) of the workspace; needed only when there are several.",
+    ),
 ]
-AsOpt = Annotated[str, typer.Option("--as", help="The Slack user id of the member acting.")]
+AsOpt = Annotated[
+    str,
+    typer.Option(
+        "--as",
+        metavar="USER_ID",
+        callback=_id_option(SlackId.USER, "--as"),
+        help="The Slack user id (U0123ABCD) of the member acting; what they may see and do applies.",
+    ),
+]
 
 T = TypeVar("T")
 
@@ -90,18 +159,46 @@ def fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-def open_database(*, migrate_sqlite: bool = True) -> Database:
-    """The configured database; SQLite is migrated on the spot, PostgreSQL must be current."""
+CANNOT_START = 2
+"""Exit status when the bot cannot start or reach what it needs (settings, database, Slack)."""
+
+
+def settings_or_exit() -> Settings:
+    """The settings, or one line per mistake and exit status 2."""
     try:
-        settings = load_settings()
+        return load_settings()
     except SettingsError as exc:
-        fail(str(exc))
-    db = Database(settings.database_url)
-    if db.is_sqlite and migrate_sqlite:
-        db.upgrade()
-    elif not db.is_current():
-        fail("the database is not migrated to this version: run `orders-bot db upgrade` first.")
+        fail(str(exc), CANNOT_START)
+
+
+def open_database(*, check_schema: bool = True) -> Database:
+    """The configured database, reachable and (unless `check_schema` is False) migrated to
+    exactly this version; otherwise one line saying what to do, and exit status 2."""
+    db = Database(settings_or_exit().database_url)
+    try:
+        if check_schema:
+            db.check_schema()
+        else:
+            db.current_revision()  # reachable?
+    except SchemaNotCurrent as exc:
+        db.dispose()
+        fail(str(exc), CANNOT_START)
+    except DBAPIError as exc:
+        db.dispose()
+        fail(unreachable(db, exc), CANNOT_START)
     return db
+
+
+def unreachable(db: Database, exc: BaseException) -> str:
+    """One line for a database that cannot be reached: which, why, and what to check."""
+    where = db.engine.url.render_as_string(hide_password=True)
+    why = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    check = (
+        "that the directory exists and is writable"
+        if db.is_sqlite
+        else "DATABASE_URL (host, port, user, password, database) and that the server is running"
+    )
+    return f"cannot reach the database {where} ({why}): check {check}."
 
 
 @contextmanager
@@ -113,6 +210,11 @@ def unit_of_work(write: bool = True) -> Iterator[Session]:
             yield session
     except errors.OrdersError as exc:
         fail(str(exc))
+    except IntegrityError:
+        # Another command wrote the same thing between our check and our write.
+        fail("that conflicts with something just written by another command: run it again.")
+    except DBAPIError as exc:
+        fail(unreachable(db, exc), CANNOT_START)
     finally:
         db.dispose()
 
@@ -169,24 +271,41 @@ def pick_workspace(session: Session, team_id: str | None) -> Workspace:
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Apply every pending migration."""
-    db = open_database(migrate_sqlite=False)
-    db.upgrade()
-    out.print(f"database is at revision {db.current_revision()} (head)")
+    """Create the tables on an empty database, or bring them up to this version (safe to repeat)."""
+    db = open_database(check_schema=False)
+    before = db.current_revision()
+    try:
+        db.check_schema()
+    except SchemaNotCurrent as exc:
+        if exc.ahead:
+            db.dispose()
+            fail(str(exc), CANNOT_START)
+        db.upgrade()
+    after = db.current_revision()
     db.dispose()
+    if before == after:
+        out.print(f"the database is already at revision {after}, the newest: nothing to do")
+    else:
+        out.print(f"the database is now at revision {after} (was {before or 'empty'})")
 
 
 @db_app.command("status")
 def db_status(json_out: JsonOpt = False) -> None:
-    """Show the database's revision and whether it is current."""
-    db = open_database(migrate_sqlite=False)
-    data = {
-        "current": db.current_revision(),
-        "head": db.head_revision(),
-        "up_to_date": db.is_current(),
-    }
+    """Say which revision the database is at and whether this version can run on it."""
+    db = open_database(check_schema=False)
+    current, head = db.current_revision(), db.head_revision()
+    try:
+        db.check_schema()
+        verdict = "up to date"
+    except SchemaNotCurrent as exc:
+        verdict = str(exc)
     db.dispose()
-    emit(data, json_out, lambda: out.print(f"revision {data['current']} (head {data['head']})"))
+    data = {"current": current, "head": head, "up_to_date": current == head}
+    emit(
+        data,
+        json_out,
+        lambda: out.print(f"revision {current or 'none'} (this version needs {head}): {verdict}"),
+    )
 
 
 # -- workspaces, parties, members ----------------------------------------------------------
@@ -284,13 +403,22 @@ def _list_parties(kind: Party | None, workspace: str | None, json_out: bool) -> 
 
 
 ChannelOpt = Annotated[
-    str | None, typer.Option(help="The Slack channel id for its notifications, C0123.")
+    str | None,
+    typer.Option(
+        metavar="CHANNEL_ID",
+        help="The id of the Slack channel for its notifications, C0123ABCD (in Slack: the "
+        "channel's name → About → Channel ID); invite the bot there.",
+    ),
 ]
+PartyNameArg = Annotated[str, typer.Argument(metavar="NAME", help="Its name, as people know it.")]
 
 
 @merchant_app.command("add")
 def merchant_add(
-    name: str, workspace: WorkspaceOpt = None, channel: ChannelOpt = None, json_out: JsonOpt = False
+    name: PartyNameArg,
+    workspace: WorkspaceOpt = None,
+    channel: ChannelOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Onboard a merchant (or change its channel)."""
     _add_party(Party.MERCHANT, name, workspace, channel, json_out)
@@ -304,7 +432,10 @@ def merchant_list(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> 
 
 @provider_app.command("add")
 def provider_add(
-    name: str, workspace: WorkspaceOpt = None, channel: ChannelOpt = None, json_out: JsonOpt = False
+    name: PartyNameArg,
+    workspace: WorkspaceOpt = None,
+    channel: ChannelOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Onboard a service provider (or change its channel)."""
     _add_party(Party.PROVIDER, name, workspace, channel, json_out)
@@ -318,15 +449,39 @@ def provider_list(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> 
 
 @member_app.command("add")
 def member_add(
-    user_ids: Annotated[list[str], typer.Argument(help="Slack user ids, U0123ABCD.")],
-    party: Annotated[str, typer.Option(help="The merchant or provider they act for.")],
+    user_ids: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="USER_ID...",
+            help="Slack user ids, U0123ABCD (in Slack: a profile → ⋮ → Copy member ID).",
+        ),
+    ],
+    party: Annotated[
+        str | None,
+        typer.Option(metavar="NAME", help="The merchant or service provider they act for."),
+    ] = None,
+    merchant: Annotated[
+        str | None,
+        typer.Option(metavar="NAME", help="The merchant they act for (instead of --party)."),
+    ] = None,
+    provider: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME", help="The service provider they act for (instead of --party)."
+        ),
+    ] = None,
     workspace: WorkspaceOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Register Slack users as members of a merchant or provider."""
+    """Register Slack users as members of a merchant or a service provider."""
+    kind, name = party_option(party, merchant, provider)
+    try:
+        user_ids = [check_slack_id(SlackId.USER, u, "user_id") for u in user_ids]
+    except errors.InvalidInput as exc:
+        fail(exc.fields["user_id"])
     with unit_of_work() as s:
         w = pick_workspace(s, workspace)
-        p = onboarding.find_party(s, w.id, party)
+        p = onboarding.find_party(s, w.id, name, kind)
         for user_id in user_ids:
             onboarding.add_member(s, p, user_id)
         row = {
@@ -336,6 +491,20 @@ def member_add(
             "members": onboarding.party_members(s, p.id),
         }
     emit(row, json_out, lambda: out.print(f"{row['party']} members: {' '.join(row['members'])}"))
+
+
+def party_option(
+    party: str | None, merchant: str | None, provider: str | None
+) -> tuple[Party | None, str]:
+    """The party named by exactly one of --party, --merchant and --provider."""
+    given = [
+        (k, v)
+        for k, v in ((None, party), (Party.MERCHANT, merchant), (Party.PROVIDER, provider))
+        if v
+    ]
+    if len(given) != 1:
+        fail("name the party once: --merchant NAME, --provider NAME, or --party NAME.")
+    return given[0]
 
 
 @member_app.command("list")
@@ -358,18 +527,26 @@ def _status_arg(text: str) -> Any:
 
 @service_app.command("add")
 def service_add(
-    name: str,
-    provider: Annotated[str, typer.Option(help="The provider that offers it.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The service's name.")],
+    provider: Annotated[
+        str, typer.Option(metavar="NAME", help="The service provider that offers it.")
+    ],
     workspace: WorkspaceOpt = None,
     status: Annotated[
         str, typer.Option(help="Draft, Pending Review, Online, Withdrawn, Turned Down, Archived.")
     ] = "Draft",
-    industry: Annotated[str | None, typer.Option()] = None,
-    description: Annotated[str | None, typer.Option()] = None,
+    industry: Annotated[
+        str | None, typer.Option(help="The industry it is for, e.g. Food & Beverage.")
+    ] = None,
+    description: Annotated[
+        str | None, typer.Option(help="What it does, shown on its Service Market card.")
+    ] = None,
     app_names: Annotated[
         list[str] | None, typer.Option("--app", help="An app it applies to (repeat).")
     ] = None,
-    payment_terms: Annotated[str | None, typer.Option()] = None,
+    payment_terms: Annotated[
+        str | None, typer.Option(help="How it is paid, e.g. 30% on confirmation, 70% on approval.")
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Add a service to the Service Market (or update it)."""
@@ -418,7 +595,16 @@ def service_list(
 
 @service_app.command("set-status")
 def service_set_status(
-    name: str, status: str, workspace: WorkspaceOpt = None, json_out: JsonOpt = False
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The service's name.")],
+    status: Annotated[
+        str,
+        typer.Argument(
+            metavar="STATUS",
+            help="Draft, Pending Review, Online, Withdrawn, Turned Down or Archived.",
+        ),
+    ],
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Put a service Online, withdraw it, archive it..."""
     service_status = _status_arg(status)
@@ -485,7 +671,7 @@ def orders_list(
     cursor: Annotated[
         str | None, typer.Option(help="The next-page cursor a previous page printed.")
     ] = None,
-    limit: Annotated[int, typer.Option(min=1, max=100)] = 20,
+    limit: Annotated[int, typer.Option(min=1, max=100, help="Orders per page (1 to 100).")] = 20,
     json_out: JsonOpt = False,
 ) -> None:
     """List a member's party's orders, newest first."""
@@ -524,7 +710,12 @@ def _parse_statuses(words: Sequence[str]) -> set[OrderStatus] | None:
 
 @orders_app.command("search")
 def orders_search(
-    text: str, as_user: AsOpt, workspace: WorkspaceOpt = None, json_out: JsonOpt = False
+    text: Annotated[
+        str, typer.Argument(metavar="NUMBER", help="An order number or its start: 123, SO-0001.")
+    ],
+    as_user: AsOpt,
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Find a member's orders by number or number prefix."""
     with unit_of_work(write=False) as s:
@@ -538,7 +729,10 @@ def orders_search(
 
 @orders_app.command("show")
 def orders_show(
-    number: str, as_user: AsOpt, workspace: WorkspaceOpt = None, json_out: JsonOpt = False
+    number: Annotated[str, typer.Argument(help="The order: SO-000123, so-123 or 123.")],
+    as_user: AsOpt,
+    workspace: WorkspaceOpt = None,
+    json_out: JsonOpt = False,
 ) -> None:
     """Show one order and its timeline."""
     with unit_of_work(write=False) as s:
@@ -567,39 +761,124 @@ def orders_show(
 
 @orders_app.command("act")
 def orders_act(
-    number: str,
+    number: Annotated[str, typer.Argument(help="The order: SO-000123, so-123 or 123.")],
     action: Annotated[
         str,
         typer.Argument(
-            help="accept, decline, confirm, reject, submit_for_approval, approve, reject_approval, cancel."
+            help="What to do, as the order's button says it (accept, reject, confirm, approve, "
+            "cancel, submit for approval) or by its name (decline, reject_approval).",
         ),
     ],
     as_user: AsOpt,
-    reason: Annotated[str | None, typer.Option(help="The reason or note.")] = None,
+    reason: Annotated[
+        str | None, typer.Option(help="The reason (or, for submit for approval, a note).")
+    ] = None,
     workspace: WorkspaceOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Take an action on an order as a member (recorded on the timeline as from the CLI)."""
-    try:
-        chosen = Action(action.strip().lower().replace(" ", "_").replace("-", "_"))
-    except ValueError:
+    """Act on an order as a member (the timeline records it as done from the command line)."""
+    if action_named(action) is None:
         fail(
             f"unknown action {action!r}: use "
             + ", ".join(a.value for a in Action if a is not Action.PLACE)
-            + "."
+            + " (or the button's label, like reject)."
         )
     with unit_of_work() as s:
         w = pick_workspace(s, workspace)
         caller = resolve_caller(s, w.team_id, as_user)
+        status = get_order_detail(s, caller.ref, number).order.status
+        chosen = action_named(action, status)
+        assert chosen is not None
         outcome = act(s, caller, number, chosen, reason=reason, source=EventSource.CLI)
     emit(
         outcome,
         json_out,
-        lambda: out.print(f"{outcome.order.code} is now {outcome.order.status.label}"),
+        lambda: out.print(
+            f"{outcome.order.code} {outcome.entry.past}: it is now {outcome.order.status.label}"
+        ),
     )
 
 
 # -- running -------------------------------------------------------------------------------------
+
+# -- starting a process that serves: every failure is one line (JSON with LOG_FORMAT=json) ----
+
+log = logging.getLogger("orders_bot")
+
+
+def start_logging() -> None:
+    """Logging as configured, before anything else can print: with LOG_FORMAT=json every line a
+    serving process writes is JSON, its refusals to start included."""
+    from bot.logs import configure_logging
+
+    level = os.environ.get("LOG_LEVEL", "INFO").upper()
+    fmt = os.environ.get("LOG_FORMAT", "text").lower()
+    configure_logging(
+        level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO",
+        fmt if fmt in ("text", "json") else "text",
+    )
+
+
+def cannot_start(message: str) -> NoReturn:
+    """Log why the process cannot start, in one line, and exit with status 2."""
+    log.error("cannot start: %s", message)
+    raise typer.Exit(CANNOT_START)
+
+
+def serving_settings(mode: Mode | None) -> Settings:
+    """The settings a serving process needs for `mode`, or exit 2 naming what is wrong."""
+    try:
+        settings = load_settings()
+        settings.require_slack(mode)
+    except SettingsError as exc:
+        cannot_start(str(exc).replace("\n", " "))
+    from bot.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+def check_database(settings: Settings) -> None:
+    """Exit 2, before anything is created, unless the database answers with this version's schema."""
+    db = Database(settings.database_url)
+    try:
+        db.check_schema()
+    except SchemaNotCurrent as exc:
+        cannot_start(str(exc))
+    except DBAPIError as exc:
+        cannot_start(unreachable(db, exc))
+    finally:
+        db.dispose()
+
+
+def start_runtime(settings: Settings, **options: Any) -> Runtime:
+    """`build_runtime`, or exit 2 with one line when the database or Slack cannot be used."""
+    from slack_bolt.error import BoltError
+    from slack_sdk.errors import SlackApiError
+
+    from bot.app import build_runtime
+
+    check_database(settings)
+    quiet = logging.getLogger("slack_sdk.web.base_client")  # it logs each failure, then raises
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        return build_runtime(settings, **options)
+    except SchemaNotCurrent as exc:
+        cannot_start(str(exc))
+    except DBAPIError as exc:
+        cannot_start(unreachable(Database(settings.database_url), exc))
+    except (BoltError, SlackApiError) as exc:
+        cannot_start(
+            f"Slack refused the bot token ({exc}): check SLACK_BOT_TOKEN, or reinstall the app."
+        )
+    except OSError as exc:
+        cannot_start(
+            f"cannot reach Slack at {settings.slack_api_url} ({exc}): check the network, a proxy, "
+            "or SLACK_API_URL."
+        )
+    finally:
+        quiet.setLevel(level)
 
 
 @app.command("run")
@@ -625,7 +904,7 @@ def run(
     """Run the bot: Socket Mode (SLACK_BOT_TOKEN, SLACK_APP_TOKEN) or --http (SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET)."""
     import signal
 
-    from bot.app import build_runtime, freeze_startup_heap
+    from bot.app import freeze_startup_heap
     from bot.http import (
         ChildWatch,
         HttpServer,
@@ -635,16 +914,11 @@ def run(
         signal_processes,
         stop_processes,
     )
-    from bot.logs import configure_logging
-    from bot.settings import Mode
 
     mode = Mode.HTTP if http else Mode.SOCKET
-    try:
-        settings = load_settings()
-        settings.require_slack(mode)
-    except SettingsError as exc:
-        fail(str(exc))
-    configure_logging(settings.log_level, settings.log_format)
+    start_logging()
+    settings = serving_settings(mode)
+    check_database(settings)
     wanted = settings.scheduler_enabled if scheduler is None else scheduler
     index = 0
     children: list[int] = []
@@ -653,12 +927,8 @@ def run(
     sender: Any = None
     split = mode is Mode.HTTP and settings.listener_processes > 0
     if mode is Mode.HTTP and (settings.http_processes > 1 or split):
-        # Several processes share one listening socket, each with its own GIL: migrate first,
-        # then fork before any thread or connection exists; the first one runs the scheduler.
-        prepare = Database(settings.database_url)
-        if prepare.is_sqlite:
-            prepare.upgrade()
-        prepare.dispose()
+        # Several processes share one listening socket, each with its own GIL: fork before any
+        # thread or connection exists; the first one runs the scheduler.
         sock = listening_socket(host or settings.host, port or settings.port)
         if split:  # the listener processes first, so that only they hold the receiving end
             from bot.handoff import Channel
@@ -670,7 +940,7 @@ def run(
             )
             sender = channel.sender()
         index, children = fork_processes(settings.http_processes)
-    runtime = build_runtime(settings, mode=mode)
+    runtime = start_runtime(settings, mode=mode)
     if sender is not None:
         from bot.handoff import hand_off
 
@@ -690,7 +960,7 @@ def run(
 
         def lost_one(pid: int, code: int) -> None:
             lost.append(f"process {pid} of this service stopped unexpectedly (exit {code})")
-            err.print(f"{lost[0]}: stopping the others")
+            log.error("%s: stopping the others", lost[0])
             signal_processes(watch.live(children), signal.SIGTERM)
             server.request_stop()
 
@@ -699,7 +969,7 @@ def run(
         def stop(signum: int, _frame: object) -> None:
             watch.stand_down()
             if index == 0:
-                err.print(f"signal {signum}: finishing requests in flight, then stopping")
+                log.info("signal %s: finishing requests in flight, then stopping", signum)
                 signal_processes(watch.live(children), signal.SIGTERM)  # alongside, not after
             server.request_stop()
 
@@ -710,7 +980,7 @@ def run(
             extra = f" ({settings.http_processes} processes)" if children else ""
             if split:
                 extra += f" (+{settings.listener_processes} listener processes)"
-            err.print(f"orders-bot listening on {where}{extra}")
+            log.info("orders-bot listening on %s%s", where, extra)
         server.serve_forever()
         watch.stop()
         runtime.stop()
@@ -729,11 +999,24 @@ def run(
         return
     else:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
+        from slack_sdk.errors import SlackApiError
 
         assert settings.slack_app_token is not None
-        err.print("orders-bot connected in Socket Mode")
+        handler = SocketModeHandler(runtime.bolt, settings.slack_app_token.get_secret_value())
         try:
-            SocketModeHandler(runtime.bolt, settings.slack_app_token.get_secret_value()).start()  # type: ignore[no-untyped-call]
+            try:
+                handler.connect()  # type: ignore[no-untyped-call]
+            except SlackApiError as exc:
+                cannot_start(
+                    f"Slack refused the app-level token ({exc.response.get('error')}): check "
+                    "SLACK_APP_TOKEN (xapp-…, with connections:write) and that Socket Mode is on."
+                )
+            except OSError as exc:
+                cannot_start(f"cannot reach Slack at {settings.slack_api_url} ({exc}).")
+            log.info("orders-bot connected in Socket Mode")
+            import threading
+
+            threading.Event().wait()  # until Ctrl-C or SIGTERM
         finally:  # Ctrl-C included: the listeners at work finish (their threads are daemons)
             runtime.stop()
 
@@ -799,24 +1082,18 @@ def scheduler_only() -> None:
     import signal
     import threading
 
-    from bot.app import build_runtime, freeze_startup_heap
-    from bot.logs import configure_logging
+    from bot.app import freeze_startup_heap
 
-    try:
-        settings = load_settings()
-        settings.require_slack(None)
-    except SettingsError as exc:
-        fail(str(exc))
-    configure_logging(settings.log_level, settings.log_format)
-    runtime = build_runtime(settings, mode=None)
+    start_logging()
+    runtime = start_runtime(serving_settings(None), mode=None)
     freeze_startup_heap()
     runtime.start_background(scheduler=True)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
-    err.print("orders-bot scheduler running")
+    log.info("orders-bot scheduler running")
     stopping.wait()
-    err.print("stopping: finishing the job and the notification in hand")
+    log.info("stopping: finishing the job and the notification in hand")
     runtime.stop()
 
 
@@ -915,7 +1192,13 @@ def remind_list(workspace: WorkspaceOpt = None, json_out: JsonOpt = False) -> No
 
 
 @remind_app.command("delete")
-def remind_delete(policy_id: int, as_user: AsOpt, workspace: WorkspaceOpt = None) -> None:
+def remind_delete(
+    policy_id: Annotated[
+        int, typer.Argument(metavar="ID", help="The reminder's number (remind list).")
+    ],
+    as_user: AsOpt,
+    workspace: WorkspaceOpt = None,
+) -> None:
     """Delete a reminder policy (kept in the database, marked deleted)."""
     from orders_core.reminders import delete_policy
 
@@ -931,14 +1214,8 @@ def remind_now(
     json_out: JsonOpt = False,
 ) -> None:
     """Run one reminder sweep at once: post every due digest (and escalations), then return."""
-    from bot.app import build_runtime
-
-    try:
-        settings = load_settings()
-        settings.require_slack(None)
-    except SettingsError as exc:
-        fail(str(exc))
-    runtime = build_runtime(settings, mode=None)
+    start_logging()
+    runtime = start_runtime(serving_settings(None), mode=None)
     try:
         outcomes = runtime.reminders.run_due(policy_id=policy)
         runtime.worker.drain(60)
@@ -967,21 +1244,16 @@ def remind_run_slot(
     json_out: JsonOpt = False,
 ) -> None:
     """Run one scheduled slot of a policy by hand (a slot missed beyond the grace window); once only."""
-    from bot.app import build_runtime
-
     try:
         slot = datetime.fromisoformat(at.replace("Z", "+00:00"))
         if slot.tzinfo is None:
             raise ValueError("it has no time zone")
-        settings = load_settings()
-        settings.require_slack(None)
     except ValueError as exc:
         fail(
             f"--at {at!r} is not an ISO 8601 time with a zone ({exc}): try 2026-11-30T09:30:00+08:00."
         )
-    except SettingsError as exc:
-        fail(str(exc))
-    runtime = build_runtime(settings, mode=None)
+    start_logging()
+    runtime = start_runtime(serving_settings(None), mode=None)
     try:
         outcome = runtime.reminders.run_slot(policy, slot.astimezone(UTC))
         runtime.worker.drain(60)
@@ -1024,6 +1296,16 @@ def export(
     err.print(f"exported {count} orders")
 
 
+def connections_line(settings: Settings) -> str:
+    """How many PostgreSQL connections each process of this configuration may open."""
+    return (
+        f"each bot process opens up to {settings.database_connections} "
+        f"(a pool of {settings.database_pool}, as many again under load; from "
+        f"HTTP_THREADS={settings.http_threads} and OUTBOX_THREADS={settings.outbox_threads}): "
+        "keep PostgreSQL's max_connections above that times the processes, plus your tools"
+    )
+
+
 @app.command("doctor")
 def doctor() -> None:
     """Check the settings, the database, the migrations and Slack (auth.test); say what is wrong."""
@@ -1052,6 +1334,8 @@ def doctor() -> None:
     try:
         current, head = db.current_revision(), db.head_revision()
         report(True, "database", f"{db.engine.url.render_as_string(hide_password=True)} reachable")
+        if not db.is_sqlite:
+            report(True, "connections", connections_line(settings))
         report(
             current == head,
             "migrations",

@@ -60,7 +60,7 @@ from bot.localslack import (
     state_values,
 )
 from bot.settings import Settings, SettingsError, load_settings
-from orders_core.db import Database
+from orders_core.db import Database, SchemaNotCurrent
 from orders_core.fixtures import demo_fixture_path, load_fixture, parse_age
 from orders_core.lifecycle import Party
 from orders_core.onboarding import list_parties, list_workspaces
@@ -164,7 +164,7 @@ class LocalBot:
 
 
 def open_database(demo: bool, clock: MovableClock) -> tuple[Database, str, Any]:
-    """The demo's fresh temporary database, seeded; or the configured one, migrated if SQLite."""
+    """The demo's fresh temporary database, seeded; or the configured one, which must be migrated."""
     if demo:
         tempdir = tempfile.TemporaryDirectory(prefix="orders-console-")
         db = Database(f"sqlite:///{tempdir.name}/demo.db")
@@ -185,7 +185,11 @@ def open_database(demo: bool, clock: MovableClock) -> tuple[Database, str, Any]:
             "the console runs on a SQLite file, not on a shared database: unset DATABASE_URL "
             "(or point it at a copy in SQLite), or use --demo."
         )
-    db.upgrade()
+    try:
+        db.check_schema()  # migrating is `orders-bot db upgrade`'s job, as for the bot itself
+    except SchemaNotCurrent:
+        db.dispose()
+        raise
     return db, db.engine.url.render_as_string(hide_password=True), None
 
 
@@ -1436,6 +1440,9 @@ def run_console(
     except ConsoleError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except SchemaNotCurrent as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     session: ConsoleSession | None = None
     try:
         try:

@@ -109,4 +109,8 @@ def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Alembic says "Context impl …" each time the schema's revision is read (every start and
+    # readiness probe): noise, unless something is wrong.
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
+    logging.captureWarnings(True)  # a library's warning is a log line too, in the same format
     set_request_log_level(level)

@@ -311,6 +311,19 @@ def fire_policy(policy_id: int, hhmm: str) -> None:
     scheduler.fire(policy_id, hhmm)
 
 
+def _migrated_job_store(db: Database) -> Any:
+    """APScheduler's SQLAlchemy job store on the table our migrations made, which it must not
+    create itself: made on an unmigrated database, it would make the migration fail."""
+    from apscheduler.jobstores.base import BaseJobStore
+    from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+
+    class MigratedJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
+        def start(self, scheduler: Any, alias: str) -> None:
+            BaseJobStore.start(self, scheduler, alias)  # everything but CREATE TABLE
+
+    return MigratedJobStore(engine=db.engine, tablename="apscheduler_jobs")
+
+
 class ReminderScheduler:
     """APScheduler 3 over our database, driving Reminders."""
 
@@ -326,17 +339,12 @@ class ReminderScheduler:
 
     def start(self) -> None:
         """Start the background scheduler (jobs persist in apscheduler_jobs)."""
-        from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
         from apscheduler.schedulers.background import BackgroundScheduler
 
         global _ACTIVE
         _ACTIVE = self
         self.scheduler = BackgroundScheduler(
-            jobstores={
-                "default": SQLAlchemyJobStore(
-                    engine=self.reminders.db.engine, tablename="apscheduler_jobs"
-                )
-            },
+            jobstores={"default": _migrated_job_store(self.reminders.db)},
             job_defaults={
                 "coalesce": True,
                 "misfire_grace_time": int(self.grace.total_seconds()),

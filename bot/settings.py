@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from orders_core.db import DEFAULT_DATABASE_URL
+from orders_core.db import DEFAULT_DATABASE_URL, normalize_url
 
 
 class SettingsError(Exception):
@@ -79,6 +79,22 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            backend = make_url(normalize_url(value)).get_backend_name()
+        except ArgumentError:
+            backend = None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(
+                "should be sqlite:///PATH (a file) or postgresql://USER:PASSWORD@HOST:5432/DATABASE"
+            )
+        return value
+
     @field_validator("slack_api_url")
     @classmethod
     def _api_url(cls, value: str) -> str:
@@ -99,6 +115,18 @@ class Settings(BaseSettings):
         if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise ValueError("should be DEBUG, INFO, WARNING or ERROR")
         return value.upper()
+
+    @property
+    def database_pool(self) -> int:
+        """Connections a process keeps open to PostgreSQL: one for each thread that may hold one
+        at once (listener and delivery threads) and a few for the worker and the scheduler,
+        halved because they rarely all hold one together; as many again may open under load."""
+        return max(10, (self.outbox_threads + self.http_threads + 4) // 2)
+
+    @property
+    def database_connections(self) -> int:
+        """The most PostgreSQL connections one process may open (its pool and the overflow)."""
+        return 2 * self.database_pool
 
     @property
     def listener_threads(self) -> int:

@@ -179,6 +179,27 @@ def rule_for_action(action: Action) -> Transition:
     raise KeyError(action)
 
 
+def action_named(word: str, status: OrderStatus | None = None) -> Action | None:
+    """An action by its name (`reject_approval`) or its button's label (`Reject`).
+
+    Several actions share a label, as Reject does in three statuses: the one `status` allows
+    is meant, as on the button a person would press; None when no action has that name.
+    """
+    key = _SEPARATORS.sub("_", word.strip().lower())
+    named = [
+        t
+        for t in TRANSITIONS
+        if t.action is not Action.PLACE
+        and key in (t.action.value, _SEPARATORS.sub("_", t.label.lower()))
+    ]
+    for t in named:
+        if t.source is status:
+            return t.action
+    exact = [t.action for t in named if t.action.value == key]
+    found = exact or [t.action for t in named]
+    return found[0] if found else None
+
+
 def replay(actions: Iterable[Action | Note]) -> OrderStatus:
     """The status reached by applying `actions` from nothing (notes change nothing);
     raises ValueError on an impossible step."""

@@ -40,6 +40,7 @@ from orders_core.orders import (
     format_order_number,
     get_order,
 )
+from orders_core.slack_ids import SlackId, check_slack_id
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WEEKDAYS = (0, 1, 2, 3, 4)
@@ -215,8 +216,10 @@ def validate_spec(spec: PolicySpec, party: Party) -> dict[str, str]:
         hours=1
     ) <= spec.escalate_after <= timedelta(days=365):
         problems["escalate_after"] = "Escalate after 1 hour to 365 days (or never)."
-    if not spec.channel_id or not re.match(r"^[CGD][A-Z0-9]+$", spec.channel_id):
-        problems["channel"] = "Choose a channel (an id like C0123ABCD)."
+    try:
+        check_slack_id(SlackId.CHANNEL, spec.channel_id or "", "channel")
+    except errors.InvalidInput as exc:
+        problems.update(exc.fields)
     return problems
 
 
@@ -297,6 +300,7 @@ def save_policy(
     problems = validate_spec(spec, caller.party)
     if problems:
         raise errors.InvalidInput(problems)
+    _refuse_a_twin(session, caller, spec, policy_id)
     if policy_id is None:
         policy = ReminderPolicy(
             workspace_id=caller.workspace_id,
@@ -321,6 +325,31 @@ def save_policy(
     policy.updated_at = now
     session.flush()
     return get_policy(session, policy.id)
+
+
+def _refuse_a_twin(
+    session: Session, caller: Caller, spec: PolicySpec, policy_id: int | None
+) -> None:
+    """The same party, channel, days, times and time zone is the same reminder: two of them
+    would post every digest twice, so the second is refused and nothing is changed."""
+    workspace_zone = session.scalar(
+        select(Workspace.time_zone).where(Workspace.id == caller.workspace_id)
+    )
+    zone = spec.time_zone or workspace_zone or "UTC"
+    wanted = (tuple(sorted(set(spec.days))), parse_times(" ".join(spec.times)), zone)
+    for other in list_policies(
+        session, workspace_id=caller.workspace_id, channel_id=spec.channel_id
+    ):
+        if other.party_id != caller.party_id or other.id == policy_id:
+            continue
+        if (tuple(sorted(other.days)), tuple(other.times), other.time_zone) == wanted:
+            raise errors.InvalidInput(
+                {
+                    "times": f"Reminder #{other.id} already posts here {other.describe()} for "
+                    f"{other.party_name}, so nothing was changed: choose other days or times, "
+                    f"or change reminder #{other.id}."
+                }
+            )
 
 
 def _own_policy(session: Session, caller: Caller, policy_id: int) -> ReminderPolicy:

@@ -291,7 +291,7 @@ def test_posts_to_one_channel_are_a_second_apart(bot: Bot, world: World) -> None
     """Two policies in one channel: the second digest is not sent in the same second."""
     world.order_in(OrderStatus.PENDING_CONFIRMATION, now=MONDAY_0900 - timedelta(days=2))
     add_policy(world, escalate_after=None)
-    add_policy(world, escalate_after=None, min_age=timedelta(hours=1))
+    add_policy(world, escalate_after=None, min_age=timedelta(hours=1), days=(0,))  # Mondays
     bot.clock.set(MONDAY_0900 + timedelta(minutes=31))
     Reminders(bot.runtime.deps).catch_up(MONDAY_0900, bot.clock.now())
     bot.runtime.settle(horizon=timedelta(0))  # deliver only what is due now

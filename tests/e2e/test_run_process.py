@@ -91,7 +91,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 def test_a_missing_or_malformed_setting_stops_the_start(
     tmp_path: Path, args: list[str], env: dict[str, str], lines: list[str]
 ) -> None:
-    """One line per variable, naming it and what it should look like; no traceback; exit 1."""
+    """One line naming each variable and what it should look like; no traceback; exit 2."""
     done = subprocess.run(
         [EXE, *args],
         env=clean_env(**env),
@@ -101,7 +101,8 @@ def test_a_missing_or_malformed_setting_stops_the_start(
         timeout=60,
         check=False,
     )
-    assert done.returncode == 1
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     for line in lines:
         assert line in done.stderr
     assert "Traceback" not in done.stderr and "xoxb-1" not in done.stderr

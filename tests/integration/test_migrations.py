@@ -61,3 +61,63 @@ def test_postgres_from_empty_to_head() -> None:
     finally:
         db.dispose()
         pg.drop()
+
+
+def _at_0007_with(db: Database, names: list[str]) -> None:
+    """A database at revision 0007 with these merchants (as the bot before name keys made it)."""
+    from sqlalchemy import text
+
+    db.upgrade("0007")
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO workspaces (team_id, name, last_order_number, created_at) "
+                "VALUES ('T0OLD', 'Old', 0, '2026-01-01 00:00:00')"
+            )  # fmt: skip
+        )
+        for name in names:
+            conn.execute(
+                text(
+                    "INSERT INTO parties (workspace_id, kind, name, created_at) "
+                    "VALUES (1, 'merchant', :name, '2026-01-01 00:00:00')"
+                ),  # fmt: skip
+                {"name": name},
+            )
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_db(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A database with nothing in it yet, on SQLite and PostgreSQL."""
+    if request.param == "sqlite":
+        db = Database(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+        yield db
+        db.dispose()
+        return
+    require_postgres()
+    pg = PostgresDatabase()
+    db = Database(pg.url)
+    yield db
+    db.dispose()
+    pg.drop()
+
+
+def test_names_already_there_get_their_keys(empty_db: Database) -> None:
+    """Upgrading gives every existing name its key, so `łódź bar` finds `Łódź Bar`."""
+    from orders_core.lifecycle import Party
+    from orders_core.onboarding import find_party
+
+    _at_0007_with(empty_db, ["Łódź Bar", "Đà Nẵng Café", "Acme"])
+    empty_db.upgrade()
+    with empty_db.read() as s:
+        assert find_party(s, 1, "łódź BAR", Party.MERCHANT).name == "Łódź Bar"
+        assert find_party(s, 1, "ĐÀ NẴNG CAFÉ").name == "Đà Nẵng Café"
+    assert_no_drift(empty_db)
+
+
+def test_names_that_became_one_stop_the_upgrade_naming_them(empty_db: Database) -> None:
+    """Two names that differ only in case (possible before, on SQLite): the upgrade says which
+    to rename, and the database stays as it was."""
+    _at_0007_with(empty_db, ["Łódź Bar", "łódź bar"])
+    with pytest.raises(RuntimeError, match="'Łódź Bar' / 'łódź bar'"):
+        empty_db.upgrade()
+    assert empty_db.current_revision() == "0007"

@@ -100,7 +100,7 @@ def test_what_is_due(world: World) -> None:
     )
     monday = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
     calendar = policy(world, time_zone="UTC")
-    working = policy(world, time_zone="UTC", working_days_only=True)
+    working = policy(world, time_zone="UTC", working_days_only=True, channel_id="C0ACMEOPS")
     with world.db.read() as s:
         assert [o.code for o in due_orders(s, calendar, monday)] == [old, weekend]
         assert [o.code for o in due_orders(s, working, monday)] == [old]
