@@ -73,14 +73,14 @@ def _at_0007_with(db: Database, names: list[str]) -> None:
             text(
                 "INSERT INTO workspaces (team_id, name, last_order_number, created_at) "
                 "VALUES ('T0OLD', 'Old', 0, '2026-01-01 00:00:00')"
-            )  # fmt: skip
+            )
         )
         for name in names:
             conn.execute(
                 text(
                     "INSERT INTO parties (workspace_id, kind, name, created_at) "
                     "VALUES (1, 'merchant', :name, '2026-01-01 00:00:00')"
-                ),  # fmt: skip
+                ),
                 {"name": name},
             )
 
