@@ -9,6 +9,8 @@ from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot import notify
 from bot.blocks.format import SLACK_FORMAT
@@ -28,11 +30,13 @@ from bot.blocks.orders import (
 from bot.deliveries import post_response_url
 from bot.deps import Deps
 from bot.listeners import after_ack
+from bot.listeners.metadata import seal
 from bot.listeners.replies import tell
 from bot.screens import detail_modal, list_modal, list_screen
 from orders_core import errors
 from orders_core.lifecycle import Action
-from orders_core.orders import act, check_action, resolve_caller
+from orders_core.models import PostedMessage
+from orders_core.orders import Caller, act, check_action, resolve_caller
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +57,24 @@ def who(body: dict[str, Any]) -> tuple[str, str]:
     user = body.get("user") or {}
     team = (body.get("team") or {}).get("id") or user.get("team_id") or ""
     return team, user.get("id") or ""
+
+
+def trusted_origin(session: Session, origin: notify.Origin, caller: Caller) -> notify.Origin:
+    """`origin`, unless it names a message we posted for another workspace or another party
+    (a forged container): that message is not the caller's to have redrawn."""
+    if origin.kind != "channel" or not origin.channel_id or not origin.ts:
+        return origin
+    posted = session.execute(
+        select(PostedMessage.workspace_id, PostedMessage.viewer_party_id).where(
+            PostedMessage.channel_id == origin.channel_id, PostedMessage.ts == origin.ts
+        )
+    ).first()
+    if posted is None or (
+        posted.workspace_id == caller.workspace_id
+        and posted.viewer_party_id in (None, caller.party_id)
+    ):
+        return origin
+    return notify.Origin("none", origin.team_id, origin.user_id)
 
 
 def register(app: App, deps: Deps) -> None:
@@ -168,6 +190,8 @@ def take_action(
                 idempotency_key=idempotency_key(team, user, value, action),
                 now=now,
             )
+            if outcome.replayed:  # only then is the clicked message redrawn on its own
+                origin = trusted_origin(s, origin, caller)
             notify.after_action(s, outcome, caller, origin, now=now)
             claimed = deps.claim_queued(s)
     except errors.OrdersError as exc:
@@ -198,7 +222,11 @@ def refuse(
             with deps.db.transaction() as s:
                 caller = resolve_caller(s, origin.team_id, origin.user_id)
                 notify.redraw_origin(
-                    s, origin, now=deps.clock.now(), workspace_id=caller.workspace_id, number=number
+                    s,
+                    trusted_origin(s, origin, caller),
+                    now=deps.clock.now(),
+                    workspace_id=caller.workspace_id,
+                    number=number,
                 )
         except errors.OrdersError:
             pass
@@ -218,19 +246,15 @@ def ask_for_reason(
     team, user = who(body)
     try:
         with deps.db.read() as s:
-            order, _ = check_action(
-                s,
-                resolve_caller(s, team, user),
-                value.number,
-                action,
-                expected_version=value.version,
-            )
+            caller = resolve_caller(s, team, user)
+            order, _ = check_action(s, caller, value.number, action, expected_version=value.version)
+            # Sealed in the modal (the submission redraws it): checked before it is sealed.
+            origin = trusted_origin(s, origin, caller)
     except errors.OrdersError as exc:
         refuse(deps, body, client, exc, origin, value.number)
         return
-    metadata = json.dumps(
-        {"n": value.number, "v": value.version, "a": action.value, "o": origin.to_json()},
-        separators=(",", ":"),
+    metadata = seal(
+        client, {"n": value.number, "v": value.version, "a": action.value, "o": origin.to_json()}
     )
     modal = render_reason_modal(order, action, metadata)
     if origin.kind == "modal":

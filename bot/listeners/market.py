@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -28,11 +27,12 @@ from bot.deps import Deps
 from bot.listeners import after_ack
 from bot.listeners.actions import who
 from bot.listeners.commands import subcommand
+from bot.listeners.metadata import seal_view, unseal
 from bot.listeners.replies import refuse
 from orders_core import errors
 from orders_core.catalog import ServiceView, get_service, online_services
 from orders_core.lifecycle import Party
-from orders_core.orders import Caller, OrderDraft, place_order, resolve_caller
+from orders_core.orders import PUBLISHED, Caller, OrderDraft, place_order, resolve_caller
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def new_order(deps: Deps, command: dict[str, Any], rest: str, client: WebClient)
             )
         chosen = chosen_or_none
     form = render_order_form(offered, chosen, {"c": command.get("channel_id")})
-    client.views_open(trigger_id=command["trigger_id"], view=form)
+    client.views_open(trigger_id=command["trigger_id"], view=seal_view(client, form))
     return None
 
 
@@ -109,6 +109,8 @@ def register(app: App, deps: Deps) -> None:
                 chosen = next((x for x in offered if x.id == service_id), None)
                 if chosen is None:
                     gone = get_service(s, caller.workspace_id, service_id)
+                    if gone.status not in PUBLISHED:  # never shown to merchants: not even its name
+                        raise errors.ServiceNotFound(f"#{service_id}")
                     raise errors.ServiceNotOrderable(gone.name, gone.status)
         except (errors.OrdersError, ValueError) as exc:
             refuse(client, body, exc)
@@ -116,9 +118,8 @@ def register(app: App, deps: Deps) -> None:
         channel = (body.get("container") or {}).get("channel_id") or (
             body.get("channel") or {}
         ).get("id")
-        client.views_open(
-            trigger_id=body["trigger_id"], view=render_order_form(offered, chosen, {"c": channel})
-        )
+        form = render_order_form(offered, chosen, {"c": channel})
+        client.views_open(trigger_id=body["trigger_id"], view=seal_view(client, form))
 
     @after_ack(app.action(FORM_SERVICE))
     def service_changed(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
@@ -130,15 +131,19 @@ def register(app: App, deps: Deps) -> None:
                 offered = online_services(s, caller.workspace_id)
         except errors.OrdersError:
             return
-        selected = int((action.get("selected_option") or {}).get("value") or 0)
+        try:
+            selected = int((action.get("selected_option") or {}).get("value") or 0)
+        except ValueError:
+            selected = 0  # not one of the options drawn: the first service, as on opening
         chosen = next((x for x in offered if x.id == selected), offered[0] if offered else None)
         if chosen is None:
             return
-        form = render_order_form(offered, chosen, json.loads(view.get("private_metadata") or "{}"))
+        meta = unseal(client, view.get("private_metadata")) or {}
+        form = seal_view(client, render_order_form(offered, chosen, meta))
         client.views_update(view_id=view["id"], hash=view.get("hash"), view=form)
 
     @app.view(FORM_CALLBACK)
-    def place(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+    def place(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
         team, user = who(body)
         values = (view.get("state") or {}).get("values") or {}
         service_value = ((values.get(FORM_SERVICE) or {}).get(FORM_SERVICE) or {}).get(
@@ -157,7 +162,8 @@ def register(app: App, deps: Deps) -> None:
             else []
         )
         text = {f: (((values.get(f) or {}).get(f) or {}).get("value") or "") for f in FORM_FIELDS}
-        meta = json.loads(view.get("private_metadata") or "{}")
+        # Only where to confirm the order: without a seal, no confirmation in a channel.
+        meta = unseal(client, view.get("private_metadata")) or {}
         draft = OrderDraft(
             service_id=service_id,
             mini_program=text["mini_program"],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import replace
 from datetime import timedelta
@@ -31,8 +30,9 @@ from bot.blocks.reminders import (
 from bot.deliveries import post_response_url
 from bot.deps import Deps
 from bot.listeners import after_ack
-from bot.listeners.actions import who
+from bot.listeners.actions import trusted_origin, who
 from bot.listeners.commands import subcommand
+from bot.listeners.metadata import seal_view, unseal
 from bot.listeners.replies import refuse, tell
 from bot.reminders import Reminders
 from orders_core import errors
@@ -67,7 +67,7 @@ def remind(deps: Deps, command: dict[str, Any], rest: str, client: WebClient) ->
     with deps.db.read() as s:
         caller = resolve_caller(s, command["team_id"], command["user_id"])
         view = remind_list(s, caller, command["channel_id"])
-    client.views_open(trigger_id=command["trigger_id"], view=view)
+    client.views_open(trigger_id=command["trigger_id"], view=seal_view(client, view))
     return None
 
 
@@ -151,26 +151,35 @@ def register(app: App, deps: Deps) -> None:
     ) -> None:
         with deps.db.read() as s:
             view = remind_list(s, caller, channel, notice)
-        client.views_update(view_id=(body.get("view") or {}).get("id"), view=view)
-
-    def channel_of(body: dict[str, Any]) -> str:
-        return str(
-            json.loads((body.get("view") or {}).get("private_metadata") or "{}").get("c") or ""
+        client.views_update(
+            view_id=(body.get("view") or {}).get("id"), view=seal_view(client, view)
         )
+
+    def channel_of(client: WebClient, body: dict[str, Any]) -> str:
+        """The channel the reminders list is about (sealed in it: the list shows every party's
+        reminders of that channel, so a forged channel could show another party's)."""
+        meta = unseal(client, (body.get("view") or {}).get("private_metadata"))
+        if meta is None or not meta.get("c"):
+            raise errors.NotFound(
+                "This list of reminders is out of date: type `/orders remind` in the channel again."
+            )
+        return str(meta["c"])
 
     @after_ack(app.action(REMIND_ADD), opens_modal=True)
     @after_ack(app.action(REMIND_EDIT), opens_modal=True)
     def open_form(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
-        channel = channel_of(body)
         try:
+            channel = channel_of(client, body)
             with deps.db.read() as s:
                 caller = caller_of(s, body)
                 policy = None
                 if action["action_id"] == REMIND_EDIT:
                     policy = get_policy(s, int(action["value"]))
-                    if policy.party_id != caller.party_id:
+                    if policy.party_id != caller.party_id or policy.deleted:
                         raise errors.NotFound(
                             "That reminder belongs to another party; only its members can change it."
+                            if policy.party_id != caller.party_id
+                            else "That reminder was deleted."
                         )
                 form = render_remind_form(
                     channel_id=channel,
@@ -182,12 +191,19 @@ def register(app: App, deps: Deps) -> None:
         except (errors.OrdersError, ValueError) as exc:
             refuse(client, body, exc)
             return
-        client.views_push(trigger_id=body["trigger_id"], view=form)
+        client.views_push(trigger_id=body["trigger_id"], view=seal_view(client, form))
 
     @app.view(REMIND_FORM_CALLBACK)
     def save(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
-        meta = json.loads(view.get("private_metadata") or "{}")
-        channel = str(meta.get("c") or "")
+        # The channel, the policy and the list to redraw: sealed when the form was opened.
+        meta = unseal(client, view.get("private_metadata"))
+        if meta is None or not meta.get("c"):
+            ack(
+                response_action="errors",
+                errors={"times": "This form is out of date: close it and open it again."},
+            )
+            return
+        channel = str(meta["c"])
         now = deps.clock.now()
         try:
             with deps.db.transaction() as s:
@@ -213,7 +229,7 @@ def register(app: App, deps: Deps) -> None:
                 root = remind_list(
                     s, caller, channel, f":white_check_mark: Saved: {escape(policy.describe())}."
                 )
-            client.views_update(view_id=meta["root"], view=root)
+            client.views_update(view_id=meta["root"], view=seal_view(client, root))
 
     @after_ack(app.action(REMIND_TEST))
     def test_now(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
@@ -223,6 +239,8 @@ def register(app: App, deps: Deps) -> None:
                 policy = get_policy(s, int(action["value"]))
             if policy.party_id != caller.party_id:
                 raise errors.NotFound("That reminder belongs to another party.")
+            if policy.deleted:
+                raise errors.NotFound("That reminder was deleted.")
         except (errors.OrdersError, ValueError) as exc:
             tell(client, body, render_error(escape(str(exc))))  # may quote the button's value
             return
@@ -241,6 +259,7 @@ def register(app: App, deps: Deps) -> None:
     def change(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
         now = deps.clock.now()
         try:
+            channel = channel_of(client, body)  # checked before anything changes
             with deps.db.transaction() as s:
                 caller = caller_of(s, body)
                 policy_id = int(action["value"])
@@ -252,13 +271,15 @@ def register(app: App, deps: Deps) -> None:
                     row = s.get(ReminderPolicy, policy_id)
                     if row is None or current.party_id != caller.party_id:
                         raise errors.NotFound("That reminder belongs to another party.")
+                    if current.deleted:
+                        raise errors.NotFound("That reminder was deleted.")
                     row.enabled = not row.enabled
                     row.updated_at = now
                     notice = f"Reminder #{policy_id} is {'on' if row.enabled else 'off'}."
         except (errors.OrdersError, ValueError) as exc:
             refuse(client, body, exc)
             return
-        redraw_list(client, body, caller, channel_of(body), notice)
+        redraw_list(client, body, caller, channel, notice)
 
     @after_ack(app.action(SNOOZE_ACTION))
     def snooze_order(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
@@ -273,7 +294,7 @@ def register(app: App, deps: Deps) -> None:
                 caller = caller_of(s, body)
                 until = snooze_until(choice, now, ZoneInfo(default_zone(s, caller)))
                 snooze(s, caller, int(number), until, now=now, label=SNOOZES[choice])
-                origin = notify.origin_of(body)
+                origin = trusted_origin(s, notify.origin_of(body), caller)
                 notify.redraw_origin(
                     s, origin, now=now, workspace_id=caller.workspace_id, number=int(number)
                 )
@@ -298,10 +319,17 @@ def register(app: App, deps: Deps) -> None:
                 if run is None:
                     raise errors.NotFound("That reminder is gone.")
                 policy = get_policy(s, run.policy_id)
-                if policy.workspace_id != caller.workspace_id:
+                # A digest lists what waits on its party: another party's (even in this
+                # workspace) is none of the caller's business.
+                if policy.party_id != caller.party_id:
                     raise errors.NotFound("That reminder is gone.")
                 orders = sorted(
-                    get_orders_by_id(s, run.order_ids), key=lambda o: (o.status_changed_at, o.id)
+                    (
+                        o
+                        for o in get_orders_by_id(s, run.order_ids)
+                        if caller.party_id in (o.merchant_id, o.provider_id)
+                    ),
+                    key=lambda o: (o.status_changed_at, o.id),
                 )
                 snoozed = active_snoozes(s, policy.party_id, [o.id for o in orders], now)
                 blocks: list[dict[str, Any]] = []

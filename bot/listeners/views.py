@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
 from slack_bolt import Ack, App
+from slack_sdk import WebClient
 
 from bot import notify
 from bot.blocks.format import SLACK_FORMAT
 from bot.blocks.orders import FILES_BLOCK, ORDER_ACTION_CALLBACK, REASON_BLOCK
 from bot.deps import Deps
 from bot.listeners.actions import who
+from bot.listeners.metadata import unseal
 from orders_core import errors
 from orders_core.lifecycle import Action
 from orders_core.orders import AttachedFile, act, resolve_caller
@@ -40,10 +41,16 @@ def register(app: App, deps: Deps) -> None:
     """Listen to reason modals."""
 
     @app.view(ORDER_ACTION_CALLBACK)
-    def submit_reason(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+    def submit_reason(
+        ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
+    ) -> None:
         team, user = who(body)
         try:
-            meta = json.loads(view.get("private_metadata") or "{}")
+            # Unsealed or changed metadata is refused: it is where the order's messages are
+            # redrawn after the action (the order itself is checked against the caller below).
+            meta = unseal(client, view.get("private_metadata"))
+            if meta is None:
+                raise ValueError("metadata not ours")
             number, version, action = int(meta["n"]), int(meta["v"]), Action(meta["a"])
             origin_data = meta.get("o") or {}
         except (ValueError, KeyError, TypeError):
