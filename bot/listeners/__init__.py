@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -90,26 +89,33 @@ class LaneRunner(LazyListenerRunner):
             self.pool.submit(runnable)
 
 
-# NUL or a surrogate as Slack sends them: a JSON escape (`\u0000`, `\ud800`; `%5Cu...` inside a
-# form-encoded payload) or a form field's `%00`. Most payloads have none, and then the ack
-# spends one regular expression on them rather than a walk through every string.
-_MAY_BE_UNSTORABLE = re.compile(r"(?:\\|%5[cC])u(?:0000|[dD][89a-fA-F])|%00|\x00")
-
-
 def drop_unstorable_text(req: BoltRequest, next: Callable[[], BoltResponse]) -> BoltResponse:
     """Middleware: remove NUL and lone surrogates (`orders_core.text.clean`) from every string
     of the payload before any listener reads it, so no text field, id or value can carry one
     to the database (PostgreSQL and SQLite both fail on them: an HTTP 500 inside a modal)."""
-    raw = req.raw_body or ""
-    if (not raw and req.body) or _MAY_BE_UNSTORABLE.search(raw):
-        cleaned = _clean_strings(req.body)
-        if cleaned != req.body:
-            req.body = cleaned
-            if raw:
-                # A lazy listener's copy of the request parses the raw body again (bot/http.py,
-                # bot/handoff.py): it must read the cleaned one too.
-                req.raw_body = _encode_like(raw, req.content_type, cleaned)
+    if _holds_unstorable(req.body):
+        req.body = _clean_strings(req.body)
+        if req.raw_body:
+            # A lazy listener's copy of the request parses the raw body again (bot/http.py,
+            # bot/handoff.py): it must read the cleaned one too.
+            req.raw_body = _encode_like(req.raw_body, req.content_type, req.body)
     return next()
+
+
+def _holds_unstorable(value: Any) -> bool:
+    """Whether a string in `value` holds NUL or a surrogate, `blocks` aside: those are copies of
+    the bot's own message or modal, which no listener reads, and most of a click's payload (a
+    digest's: some 20 kB), so the ack spends some 20 µs here instead of 200 on every click."""
+    if isinstance(value, str):
+        return clean(value) != value
+    if isinstance(value, dict):
+        return any(
+            _holds_unstorable(k) or (k != "blocks" and _holds_unstorable(v))
+            for k, v in value.items()
+        )
+    if isinstance(value, list):
+        return any(_holds_unstorable(v) for v in value)
+    return False
 
 
 def _clean_strings(value: Any) -> Any:
