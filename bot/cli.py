@@ -113,6 +113,20 @@ def _main(
     """
 
 
+_acting: list[str] = []
+"""The member given with --as in this command, for the commands a message suggests."""
+
+
+def refusal(exc: errors.OrdersError) -> str:
+    """A domain error as the command line shows it: its suggestions are command lines."""
+    user = _acting[-1] if _acting else "USER_ID"
+    return exc.render(
+        dataclasses.replace(
+            errors.PLAIN, command=lambda name, arg: errors.cli_command(name, arg, user)
+        )
+    )
+
+
 def _id_option(kind: SlackId, flag: str) -> Callable[[str | None], str | None]:
     """A typer callback refusing an id that does not have the shape of a Slack `kind` id."""
 
@@ -120,9 +134,12 @@ def _id_option(kind: SlackId, flag: str) -> Callable[[str | None], str | None]:
         if value is None:
             return None
         try:
-            return check_slack_id(kind, value, flag)
+            checked = check_slack_id(kind, value, flag)
         except errors.InvalidInput as exc:
             fail(f"{flag}: {exc.fields[flag]}")
+        if kind is SlackId.USER:
+            _acting[:] = [checked]
+        return checked
 
     return check
 
@@ -209,7 +226,7 @@ def unit_of_work(write: bool = True) -> Iterator[Session]:
         with db.transaction() if write else db.read() as session:
             yield session
     except errors.OrdersError as exc:
-        fail(str(exc))
+        fail(refusal(exc))
     except IntegrityError:
         # Another command wrote the same thing between our check and our write.
         fail("that conflicts with something just written by another command: run it again.")
@@ -1220,7 +1237,7 @@ def remind_now(
         outcomes = runtime.reminders.run_due(policy_id=policy)
         runtime.worker.drain(60)
     except errors.OrdersError as exc:
-        fail(str(exc))
+        fail(refusal(exc))
     finally:
         runtime.stop()
 

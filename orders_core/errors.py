@@ -29,6 +29,19 @@ def plain_time(at: datetime) -> str:
     return at.strftime("on %Y-%m-%d at %H:%M UTC")
 
 
+CLI_COMMANDS = {
+    "search": "orders-bot orders search {arg} --as {user}",
+    "list": "orders-bot orders list --as {user}",
+    "services": "orders-bot service list --status Online",
+}
+"""What the command line offers for each `/orders` subcommand a message may suggest."""
+
+
+def cli_command(name: str, arg: str = "", user: str = "USER_ID") -> str:
+    """`/orders search 12` as the command line spells it, for the member acting (`--as`)."""
+    return "`" + CLI_COMMANDS[name].format(arg=arg, user=user).replace("  ", " ") + "`"
+
+
 @dataclass(frozen=True)
 class Formatter:
     """How an adapter shows people, times, commands and user text inside error messages."""
@@ -38,6 +51,9 @@ class Formatter:
     code: Callable[[str], str] = lambda text: f"`{text}`"
     text: Callable[[str], str] = plain_text
     """What a user typed or a payload carried, made safe for the adapter (Slack escapes it)."""
+    command: Callable[[str, str], str] = cli_command
+    """One of the adapter's own commands by name (`search`, `list`, `services`) and argument:
+    Slack suggests `/orders search 12`, the command line `orders-bot orders search 12 --as …`."""
 
 
 PLAIN = Formatter()
@@ -131,7 +147,7 @@ class OrderNotFound(OrdersError):
         """The message."""
         return (
             f"There is no order {fmt.text(self.text)} among your orders. "
-            f"Try {fmt.code('/orders search ' + self.text)} or {fmt.code('/orders list')}."
+            f"Try {fmt.command('search', self.text)} or {fmt.command('list', '')}."
         )
 
 
@@ -221,7 +237,7 @@ class ServiceNotFound(OrdersError):
         """The message."""
         return (
             f"There is no service {fmt.text(repr(self.name))} in the Service Market. "
-            f"See {fmt.code('/orders services')} for what can be ordered."
+            f"See {fmt.command('services', '')} for what can be ordered."
         )
 
 
@@ -237,7 +253,7 @@ class ServiceNotOrderable(OrdersError):
         """The message."""
         return (
             f"{fmt.text(self.name)} is {self.status.label}: only Online services can be ordered. "
-            f"See {fmt.code('/orders services')} for what can be ordered."
+            f"See {fmt.command('services', '')} for what can be ordered."
         )
 
 

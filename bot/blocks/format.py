@@ -110,7 +110,16 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def slash_command(name: str, arg: str = "") -> str:
+    """One of `/orders`'s subcommands as a person types it: `/orders search 12`."""
+    return f"`{escape(f'/orders {name} {arg}'.strip())}`"
+
+
 SLACK_FORMAT = Formatter(
-    user=mention, time=when, code=lambda text: f"`{escape(text)}`", text=escape
+    user=mention,
+    time=when,
+    code=lambda text: f"`{escape(text)}`",
+    text=escape,
+    command=slash_command,
 )
 """How domain error messages read in Slack."""

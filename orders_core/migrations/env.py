@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 from sqlalchemy import create_engine
 
@@ -23,13 +25,12 @@ def run_migrations_online() -> None:
     )
     with engine.connect() as connection:
         sqlite = connection.dialect.name == "sqlite"
+        raw: Any = connection.connection.driver_connection
         if sqlite:
             # SQLite alters a table by copying it and dropping the old one, which its foreign
             # key checks refuse while other tables point at it: off for the migration (a pragma
             # that only applies outside a transaction, so on the driver's connection, which is
             # in autocommit), checked and back on after it.
-            raw = connection.connection.driver_connection
-            assert raw is not None
             raw.execute("PRAGMA foreign_keys=OFF")
         try:
             context.configure(

@@ -280,3 +280,14 @@ def test_every_command_and_option_says_what_it_does() -> None:
         shown = runner.invoke(app, [*path, "-h"])
         assert shown.exit_code == 0, shown.output
         assert "<bool>" not in shown.stdout and "--json <" not in shown.stdout, shown.stdout
+
+
+def test_the_command_line_suggests_command_lines(cli) -> None:  # type: ignore[no-untyped-def]
+    """An order not found from the CLI points to the CLI's own commands, for the same member."""
+    cli("seed", "--demo")
+    code, out, err = cli("orders", "show", "SO-000999", "--as", "U0BEN")
+    said = " ".join(err.split())
+    assert code == 1
+    assert "Try `orders-bot orders search SO-000999 --as U0BEN`" in said
+    assert "`orders-bot orders list --as U0BEN`" in said
+    assert "/orders" not in said
