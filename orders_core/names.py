@@ -9,12 +9,15 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from orders_core.text import trim
+
 _SPACES = re.compile(r"\s+")
 
 
 def clean_name(name: str) -> str:
-    """A name as stored and shown: NFC-normalised, its runs of spaces made one, trimmed."""
-    return _SPACES.sub(" ", unicodedata.normalize("NFC", name)).strip()
+    """A name as stored and shown: NFC-normalised, its runs of spaces made one, trimmed of
+    invisible characters (`text.trim`: one made only of them is blank, "")."""
+    return _SPACES.sub(" ", unicodedata.normalize("NFC", trim(name))).strip()
 
 
 def name_key(name: str) -> str:

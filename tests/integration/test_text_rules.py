@@ -6,12 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from typer.testing import CliRunner
 
 from bot.cli import app
 from orders_core import errors
+from orders_core.catalog import add_service
 from orders_core.db import Database
-from orders_core.lifecycle import Action, OrderStatus
+from orders_core.lifecycle import Action, OrderStatus, Party
+from orders_core.models import Workspace
+from orders_core.onboarding import add_party
 from orders_core.orders import get_order
 from tests.support.world import TEAM, World
 
@@ -95,3 +99,16 @@ def test_the_cli_refuses_an_invisible_cancel_reason(
     assert "A reason is required to cancel an order in development" in result.output
     with world.db.read() as s:
         assert get_order(s, world.caller("U0PIA").ref, number).status is OrderStatus.IN_DEVELOPMENT
+
+
+def test_party_and_service_names_of_invisible_characters_are_blank(world: World) -> None:
+    """Onboarding (the CLI, fixtures): a name of zero-width characters is no name; a name is
+    stored without NUL, lone surrogates and invisible ends."""
+    with world.db.transaction() as s:
+        workspace = s.scalars(select(Workspace).where(Workspace.team_id == TEAM)).one()
+        with pytest.raises(errors.InvalidInput, match="needs a name"):
+            add_party(s, workspace, Party.MERCHANT, ZERO_WIDTH)
+        with pytest.raises(errors.InvalidInput, match="needs a name"):
+            add_service(s, workspace, provider_name="Blue Pixel Studio", name="\u2060\u3164")
+        party = add_party(s, workspace, Party.MERCHANT, "\u200bCafé\x00 Lumière\udcff\ufeff")
+        assert party.name == "Café Lumière"
