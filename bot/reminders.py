@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot import outbox
-from bot.blocks.format import escape, mention
+from bot.blocks.format import escape, mention, when
 from bot.clock import Clock
 from bot.deps import Deps
 from orders_core import errors
@@ -214,10 +214,11 @@ class Reminders:
             if not claim_escalation(session, order.id, policy.party_id, day, now):
                 continue
             count += 1
-            waited = order_age(policy, order, now)
+            # It stays in the DM: it says since when, which stays true (not "3 days", which
+            # would not be tomorrow).
             notice = (
-                f":alarm_clock: *{order.code}* has waited {waited.days} days on *{escape(policy.party_name)}*"
-                f" ({order.status.label}). Can you act on it?"
+                f":alarm_clock: *{order.code}* has been waiting on *{escape(policy.party_name)}*"
+                f" ({order.status.label}) since {when(order.status_changed_at)}. Can you act on it?"
             )
             for user in members:
                 outbox.enqueue(

@@ -186,7 +186,10 @@ def test_an_order_waiting_past_the_threshold_is_sent_to_each_member_once_a_day(
     pass_slot(bot, MONDAY_0900 + timedelta(minutes=31))
     for user in ("U0ANA", "U0BEN"):
         [dm] = bot.channel(bot.slack.dm_channel(user))
-        assert number in json.dumps(dm) and "has waited 4 days" in json.dumps(dm)
+        since = int((MONDAY_0900 - timedelta(days=4)).timestamp())
+        text = json.dumps(dm)
+        assert number in text and "has been waiting on *Acme Coffee*" in text
+        assert f"since <!date^{since}^" in text  # says when: still true tomorrow
         assert ("order:confirm", "Confirm") in buttons(dm)
     pass_slot(bot, MONDAY_0900 + timedelta(hours=6, minutes=1))
     assert len(bot.channel(bot.slack.dm_channel("U0ANA"))) == 1
