@@ -17,8 +17,9 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,7 +36,11 @@ from orders_core.models import OutboxItem
 log = logging.getLogger(__name__)
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
-LEASE = timedelta(seconds=60)
+LEASE = timedelta(seconds=10)
+"""How long a claim keeps other workers off an item. The claiming process renews it every
+RENEW_EVERY seconds while the item is in its hands, however long Slack takes; the lease of a
+process that died lapses, and another worker takes the item over, within LEASE."""
+RENEW_EVERY = LEASE.total_seconds() / 4
 MAX_ATTEMPTS = 40
 MAX_BACKOFF = 300.0
 
@@ -90,11 +95,15 @@ class Claimed:
     created_at: datetime | None = None
     completed: bool = False
     """Marked done by its delivery, in the transaction that recorded what it posted."""
+    taken_over: bool = False
+    """Claimed from a worker whose lease lapsed (its process died, maybe mid-delivery)."""
 
     @property
     def may_have_landed(self) -> bool:
-        """An earlier try ended without a clear answer (a timeout, a dropped connection)."""
-        return self.attempts > 0 and not (self.last_error or "").startswith(CLEAR_FAILURES)
+        """An earlier try ended without a clear answer (a timeout, a dropped connection), or
+        its worker died with it in hand."""
+        unclear = self.attempts > 0 and not (self.last_error or "").startswith(CLEAR_FAILURES)
+        return unclear or self.taken_over
 
 
 Deliver = Callable[[Claimed], None]
@@ -206,6 +215,15 @@ _LEASE = (
     .where(OutboxItem.id.in_(bindparam("ids", expanding=True)))
     .values(locked_by=bindparam("worker"), locked_until=bindparam("until"))
 )
+_RENEW = (
+    update(OutboxItem)
+    .where(
+        OutboxItem.id.in_(bindparam("ids", expanding=True)),
+        OutboxItem.locked_by == bindparam("worker"),
+        OutboxItem.status == PENDING,
+    )
+    .values(locked_until=bindparam("until"))
+)
 
 
 def _lane_head() -> Any:
@@ -234,6 +252,7 @@ def _claim_query(only: bool, skip_locked: bool, limit: int) -> Any:
             OutboxItem.attempts,
             OutboxItem.last_error,
             OutboxItem.created_at,
+            OutboxItem.locked_until,
         )
         .where(
             OutboxItem.status == PENDING,
@@ -283,6 +302,9 @@ def _lease(
                 upto,
                 row.last_error,
                 row.created_at,
+                # Completing, rescheduling and releasing an item all clear its lease: one still
+                # set was left by a worker that stopped without doing any of them.
+                taken_over=row.locked_until is not None,
             )
         )
     if claimed:
@@ -367,6 +389,12 @@ class Outbox:
                     done_at=self.clock.now(),
                 )
             )
+
+    def renew(self, worker: str, ids: list[int]) -> None:
+        """Extend `worker`'s lease of these items (those still pending and still its own)."""
+        until = self.clock.now() + LEASE
+        with self.db.transaction() as s:
+            s.connection().execute(_RENEW, {"ids": ids, "worker": worker, "until": until})
 
     def release(self, item: Claimed) -> None:
         """Give an unstarted item back (shutting down)."""
@@ -468,6 +496,7 @@ class OutboxWorker:
         idle_seconds: float = 1.0,
         batch: int = 20,
         threads: int = 4,
+        renew_every: float = RENEW_EVERY,
     ) -> None:
         self.outbox = outbox
         self.deliver = deliver
@@ -482,6 +511,10 @@ class OutboxWorker:
         self.delivering = threading.Lock()
         self.remote_wake: Callable[[], None] | None = None
         """Set where another process delivers this one's commits (LISTENER_PROCESSES)."""
+        self.renew_every = renew_every
+        self._in_hand: set[int] = set()
+        self._renewing: threading.Thread | None = None
+        self._hands = threading.Lock()
 
     def wake(self) -> None:
         """Something was committed: look now instead of at the next poll."""
@@ -521,19 +554,55 @@ class OutboxWorker:
         """Claim and deliver one batch; how many items were handled."""
         with self.delivering:  # one batch at a time per process: drain() waits for the thread's
             items = self.outbox.claim(self.name, self.batch)
-            if self._stop.is_set():
-                # Shutting down: leave all but one for another worker (their lease will lapse).
-                for item in items[1:]:
-                    self.outbox.release(item)
-                items = items[:1]
-            if len(items) > 1 and self.threads > 1:
-                # A batch holds the head of each of its lanes, one item per lane, so they may go
-                # in parallel: one slow answer from Slack does not hold up the other lanes.
-                done = list(self._threads().map(self._deliver_unless_stopping, items))
-            else:
-                done = [self._deliver_one(item) for item in items]
-            self._complete([item for item, ok in zip(items, done, strict=True) if ok])
+            with self._holding(items):
+                if self._stop.is_set():
+                    # Shutting down: leave all but one for another worker.
+                    for item in items[1:]:
+                        self.outbox.release(item)
+                    items = items[:1]
+                if len(items) > 1 and self.threads > 1:
+                    # A batch holds the head of each of its lanes, one item per lane, so they
+                    # may go in parallel: one slow answer from Slack does not hold up the others.
+                    done = list(self._threads().map(self._deliver_unless_stopping, items))
+                else:
+                    done = [self._deliver_one(item) for item in items]
+                self._complete([item for item, ok in zip(items, done, strict=True) if ok])
             return len(items)
+
+    @contextmanager
+    def _holding(self, items: list[Claimed]) -> Iterator[None]:
+        """Keep the leases of `items` renewed while the block runs."""
+        if not items:
+            yield
+            return
+        ids = {item.id for item in items}
+        with self._hands:
+            self._in_hand |= ids
+            if self._renewing is None:
+                self._renewing = threading.Thread(
+                    target=self._renew_leases, name="outbox-leases", daemon=True
+                )
+                self._renewing.start()
+        try:
+            yield
+        finally:
+            with self._hands:
+                self._in_hand -= ids
+
+    def _renew_leases(self) -> None:
+        """Renew the leases of the items in hand every `renew_every` seconds; end once none is
+        (the next claim starts another)."""
+        while True:
+            time.sleep(self.renew_every)
+            with self._hands:
+                ids = sorted(self._in_hand)
+                if not ids:
+                    self._renewing = None
+                    return
+            try:
+                self.outbox.renew(self.name, ids)
+            except Exception:  # the database may be briefly unreachable: try again next round
+                log.warning("outbox: renewing %d leases failed", len(ids), exc_info=True)
 
     def _complete(self, items: list[Claimed]) -> None:
         """Mark delivered items done, all in one transaction."""
@@ -587,8 +656,9 @@ class OutboxWorker:
 
     def deliver_claimed(self, items: list[Claimed]) -> int:
         """Deliver items this thread claimed (after their transaction committed)."""
-        done = [self._deliver_one(item) for item in items]
-        self._complete([item for item, ok in zip(items, done, strict=True) if ok])
+        with self._holding(items):
+            done = [self._deliver_one(item) for item in items]
+            self._complete([item for item, ok in zip(items, done, strict=True) if ok])
         return len(items)
 
     def drain(self, timeout: float = 10.0) -> bool:
