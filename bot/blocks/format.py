@@ -123,3 +123,11 @@ SLACK_FORMAT = Formatter(
     command=slash_command,
 )
 """How domain error messages read in Slack."""
+
+
+FIELD_ERROR_FORMAT = Formatter(
+    code=lambda text: f"“{text}”",
+    command=lambda name, arg: f"“{f'/orders {name} {arg}'.strip()}”",
+)
+"""How domain error messages read under a modal's field (`response_action: errors`), which Slack
+shows as plain text: nothing escaped (an `&` would read `&amp;`), no mrkdwn."""

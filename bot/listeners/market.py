@@ -9,7 +9,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot import notify, outbox
-from bot.blocks.format import SLACK_FORMAT, escape
+from bot.blocks.format import FIELD_ERROR_FORMAT, escape
 from bot.blocks.market import (
     FORM_APPS,
     FORM_CALLBACK,
@@ -207,7 +207,10 @@ def register(app: App, deps: Deps) -> None:
             )
             return
         except errors.OrdersError as exc:
-            ack(response_action="errors", errors={FORM_SERVICE: exc.render(SLACK_FORMAT)[:2000]})
+            ack(
+                response_action="errors",
+                errors={FORM_SERVICE: exc.render(FIELD_ERROR_FORMAT)[:2000]},
+            )
             return
         ack(response_action="update", view=render_order_placed(outcome.order))
         deps.committed()

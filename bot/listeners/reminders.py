@@ -12,7 +12,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot import notify
-from bot.blocks.format import SLACK_FORMAT, channel_link, escape, when
+from bot.blocks.format import FIELD_ERROR_FORMAT, SLACK_FORMAT, channel_link, escape, when
 from bot.blocks.orders import Message, render_error
 from bot.blocks.reminders import (
     DIGEST_MORE_ACTION,
@@ -221,7 +221,7 @@ def register(app: App, deps: Deps) -> None:
             )
             return
         except errors.OrdersError as exc:
-            ack(response_action="errors", errors={"times": exc.render(SLACK_FORMAT)[:2000]})
+            ack(response_action="errors", errors={"times": exc.render(FIELD_ERROR_FORMAT)[:2000]})
             return
         ack()
         if meta.get("root"):

@@ -9,7 +9,7 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot import notify
-from bot.blocks.format import SLACK_FORMAT
+from bot.blocks.format import FIELD_ERROR_FORMAT
 from bot.blocks.orders import FILES_BLOCK, ORDER_ACTION_CALLBACK, REASON_BLOCK
 from bot.deps import Deps
 from bot.listeners.actions import who
@@ -87,7 +87,7 @@ def register(app: App, deps: Deps) -> None:
             )
             if block == FILES_BLOCK and FILES_BLOCK not in values:
                 block = REASON_BLOCK
-            ack(response_action="errors", errors={block: exc.render(SLACK_FORMAT)[:2000]})
+            ack(response_action="errors", errors={block: exc.render(FIELD_ERROR_FORMAT)[:2000]})
             if isinstance(exc, errors.StaleAction):
                 with deps.db.transaction() as s:
                     notify.redraw_origin(

@@ -535,3 +535,22 @@ def test_modals_open_at_once_while_every_listener_thread_is_busy(bot: Bot, world
     assert response.status == 200
     assert "remind" in json.dumps(bot.modal("U0BEN")).lower()
     assert not any(bot.slack.response_messages(url) for url in slow)  # they are still waiting
+
+
+def test_a_refusal_under_a_field_is_plain_text(bot: Bot, world: World) -> None:
+    """Slack shows a modal's field errors as plain text: who acted first is named without
+    mrkdwn (no `<@U…>` or `<!date^…>` showing raw), and nothing changes."""
+    from datetime import UTC, datetime
+
+    from orders_core.orders import act
+
+    number = world.order_in(UA)
+    bot.ask("U0ANA", "list").click("order:reject_approval")
+    bot.modal("U0ANA")
+    with world.db.transaction() as s:  # Ben approves it meanwhile
+        act(s, world.caller("U0BEN"), number, Action.APPROVE, now=datetime.now(UTC))
+    answer = bot.submit("U0ANA", {"reason": "Too late"})
+    said = answer["errors"]["reason"]
+    assert f"{number} is Completed: it was approved by U0BEN on " in said, said
+    assert "<" not in said and "&" not in said
+    assert bot.status_of(number) is OrderStatus.COMPLETED

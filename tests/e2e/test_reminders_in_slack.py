@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.reminders import Reminders
 from orders_core.db import Database
@@ -453,3 +453,27 @@ def forge_delete(listing: dict[str, Any], policy_id: int) -> None:
             ],
         }
     )
+
+
+def test_the_same_reminder_twice_is_refused_in_the_form_in_plain_words(
+    bot: Bot, world: World
+) -> None:
+    """Under a field Slack shows plain text: the refusal names the party as it is written
+    (`&`, not `&amp;`), and nothing is saved."""
+    from orders_core.models import PartyOrg, ReminderPolicy
+
+    with world.db.transaction() as s:
+        s.execute(update(PartyOrg).where(PartyOrg.name == "Acme Coffee").values(name="Acme & Sons"))
+    add_policy(world)  # weekdays at 09:30, UTC
+    listing = open_remind(bot)
+    bot.sender.click_in_view(team_id=TEAM, user_id="U0ANA", action_id="remind:add", view=listing)
+    bot.slack.wait_for(lambda: len(bot.slack.open_views("U0ANA")) == 2)
+    twin = bot.submit(
+        "U0ANA", {"times": "09:30", "time_zone": "UTC", "days": ["0", "1", "2", "3", "4"]}
+    )
+    assert twin["response_action"] == "errors"
+    said = twin["errors"]["times"]
+    assert "already posts here Weekdays at 09:30 (UTC) for Acme & Sons" in said, said
+    assert "&amp;" not in said
+    with world.db.read() as s:
+        assert len(s.scalars(select(ReminderPolicy)).all()) == 1
