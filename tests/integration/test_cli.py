@@ -285,7 +285,7 @@ def test_every_command_and_option_says_what_it_does() -> None:
 def test_the_command_line_suggests_command_lines(cli) -> None:  # type: ignore[no-untyped-def]
     """An order not found from the CLI points to the CLI's own commands, for the same member."""
     cli("seed", "--demo")
-    code, out, err = cli("orders", "show", "SO-000999", "--as", "U0BEN")
+    code, _, err = cli("orders", "show", "SO-000999", "--as", "U0BEN")
     said = " ".join(err.split())
     assert code == 1
     assert "Try `orders-bot orders search SO-000999 --as U0BEN`" in said
