@@ -32,6 +32,7 @@ from bot.listeners.replies import refuse
 from orders_core import errors
 from orders_core.catalog import ServiceView, get_service, online_services
 from orders_core.lifecycle import Party
+from orders_core.names import name_key
 from orders_core.orders import PUBLISHED, Caller, OrderDraft, place_order, resolve_caller
 
 log = logging.getLogger(__name__)
@@ -73,13 +74,14 @@ def new_order(deps: Deps, command: dict[str, Any], rest: str, client: WebClient)
 
 def match_service(offered: list[ServiceView], text: str) -> ServiceView | None:
     """The Online service named `text`: exactly, else the only one whose name starts with or contains it."""
-    wanted = text.strip().lower()
-    exact = [s for s in offered if s.name.lower() == wanted]
+    wanted = name_key(text)  # in any case and any script, as names are matched everywhere
+    keys = [(name_key(s.name), s) for s in offered]
+    exact = [s for key, s in keys if key == wanted]
     if exact:
         return exact[0]
     for found in (
-        [s for s in offered if s.name.lower().startswith(wanted)],
-        [s for s in offered if wanted in s.name.lower()],
+        [s for key, s in keys if key.startswith(wanted)],
+        [s for key, s in keys if wanted in key],
     ):
         if found:
             return found[0] if len(found) == 1 else None

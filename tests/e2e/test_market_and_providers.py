@@ -445,3 +445,31 @@ def test_one_card_per_order_per_channel_with_the_news_in_its_thread(bot: Bot, wo
         if c.ok and c.args.get("thread_ts") == card["ts"]
     ]
     assert posted[-1].args.get("reply_broadcast") is True  # it waits on the provider again
+
+
+def test_new_finds_a_service_named_in_any_script_and_case(bot: Bot, world: World) -> None:
+    """`/orders new straße` finds "Straße Menü" and `/orders new MENÜ` too (case folding,
+    not ASCII lower-casing)."""
+    from orders_core.catalog import add_service
+    from orders_core.lifecycle import ServiceStatus
+    from orders_core.orders import find_workspace
+
+    with world.db.transaction() as s:
+        add_service(
+            s,
+            find_workspace(s, TEAM),
+            provider_name="Blue Pixel Studio",
+            name="Straße Menü",
+            status=ServiceStatus.ONLINE,
+        )
+    for typed in ("STRASSE MENÜ", "strasse", "MENÜ"):
+        url = bot.slack.new_response_url(channel="C0ORDERS", user="U0ANA", team_id=TEAM)
+        bot.sender.slash_command(
+            team_id=TEAM, user_id="U0ANA", text=f"new {typed}", response_url=url
+        )
+        form = bot.modal("U0ANA")
+        [chosen] = [
+            b["element"].get("initial_option") for b in form["blocks"] if b["block_id"] == "service"
+        ]
+        assert chosen and chosen["text"]["text"].startswith("Straße Menü"), typed
+        bot.slack.close_view("U0ANA", form["id"])
