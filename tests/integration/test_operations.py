@@ -255,3 +255,20 @@ def test_nothing_is_hard_deleted() -> None:
                     offenders.append(f"{path.name}:{number}: {line.strip()}")
     assert offenders == []
     assert UTC
+
+
+@pytest.mark.postgres
+def test_doctor_prints_the_connections_each_process_opens(tmp_path: Path, pg_db: Database) -> None:
+    """On PostgreSQL, doctor says how many connections a process of these settings may open."""
+    done = run(
+        ["doctor"],
+        {
+            "DATABASE_URL": pg_db.url,
+            "SLACK_BOT_TOKEN": "xoxb-x",
+            "OUTBOX_THREADS": "4",
+            "HTTP_THREADS": "4",
+            "SLACK_API_URL": "http://127.0.0.1:9/api/",
+        },
+        tmp_path,
+    )
+    assert "ok   connections: each bot process opens up to 20 (a pool of 10" in done.stdout
