@@ -238,8 +238,8 @@ def _where(data: Any, loc: Sequence[int | str]) -> tuple[str, str | None]:
         return "the file", loc[0]  # a top-level key
     where, key, node = str(loc[0]), "", data.get(loc[0]) if isinstance(data, dict) else None
     rest = list(loc[1:])
-    if rest and isinstance(rest[0], int):  # an entry of a list: named by its name or number
-        index = rest.pop(0)
+    if rest and isinstance(index := rest[0], int):  # a list's entry: named by name or number
+        rest.pop(0)
         node = node[index] if isinstance(node, list) and index < len(node) else None
         label = (node.get("name") or node.get("number")) if isinstance(node, dict) else None
         where += f"[{index}]" + (f" ({label})" if label else "")
