@@ -36,7 +36,7 @@ from orders_core.models import OutboxItem
 log = logging.getLogger(__name__)
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
-LEASE = timedelta(seconds=10)
+LEASE = timedelta(seconds=6)
 """How long a claim keeps other workers off an item. The claiming process renews it every
 RENEW_EVERY seconds while the item is in its hands, however long Slack takes; the lease of a
 process that died lapses, and another worker takes the item over, within LEASE."""

@@ -25,7 +25,7 @@ from tests.support.world import TEAM, World
 
 ORDERS = 12
 TAKEOVER_DEADLINE = 30.0
-"""Seconds from the kill: the lease (10 s) and a restart, with room for a loaded machine. With
+"""Seconds from the kill: the lease (6 s) and a restart, with room for a loaded machine. With
 the 60-second lease the dead process's items waited 55 s and more."""
 
 
