@@ -113,7 +113,7 @@ def test_the_provider_is_told_only_the_merchant_may_confirm(world: World) -> Non
 
 def test_unknown_order_number(world: World) -> None:
     """A number that does not exist is refused with a way forward."""
-    with pytest.raises(errors.OrderNotFound, match=r"SO-000999.*/orders search"):
+    with pytest.raises(errors.OrderNotFound, match=r"SO-000999.*orders search SO-000999"):
         world.act("U0ANA", "999", Action.CONFIRM)
 
 
