@@ -33,9 +33,9 @@ from benchmarks.fakeslack import FakeSlack
 from benchmarks.load import LoadProcess, LoadResult, percentile
 from benchmarks.procstat import tree_cpu_seconds
 from benchmarks.report import Row
-from bot.blocks.orders import action_id, render_order_card
-from bot.localslack import action_item, find_element
-from bot.localslack.payloads import new_id, new_trigger_id, with_generated_ids
+from bot.console.localslack import action_item, find_element
+from bot.console.localslack.payloads import new_id, new_trigger_id, with_generated_ids
+from bot.ui.orders import action_id, render_order_card
 from orders_core.db import Database
 from orders_core.lifecycle import Action, OrderStatus, Party
 from orders_core.models import OutboxItem, PartyOrg, PostedMessage, PostedMessageOrder, Workspace

@@ -113,7 +113,7 @@ def _serve(conn: Connection) -> None:
     """The child: LocalSlack, and a loop answering the parent's requests."""
     import socketserver
 
-    from bot.localslack import LocalSlack
+    from bot.console.localslack import LocalSlack
 
     # socketserver listens with a backlog of 5: a burst of new connections (WebClient opens
     # one per call) overflows it, and the dropped SYNs are retried a whole second later.

@@ -29,8 +29,8 @@ from benchmarks.datasets import (
 from benchmarks.fakeslack import FakeSlack
 from benchmarks.load import Client, percentile
 from benchmarks.report import Row
-from bot.blocks.orders import LIST_PAGE_ACTION
-from bot.localslack.payloads import new_action_ts, new_trigger_id
+from bot.console.localslack.payloads import new_action_ts, new_trigger_id
+from bot.ui.orders import LIST_PAGE_ACTION
 from orders_core.db import Database
 from orders_core.lifecycle import OrderStatus
 from orders_core.orders import PartyRef, list_orders, resolve_caller, search_orders

@@ -13,9 +13,10 @@ from typing import Any
 
 from slack_bolt import App, BoltContext, BoltResponse
 
-from bot.blocks.orders import render_error
 from bot.clock import Clock, SystemClock
-from bot.deliveries import Deliveries, tell_about_failure
+from bot.delivery.clients import SingleTokenClients, SlackClients, make_client
+from bot.delivery.deliveries import Deliveries, tell_about_failure
+from bot.delivery.outbox import Outbox, OutboxWorker
 from bot.deps import Deps
 from bot.executor import ListenerExecutor
 from bot.handoff import HandoffRunner
@@ -32,10 +33,9 @@ from bot.listeners import (
 )
 from bot.logs import bind
 from bot.oauth import InstallationClients, installation_store, oauth_settings, register_uninstall
-from bot.outbox import Outbox, OutboxWorker
-from bot.reminders import Reminders, ReminderScheduler
+from bot.scheduling.reminders import Reminders, ReminderScheduler
 from bot.settings import Mode, Settings
-from bot.slack_clients import SingleTokenClients, SlackClients, make_client
+from bot.ui.orders import render_error
 from orders_core.db import Database
 
 log = logging.getLogger(__name__)

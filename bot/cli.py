@@ -1088,7 +1088,7 @@ def console(
     ] = None,
 ) -> None:
     """Try the whole bot in a terminal, without a Slack workspace: the real app, a local Slack."""
-    from bot.console import run_console
+    from bot.console.session import run_console
 
     raise typer.Exit(run_console(demo=demo, as_user=as_user, script=script))
 
@@ -1367,7 +1367,7 @@ def doctor() -> None:
         )
     from slack_sdk.errors import SlackApiError
 
-    from bot.slack_clients import make_client
+    from bot.delivery.clients import make_client
 
     tokens: list[tuple[str, str]] = []
     if settings.oauth:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from bot.clock import Clock
-from bot.outbox import Claimed, OutboxWorker
+from bot.delivery.outbox import Claimed, OutboxWorker
 from orders_core.db import Database
 
 log = logging.getLogger(__name__)

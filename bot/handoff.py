@@ -41,13 +41,13 @@ from slack_bolt import App
 from slack_bolt.lazy_listener import LazyListenerRunner
 from slack_bolt.request import BoltRequest
 
-from bot.blocks.orders import render_error
-from bot.deliveries import tell_about_failure
+from bot.delivery.deliveries import tell_about_failure
+from bot.delivery.outbox import OutboxWorker
 from bot.executor import ListenerExecutor
 from bot.http import MAX_BODY, FormSafeBoltRequest
 from bot.listeners import opens_modal
 from bot.logs import current_request_id, log_context
-from bot.outbox import OutboxWorker
+from bot.ui.orders import render_error
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.slack_clients import set_request_log_level
+from bot.delivery.clients import set_request_log_level
 
 _SECRETS = re.compile(r"(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+)")
 CONTEXT_FIELDS = ("team_id", "user_id", "order", "request_id", "kind", "lane")

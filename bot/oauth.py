@@ -20,10 +20,10 @@ from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallation
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import MetaData, update
 
-from bot.outbox import Permanent
+from bot.delivery.clients import make_client
+from bot.delivery.outbox import Permanent
 from bot.scopes import BOT_SCOPES
 from bot.settings import Settings
-from bot.slack_clients import make_client
 from orders_core.db import Database
 from orders_core.models import Workspace
 from orders_core.onboarding import add_workspace

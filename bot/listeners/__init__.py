@@ -45,7 +45,7 @@ def guarded(fn: F) -> F:
             log.exception("unhandled error in %s", fn.__name__)
             body = kwargs.get("body") or {}
             from bot.app import OOPS
-            from bot.deliveries import tell_about_failure
+            from bot.delivery.deliveries import tell_about_failure
 
             tell_about_failure(body.get("response_url") if isinstance(body, dict) else None, OOPS)
 

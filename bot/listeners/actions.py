@@ -12,10 +12,15 @@ from slack_sdk import WebClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import notify
-from bot.blocks.format import SLACK_FORMAT
-from bot.blocks.home import SHOW_WAITING_ACTION, waiting_spec
-from bot.blocks.orders import (
+from bot.delivery import notify
+from bot.delivery.deliveries import post_response_url
+from bot.deps import Deps
+from bot.listeners import after_ack
+from bot.listeners.metadata import seal
+from bot.listeners.replies import tell
+from bot.ui.format import SLACK_FORMAT
+from bot.ui.home import SHOW_WAITING_ACTION, waiting_spec
+from bot.ui.orders import (
     ACTION_PREFIX,
     LIST_FILTER_ACTION,
     LIST_PAGE_ACTION,
@@ -27,12 +32,7 @@ from bot.blocks.orders import (
     render_error,
     render_reason_modal,
 )
-from bot.deliveries import post_response_url
-from bot.deps import Deps
-from bot.listeners import after_ack
-from bot.listeners.metadata import seal
-from bot.listeners.replies import tell
-from bot.screens import detail_modal, list_modal, list_screen
+from bot.ui.screens import detail_modal, list_modal, list_screen
 from orders_core import errors
 from orders_core.lifecycle import Action
 from orders_core.models import PostedMessage

@@ -9,11 +9,11 @@ from typing import Any
 from slack_bolt import App, Respond
 from slack_sdk import WebClient
 
-from bot.blocks.format import SLACK_FORMAT, escape
-from bot.blocks.orders import ListSpec, Message, render_error, render_help
 from bot.deps import Deps
 from bot.listeners import COMMAND, after_ack
-from bot.screens import detail_message, list_screen
+from bot.ui.format import SLACK_FORMAT, escape
+from bot.ui.orders import ListSpec, Message, render_error, render_help
+from bot.ui.screens import detail_message, list_screen
 from orders_core import errors
 from orders_core.lifecycle import OrderStatus, parse_status_list
 from orders_core.orders import count_by_status, parse_order_number, resolve_caller, search_orders

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot.deps import Deps
 from bot.listeners import after_ack
-from bot.screens import home_screen
+from bot.ui.screens import home_screen
 from orders_core import errors
 from orders_core.models import HomeViewer
 from orders_core.orders import resolve_caller

@@ -8,9 +8,15 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot import notify, outbox
-from bot.blocks.format import FIELD_ERROR_FORMAT, escape
-from bot.blocks.market import (
+from bot.delivery import notify, outbox
+from bot.deps import Deps
+from bot.listeners import after_ack
+from bot.listeners.actions import who
+from bot.listeners.commands import subcommand
+from bot.listeners.metadata import seal_view, unseal
+from bot.listeners.replies import refuse
+from bot.ui.format import FIELD_ERROR_FORMAT, escape
+from bot.ui.market import (
     FORM_APPS,
     FORM_CALLBACK,
     FORM_FIELDS,
@@ -22,13 +28,7 @@ from bot.blocks.market import (
     render_order_placed,
     render_services,
 )
-from bot.blocks.orders import Message, render_error
-from bot.deps import Deps
-from bot.listeners import after_ack
-from bot.listeners.actions import who
-from bot.listeners.commands import subcommand
-from bot.listeners.metadata import seal_view, unseal
-from bot.listeners.replies import refuse
+from bot.ui.orders import Message, render_error
 from orders_core import errors
 from orders_core.catalog import ServiceView, get_service, online_services
 from orders_core.lifecycle import Party

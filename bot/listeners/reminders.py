@@ -11,10 +11,18 @@ from zoneinfo import ZoneInfo
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot import notify
-from bot.blocks.format import FIELD_ERROR_FORMAT, SLACK_FORMAT, channel_link, escape, when
-from bot.blocks.orders import Message, render_error
-from bot.blocks.reminders import (
+from bot.delivery import notify
+from bot.delivery.deliveries import post_response_url
+from bot.deps import Deps
+from bot.listeners import after_ack
+from bot.listeners.actions import trusted_origin, who
+from bot.listeners.commands import subcommand
+from bot.listeners.metadata import seal_view, unseal
+from bot.listeners.replies import refuse, tell
+from bot.scheduling.reminders import Reminders
+from bot.ui.format import FIELD_ERROR_FORMAT, SLACK_FORMAT, channel_link, escape, when
+from bot.ui.orders import Message, render_error
+from bot.ui.reminders import (
     DIGEST_MORE_ACTION,
     REMIND_ADD,
     REMIND_DELETE,
@@ -27,14 +35,6 @@ from bot.blocks.reminders import (
     render_remind_form,
     render_remind_list,
 )
-from bot.deliveries import post_response_url
-from bot.deps import Deps
-from bot.listeners import after_ack
-from bot.listeners.actions import trusted_origin, who
-from bot.listeners.commands import subcommand
-from bot.listeners.metadata import seal_view, unseal
-from bot.listeners.replies import refuse, tell
-from bot.reminders import Reminders
 from orders_core import errors
 from orders_core.lifecycle import OrderStatus, Party
 from orders_core.models import ReminderPolicy, ReminderRun, Workspace

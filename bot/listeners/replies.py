@@ -8,10 +8,10 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.blocks.format import SLACK_FORMAT
-from bot.blocks.orders import Message, render_error
-from bot.deliveries import post_response_url
-from bot.outbox import Permanent, Retry
+from bot.delivery.deliveries import post_response_url
+from bot.delivery.outbox import Permanent, Retry
+from bot.ui.format import SLACK_FORMAT
+from bot.ui.orders import Message, render_error
 from orders_core.errors import OrdersError
 
 log = logging.getLogger(__name__)

@@ -8,12 +8,12 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot import notify
-from bot.blocks.format import FIELD_ERROR_FORMAT
-from bot.blocks.orders import FILES_BLOCK, ORDER_ACTION_CALLBACK, REASON_BLOCK
+from bot.delivery import notify
 from bot.deps import Deps
 from bot.listeners.actions import who
 from bot.listeners.metadata import unseal
+from bot.ui.format import FIELD_ERROR_FORMAT
+from bot.ui.orders import FILES_BLOCK, ORDER_ACTION_CALLBACK, REASON_BLOCK
 from orders_core import errors
 from orders_core.lifecycle import Action
 from orders_core.orders import AttachedFile, act, resolve_caller

@@ -11,8 +11,8 @@ from urllib.parse import urlencode
 
 from sqlalchemy import select
 
-from bot.localslack import SlackSender
-from bot.localslack.sender import AppResponse, SendOptions
+from bot.console.localslack import SlackSender
+from bot.console.localslack.sender import AppResponse, SendOptions
 from orders_core.lifecycle import OrderStatus
 from orders_core.models import Order, ReminderPolicy
 from tests.support.slackbot import SIGNING_SECRET, Bot

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.console import ConsoleSession, run_console, start_bot
-from bot.console_render import Screen
+from bot.console.render import Screen
+from bot.console.session import ConsoleSession, run_console, start_bot
 from orders_core.models import Escalation, Order, PostedMessage
 
 EXE = str(Path(sys.executable).with_name("orders-bot"))

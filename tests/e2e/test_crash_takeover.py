@@ -14,9 +14,9 @@ from collections import Counter
 
 from sqlalchemy import func, select
 
-from bot.blocks.orders import ButtonValue
-from bot.localslack import LocalSlack, SlackSender, Workspace
-from bot.outbox import PENDING
+from bot.console.localslack import LocalSlack, SlackSender, Workspace
+from bot.delivery.outbox import PENDING
+from bot.ui.orders import ButtonValue
 from orders_core.lifecycle import Action, OrderStatus
 from orders_core.models import Order, OrderEvent, OutboxItem
 from tests.e2e.test_instances import EXE, bot_env, free_port, wait

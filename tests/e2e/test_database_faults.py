@@ -22,8 +22,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from bot.blocks.orders import ButtonValue
-from bot.localslack import LocalSlack, SlackSender, Workspace
+from bot.console.localslack import LocalSlack, SlackSender, Workspace
+from bot.ui.orders import ButtonValue
 from orders_core.db import Database
 from orders_core.lifecycle import Action, OrderStatus
 from orders_core.models import OrderEvent

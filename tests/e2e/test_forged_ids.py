@@ -20,11 +20,11 @@ from slack_bolt import BoltResponse
 from slack_sdk import WebClient
 from sqlalchemy import select
 
-from bot.blocks.orders import ButtonValue
+from bot.console.localslack.sender import AppResponse
 from bot.http import FormSafeBoltRequest
 from bot.listeners.metadata import seal
-from bot.localslack.sender import AppResponse
-from bot.reminders import Reminders
+from bot.scheduling.reminders import Reminders
+from bot.ui.orders import ButtonValue
 from orders_core.catalog import add_service
 from orders_core.db import Database
 from orders_core.fixtures import path_to

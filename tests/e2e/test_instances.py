@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.blocks.orders import ButtonValue
-from bot.localslack import LocalSlack, SlackSender, Workspace
+from bot.console.localslack import LocalSlack, SlackSender, Workspace
+from bot.ui.orders import ButtonValue
 from orders_core.lifecycle import Action, OrderStatus
 from orders_core.models import Order, OrderEvent, OutboxItem, ReminderRun
 from orders_core.reminders import PolicySpec, save_policy

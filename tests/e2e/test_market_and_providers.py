@@ -359,7 +359,7 @@ def test_home_is_refreshed_for_the_partys_members_when_an_order_changes(
 
 def test_home_stays_within_limits_with_many_orders(bot: Bot, world: World) -> None:
     """At most 100 blocks, and a way to see them all."""
-    from bot.blocks.check import check_view
+    from bot.ui.check import check_view
 
     for _ in range(20):
         world.order_in(OrderStatus.PENDING_CONFIRMATION)

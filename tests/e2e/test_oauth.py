@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from bot.app import build_runtime
 from bot.clock import MovableClock
+from bot.console.localslack import LocalSlack, SlackSender
 from bot.http import HttpServer
-from bot.localslack import LocalSlack, SlackSender
 from bot.settings import Settings
 from orders_core.catalog import add_service
 from orders_core.db import Database

@@ -182,7 +182,7 @@ def test_slack_unreachable_at_start_is_one_line(tmp_path: Path, sqlite_db: Datab
 def test_every_line_of_a_serving_process_is_json(tmp_path: Path, sqlite_db: Database) -> None:
     """LOG_FORMAT=json: start, listening, a request, the signal and the stop are each one JSON
     object (a log shipper reads them all)."""
-    from bot.localslack import LocalSlack, Workspace
+    from bot.console.localslack import LocalSlack, Workspace
     from tests.e2e.test_run_process import start_http
     from tests.support.world import TEAM, build_world
 

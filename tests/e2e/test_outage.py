@@ -15,8 +15,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.blocks.orders import ButtonValue
-from bot.outbox import CLEAR_FAILURES
+from bot.delivery.outbox import CLEAR_FAILURES
+from bot.ui.orders import ButtonValue
 from orders_core.db import Database
 from orders_core.lifecycle import Action, OrderStatus
 from orders_core.models import Order, OrderEvent, OutboxItem

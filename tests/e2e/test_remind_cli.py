@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.localslack import LocalSlack, Workspace
+from bot.console.localslack import LocalSlack, Workspace
 from orders_core.db import Database
 from tests.support.slackbot import SIGNING_SECRET, TOKEN
 

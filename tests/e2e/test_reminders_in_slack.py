@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from bot.reminders import Reminders
+from bot.scheduling.reminders import Reminders
 from orders_core.db import Database
 from orders_core.lifecycle import Note, OrderStatus
 from orders_core.models import OutboxItem, ReminderRun

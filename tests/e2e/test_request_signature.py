@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.localslack import SlackSender
+from bot.console.localslack import SlackSender
 from orders_core.db import Database
 from tests.support.slackbot import SIGNING_SECRET, Bot, running_bot
 from tests.support.world import TEAM

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.localslack import LocalSlack, SlackSender, Workspace
+from bot.console.localslack import LocalSlack, SlackSender, Workspace
 from orders_core.db import Database
 from tests.support.slackbot import SIGNING_SECRET, TOKEN
 from tests.support.world import TEAM
@@ -178,7 +178,7 @@ def test_sigterm_finishes_the_work_in_hand(tmp_path: Path, sqlite_db: Database) 
     """SIGTERM while a listener waits on Slack and the outbox is mid-delivery: both finish first."""
     from sqlalchemy import select
 
-    from bot.blocks.orders import ButtonValue
+    from bot.ui.orders import ButtonValue
     from orders_core.lifecycle import OrderStatus
     from orders_core.models import OutboxItem
     from tests.support.world import build_world

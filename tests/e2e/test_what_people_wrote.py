@@ -9,8 +9,8 @@ from urllib.parse import unquote
 import pytest
 from sqlalchemy import select
 
-from bot.blocks.format import escape
-from bot.console_render import unescape
+from bot.console.render import unescape
+from bot.ui.format import escape
 from orders_core.lifecycle import Action, OrderStatus
 from orders_core.models import Order
 from tests.support.slackbot import Bot

@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import JSON
 
-from bot.localslack import LocalSlack, Workspace
+from bot.console.localslack import LocalSlack, Workspace
 from orders_core.db import Database
 from orders_core.export import write_csv, write_json
 from orders_core.lifecycle import Action, OrderStatus

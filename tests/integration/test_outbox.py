@@ -10,8 +10,8 @@ from slack_sdk import WebClient
 from sqlalchemy import select
 
 from bot.clock import MovableClock
-from bot.localslack import LocalSlack
-from bot.outbox import (
+from bot.console.localslack import LocalSlack
+from bot.delivery.outbox import (
     DONE,
     FAILED,
     PENDING,

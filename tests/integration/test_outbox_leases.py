@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from bot.clock import MovableClock
-from bot.outbox import DONE, LEASE, Claimed, Outbox, OutboxWorker, enqueue
+from bot.delivery.outbox import DONE, LEASE, Claimed, Outbox, OutboxWorker, enqueue
 from orders_core.db import Database
 from orders_core.models import OutboxItem
 

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from bot.clock import SystemClock
 from bot.deps import Deps
-from bot.reminders import Reminders, ReminderScheduler, fire_policy
+from bot.scheduling.reminders import Reminders, ReminderScheduler, fire_policy
 from orders_core.db import Database
 from orders_core.lifecycle import OrderStatus
 from orders_core.models import APSCHEDULER_JOBS, ReminderRun
@@ -172,7 +172,7 @@ def _runs(db: Database, policy_id: int) -> list[ReminderRun]:
 @pytest.mark.postgres
 def test_two_scheduler_processes_post_one_digest(world_pg: World) -> None:
     """`orders-bot scheduler` twice on one PostgreSQL database, the same slot due in both: one post."""
-    from bot.localslack import LocalSlack, Workspace
+    from bot.console.localslack import LocalSlack, Workspace
 
     world = world_pg
     world.order_in(OrderStatus.PENDING_CONFIRMATION, now=datetime.now(UTC) - timedelta(days=2))
@@ -259,7 +259,7 @@ def test_two_scheduler_processes_post_one_digest(world_pg: World) -> None:
 @pytest.mark.postgres
 def test_the_same_slot_fired_in_two_processes_at_once_posts_once(world_pg: World) -> None:
     """Two processes fire one (policy, slot) at the same moment: one queues it, the other sees it taken."""
-    from bot.localslack import LocalSlack, Workspace
+    from bot.console.localslack import LocalSlack, Workspace
 
     world = world_pg
     world.order_in(OrderStatus.PENDING_CONFIRMATION, now=datetime.now(UTC) - timedelta(days=2))

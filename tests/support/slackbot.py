@@ -12,8 +12,8 @@ from typing import Any
 
 from bot.app import Runtime, build_runtime
 from bot.clock import MovableClock
+from bot.console.localslack import LocalSlack, SlackSender, Workspace
 from bot.http import HttpServer
-from bot.localslack import LocalSlack, SlackSender, Workspace
 from bot.settings import Settings
 from orders_core.db import Database
 from tests.support.world import OTHER_TEAM, TEAM
@@ -178,7 +178,7 @@ class Ephemeral:
 
 def blocks_text(message: dict[str, Any]) -> str:
     """All the text a person reads in a message or view, in order."""
-    from bot.localslack import visible_text
+    from bot.console.localslack import visible_text
 
     return visible_text(message)
 

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.blocks.check import check_message, check_view
-from bot.blocks.format import escape
-from bot.blocks.orders import (
+from bot.ui.check import check_message, check_view
+from bot.ui.format import escape
+from bot.ui.orders import (
     ButtonValue,
     ListSpec,
     action_id,

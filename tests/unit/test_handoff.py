@@ -15,10 +15,10 @@ from slack_bolt import App
 from slack_bolt.lazy_listener import ThreadLazyListenerRunner
 from slack_bolt.util.utils import create_copy
 
+from bot.console.localslack import LocalSlack, Workspace
 from bot.executor import ListenerExecutor
 from bot.handoff import LIMIT, Channel, Ends, HandoffRunner, decode, encode, serve
 from bot.http import FormSafeBoltRequest
-from bot.localslack import LocalSlack, Workspace
 
 TOKEN = "xoxb-handoff-test"
 

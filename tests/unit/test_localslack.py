@@ -20,7 +20,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
-from bot.localslack import (
+from bot.console.localslack import (
     LocalSlack,
     SlackSender,
     Workspace,

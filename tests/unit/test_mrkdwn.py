@@ -12,10 +12,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.blocks.check import check_message, check_view
-from bot.blocks.format import SLACK_FORMAT, escape
-from bot.blocks.home import render_home
-from bot.blocks.orders import (
+from bot.console.render import unescape
+from bot.ui.check import check_message, check_view
+from bot.ui.format import SLACK_FORMAT, escape
+from bot.ui.home import render_home
+from bot.ui.orders import (
     OPEN_ACTION,
     ListSpec,
     Message,
@@ -28,8 +29,7 @@ from bot.blocks.orders import (
     render_order_list,
     text_units,
 )
-from bot.blocks.reminders import render_collapsed, render_digest, render_remind_list
-from bot.console_render import unescape
+from bot.ui.reminders import render_collapsed, render_digest, render_remind_list
 from orders_core import errors
 from orders_core.lifecycle import Action, EventSource, OrderStatus, Party, ServiceStatus
 from orders_core.orders import AttachedFile, Caller, OrderDetail, OrderPage, TimelineEntry

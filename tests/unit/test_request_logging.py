@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.localslack import LocalSlack
+from bot.console.localslack import LocalSlack
+from bot.delivery.clients import make_client
 from bot.logs import configure_logging
-from bot.slack_clients import make_client
 
 REQUEST_LOG = logging.getLogger("slack_sdk.web.base_client")
 

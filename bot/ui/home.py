@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from bot.blocks.format import clip, escape, status_text
-from bot.blocks.orders import USAGE, Block, ListSpec, last_change_text, order_row, plain_text
+from bot.ui.format import clip, escape, status_text
+from bot.ui.orders import USAGE, Block, ListSpec, last_change_text, order_row, plain_text
 from orders_core.lifecycle import OrderStatus
 from orders_core.orders import Caller, OrderView, TimelineEntry
 

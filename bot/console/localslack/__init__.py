@@ -18,7 +18,7 @@ that status; ``delay``, ``outage``/``recover``, ``clear_faults``. Modal inputs a
 (the option's value), a list for multi selects and checkboxes, file names or dicts for file_input.
 """
 
-from bot.localslack.payloads import (
+from bot.console.localslack.payloads import (
     JsonDict,
     action_item,
     find_element,
@@ -27,8 +27,8 @@ from bot.localslack.payloads import (
     view_object,
     visible_text,
 )
-from bot.localslack.sender import AppResponse, SendOptions, SlackSender
-from bot.localslack.server import (
+from bot.console.localslack.sender import AppResponse, SendOptions, SlackSender
+from bot.console.localslack.server import (
     LocalSlack,
     RecordedCall,
     SlackError,

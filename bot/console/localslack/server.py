@@ -18,7 +18,7 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.localslack.payloads import (
+from bot.console.localslack.payloads import (
     JsonDict,
     json_copy,
     new_id,

@@ -8,7 +8,7 @@ from typing import Any
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from bot.blocks.orders import MAX_MESSAGE_BLOCKS, MAX_VIEW_BLOCKS, Message
+from bot.ui.orders import MAX_MESSAGE_BLOCKS, MAX_VIEW_BLOCKS, Message
 
 MESSAGE_TEXT_LIMIT = 11_000
 """Slack refuses a message with `msg_blocks_too_long` when the text in its blocks passes about

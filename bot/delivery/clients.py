@@ -23,7 +23,7 @@ def make_client(base_url: str, token: str | None, *, timeout: int = 10) -> WebCl
 
     A timed-out request may still have been carried out by Slack, so an automatic resend can post
     twice; a 429 retried inside the client would sleep on the calling thread. The outbox retries
-    instead, looking for a post that landed before sending it again (bot.deliveries.post_once).
+    instead, looking for a post that landed before sending it again (bot.delivery.deliveries.post_once).
     """
     if _REQUEST_LOG.level == logging.NOTSET:
         set_request_log_level(_REQUEST_LOG.getEffectiveLevel())

@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.blocks.format import STATUS_ICON, channel_link, clip, duration, escape, link, when
-from bot.blocks.orders import Block, Message, action_buttons, order_summary, plain_text
+from bot.ui.format import STATUS_ICON, channel_link, clip, duration, escape, link, when
+from bot.ui.orders import Block, Message, action_buttons, order_summary, plain_text
 from orders_core.lifecycle import OrderStatus, Party
 from orders_core.orders import OrderView
 from orders_core.reminders import (

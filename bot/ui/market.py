@@ -6,8 +6,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.blocks.format import clip, escape
-from bot.blocks.orders import Block, Message, plain_text
+from bot.ui.format import clip, escape
+from bot.ui.orders import Block, Message, plain_text
 from orders_core.catalog import ServiceView
 from orders_core.orders import FIELD_LIMITS, OrderView
 

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot import outbox
-from bot.blocks.format import escape, mention, when
 from bot.clock import Clock
+from bot.delivery import outbox
 from bot.deps import Deps
+from bot.ui.format import escape, mention, when
 from orders_core import errors
 from orders_core.db import Database
 from orders_core.onboarding import party_members

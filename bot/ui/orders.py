@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.blocks.format import (
+from bot.ui.format import (
     clip,
     escape,
     link,
@@ -266,7 +266,7 @@ def order_row(
     fresh: bool,
 ) -> list[Block]:
     """One order in a list: summary, last change, and the viewer's buttons (`fresh`: drawn
-    for a reader now, so its age may be relative; see bot.blocks.format)."""
+    for a reader now, so its age may be relative; see bot.ui.format)."""
     blocks = [order_summary(order, viewer, now, where, fresh=fresh)]
     if last is not None:
         blocks.append(

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 from slack_sdk.signature import SignatureVerifier
 
-from bot.localslack.payloads import (
+from bot.console.localslack.payloads import (
     JsonDict,
     action_item,
     find_element,
@@ -25,7 +25,7 @@ from bot.localslack.payloads import (
     uploaded_file,
     view_object,
 )
-from bot.localslack.server import LocalSlack
+from bot.console.localslack.server import LocalSlack
 
 _USER_AGENT = "Slackbot 1.0 (+https://api.slack.com/robots)"
 _FORM = "application/x-www-form-urlencoded"

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from bot.blocks.home import HOME_RECENT, HOME_WAITING, render_home
-from bot.blocks.orders import (
+from bot.ui.home import HOME_RECENT, HOME_WAITING, render_home
+from bot.ui.orders import (
     PAGE_SIZE,
     ListSpec,
     Message,
@@ -24,7 +24,7 @@ from bot.blocks.orders import (
     render_order_card,
     render_order_list,
 )
-from bot.blocks.reminders import digest_order_ids, render_collapsed, render_digest
+from bot.ui.reminders import digest_order_ids, render_collapsed, render_digest
 from orders_core.lifecycle import Party
 from orders_core.models import PartyOrg, PostedMessage, PostedMessageOrder
 from orders_core.orders import (

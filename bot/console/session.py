@@ -1,6 +1,6 @@
 """`orders-bot console`: the whole bot in a terminal, without a Slack workspace.
 
-The real app runs in-process in HTTP mode, with a local Slack Web API (`bot.localslack`) as its
+The real app runs in-process in HTTP mode, with a local Slack Web API (`bot.console.localslack`) as its
 Slack and a SQLite database. Everything the person types reaches the app exactly as Slack would
 send it — signed HTTP requests to `/slack/events` — and what the app posts, updates and opens in
 that local Slack is drawn in the terminal: messages, ephemerals, direct messages, modals, the Home
@@ -34,7 +34,15 @@ from pydantic import SecretStr
 
 from bot.app import Runtime, build_runtime
 from bot.clock import MovableClock
-from bot.console_render import (
+from bot.console.localslack import (
+    AppResponse,
+    LocalSlack,
+    SlackSender,
+    Workspace,
+    action_item,
+    state_values,
+)
+from bot.console.render import (
     DIM,
     ERROR_STYLE,
     NUMBER_STYLE,
@@ -51,14 +59,6 @@ from bot.console_render import (
 )
 from bot.http import HttpServer
 from bot.listeners import COMMAND
-from bot.localslack import (
-    AppResponse,
-    LocalSlack,
-    SlackSender,
-    Workspace,
-    action_item,
-    state_values,
-)
 from bot.settings import Settings, SettingsError, load_settings
 from orders_core.db import Database, SchemaNotCurrent
 from orders_core.fixtures import demo_fixture_path, load_fixture, parse_age
@@ -66,7 +66,7 @@ from orders_core.lifecycle import Party
 from orders_core.onboarding import list_parties, list_workspaces
 from orders_core.reminders import get_policies
 
-WALKTHROUGH = "console_demo.txt"
+WALKTHROUGH = "demo.txt"
 BOT_TOKEN = "xoxb-console"
 MAX_SHOWN = 15
 """Messages drawn after one command at most; `channel NAME` shows a channel's last ones."""
@@ -1391,7 +1391,9 @@ def post_json(url: str, payload: JsonDict) -> None:
 def walkthrough_lines() -> list[str]:
     """The built-in demo script, shipped with the package."""
     try:
-        return (resources.files("bot") / WALKTHROUGH).read_text(encoding="utf-8").splitlines()
+        return (
+            (resources.files("bot.console") / WALKTHROUGH).read_text(encoding="utf-8").splitlines()
+        )
     except OSError:
         raise ConsoleError(
             f"the walkthrough ({WALKTHROUGH}) is missing from this installation of the bot."

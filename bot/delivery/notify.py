@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from bot import outbox
-from bot.blocks.orders import action_notice
+from bot.delivery import outbox
+from bot.ui.orders import action_notice
 from orders_core.lifecycle import Party
 from orders_core.models import HomeViewer, Member, PostedMessage, PostedMessageOrder
 from orders_core.orders import ActionOutcome, Caller, OrderView

@@ -15,14 +15,15 @@ from urllib.request import Request, urlopen
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import Integer, String, bindparam, func, insert, literal, select, update
 
-from bot import outbox
-from bot.blocks.format import SLACK_FORMAT
-from bot.blocks.orders import ListSpec, Message, render_error, render_order_card
-from bot.blocks.reminders import render_collapsed
 from bot.clock import Clock
-from bot.outbox import Claimed, Permanent, Retry
-from bot.reminders import owner_notice
-from bot.screens import (
+from bot.delivery import outbox
+from bot.delivery.clients import SlackClients
+from bot.delivery.outbox import Claimed, Permanent, Retry
+from bot.scheduling.reminders import owner_notice
+from bot.ui.format import SLACK_FORMAT
+from bot.ui.orders import ListSpec, Message, render_error, render_order_card
+from bot.ui.reminders import render_collapsed
+from bot.ui.screens import (
     detail_message,
     detail_modal,
     digest_message,
@@ -31,7 +32,6 @@ from bot.screens import (
     list_screen,
     posted_message,
 )
-from bot.slack_clients import SlackClients
 from orders_core import errors
 from orders_core.db import Database, id_source
 from orders_core.lifecycle import Party

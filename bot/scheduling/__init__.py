@@ -1,0 +1,1 @@
+"""Reminders: the sweep that posts digests and escalations, and its APScheduler scheduler."""

@@ -1,0 +1,1 @@
+"""Block Kit: pure builders of every message, modal and Home tab, and the screens drawn from the database."""
