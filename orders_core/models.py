@@ -437,6 +437,9 @@ class OutboxItem(Base):
     locked_by: Mapped[str | None] = mapped_column(String(64))
     locked_until: Mapped[datetime | None] = mapped_column()
     last_error: Mapped[str | None] = mapped_column(Text)
+    last_failure: Mapped[str | None] = mapped_column(String(16))
+    """How the last try ended, when it failed (bot.delivery.outbox.Failure): Slack refused it
+    (nothing was done), no answer came (it may have landed), rate limited, or the token refused."""
     created_at: Mapped[datetime] = mapped_column()
     done_at: Mapped[datetime | None] = mapped_column()
 
