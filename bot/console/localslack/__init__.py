@@ -1,4 +1,4 @@
-"""Slack without Slack: a local Web API / response_url server and a signed-request sender.
+"""Slack without Slack: a local Web API / response_url / Socket Mode server and a request sender.
 
 Tests, the terminal console and benchmarks use it to drive the Bolt app exactly as Slack would::
 
@@ -11,11 +11,24 @@ Tests, the terminal console and benchmarks use it to drive the Bolt app exactly 
         sender.click(team_id="T0DEMO", user_id="U0ANA", channel_id="C0ORDERS",
                      ts=card["ts"], action_id="confirm")
 
-Faults: ``fail(method, status=..., error=..., retry_after=..., times=...)`` — error="ratelimited"
-answers 429 with Retry-After, another error alone answers 200 {"ok": false}, a status alone answers
-that status; ``delay``, ``outage``/``recover``, ``clear_faults``. Modal inputs are given as
-``inputs={block_id or action_id: value}``: a string for text inputs, pickers and single selects
-(the option's value), a list for multi selects and checkboxes, file names or dicts for file_input.
+An app in Socket Mode (an xapp- token; SLACK_API_URL=slack.base_url) connects by itself;
+``SocketModeSender(slack)`` then sends the same commands, clicks and events as envelopes over its
+WebSocket and returns each acknowledgement as the AppResponse.
+
+Faults (faults.py), each narrowed by ``channel=``, ``token=`` or ``when=lambda args: ...`` and
+lasting ``times=`` calls (None: until cleared) or ``lasting=`` seconds:
+``fail(method, status=..., error=..., retry_after=...)`` — error="ratelimited" answers 429 with
+Retry-After, another error alone answers 200 {"ok": false}, a status alone answers that status;
+``refuse(method, error=...)``, the same until cleared; ``lose_answer(method, how="close"|"timeout")``
+— the call takes effect, its answer never arrives; ``delay(method, seconds)``;
+``outage``/``recover``; ``clear_faults``. Modal inputs are given as ``inputs={block_id or
+action_id: value}``: a string for text inputs, pickers and single selects (the option's value), a
+list for multi selects and checkboxes, file names or dicts for file_input.
+
+The modules: slack.py (LocalSlack), state.py (what Slack holds), server.py (HTTP), webapi.py (a
+call from arrival to answer), methods/ (one module per Web API family), faults.py, socketmode.py
+(Socket Mode; needs the `websockets` package of the test extra), payloads.py (payload shapes),
+sender.py (sending to the app).
 """
 
 from bot.console.localslack.payloads import (
@@ -27,8 +40,8 @@ from bot.console.localslack.payloads import (
     view_object,
     visible_text,
 )
-from bot.console.localslack.sender import AppResponse, SendOptions, SlackSender
-from bot.console.localslack.server import (
+from bot.console.localslack.sender import AppResponse, SendOptions, SlackSender, SocketModeSender
+from bot.console.localslack.slack import (
     LocalSlack,
     RecordedCall,
     SlackError,
@@ -44,6 +57,7 @@ __all__ = [
     "SendOptions",
     "SlackError",
     "SlackSender",
+    "SocketModeSender",
     "UserProfile",
     "Workspace",
     "action_item",

@@ -1,4 +1,5 @@
-"""Build requests shaped and signed as Slack sends them, and POST them to the app over real HTTP."""
+"""Build requests shaped and signed as Slack sends them, and POST them to the app over real HTTP
+(SlackSender) or push them over its Socket Mode connection (SocketModeSender)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from bot.console.localslack.payloads import (
     uploaded_file,
     view_object,
 )
-from bot.console.localslack.server import LocalSlack
+from bot.console.localslack.slack import LocalSlack
 
 _USER_AGENT = "Slackbot 1.0 (+https://api.slack.com/robots)"
 _FORM = "application/x-www-form-urlencoded"
@@ -51,6 +52,8 @@ class AppResponse:
     body: str
     elapsed: float
     request_body: str
+    envelope_id: str | None = None
+    """Socket Mode: the envelope the app acknowledged."""
 
     def json(self) -> JsonDict:
         """Return the body as a JSON object ({} for the empty body of a plain ack())."""
@@ -187,7 +190,15 @@ class SlackSender:
             ),
             ("trigger_id", trigger_id or self.trigger_id(user_id, team_id)),
         ]
-        return self.send_form(fields, **options)
+        response = self.send_form(fields, **options)
+        url = dict(fields)["response_url"]
+        if self.local_slack is not None and response.status == 200 and response.body.strip():
+            # As Slack does: a message in the ack is shown to the person as the command's
+            # answer, and the command's response_url acts on it (replace_original).
+            answer = response.json()
+            if answer.get("text") or answer.get("blocks"):
+                self.local_slack.set_response_message(url, answer)
+        return response
 
     # --------------------------------------------------------------- interactions
 
@@ -617,4 +628,91 @@ class SlackSender:
             app_id=self.api_app_id,
             bot_id=workspace.bot_id if workspace else "B0BOT",
             view_hash=new_view_hash(),
+        )
+
+
+class SocketModeSender(SlackSender):
+    """Sends what SlackSender sends, as Socket Mode envelopes on the app's WebSocket.
+
+    Each send waits for the app's acknowledgement (up to `timeout`) and returns it as the
+    AppResponse: status 200, the ack's payload as the body, and the envelope_id it named.
+    """
+
+    def __init__(
+        self,
+        local_slack: LocalSlack,
+        *,
+        api_app_id: str | None = None,
+        verification_token: str = "legacy-verification-token",
+        timeout: float = 10.0,
+    ) -> None:
+        super().__init__(
+            local_slack.url,
+            "",  # Socket Mode traffic is not signed: the WebSocket is the app's own
+            local_slack=local_slack,
+            path="",
+            api_app_id=api_app_id,
+            verification_token=verification_token,
+            timeout=timeout,
+        )
+        self.socket_mode = local_slack.socket_mode
+
+    def send(self, body: str, content_type: str, **options: Unpack[SendOptions]) -> AppResponse:
+        """Socket Mode sends payloads, not HTTP bodies: use the send_form/interaction/json."""
+        raise TypeError("a SocketModeSender pushes envelopes, it sends no HTTP body")
+
+    def send_form(
+        self, fields: Sequence[tuple[str, str]], **options: Unpack[SendOptions]
+    ) -> AppResponse:
+        """Push a slash command (its form fields as a JSON object)."""
+        return self._push("slash_commands", dict(fields), True, options)
+
+    def send_interaction(
+        self, payload: Mapping[str, Any], **options: Unpack[SendOptions]
+    ) -> AppResponse:
+        """Push a click, submission or shortcut (only submissions take a response payload)."""
+        answers = payload.get("type") in {"view_submission", "block_suggestion"}
+        return self._push("interactive", dict(payload), answers, options)
+
+    def send_json(self, payload: Mapping[str, Any], **options: Unpack[SendOptions]) -> AppResponse:
+        """Push an Events API delivery (retry_num / retry_reason become the envelope's)."""
+        if payload.get("type") != "event_callback":
+            raise ValueError(f"Socket Mode carries no {payload.get('type')} payload")
+        return self._push(
+            "events_api",
+            dict(payload),
+            False,
+            options,
+            retry_attempt=options.get("retry_num", 0),
+            retry_reason=options.get("retry_reason", ""),
+        )
+
+    def _push(
+        self,
+        type: str,
+        payload: JsonDict,
+        accepts_response_payload: bool,
+        options: SendOptions,
+        *,
+        retry_attempt: int | None = None,
+        retry_reason: str = "",
+    ) -> AppResponse:
+        started = time.monotonic()
+        envelope = self.socket_mode.push(
+            type,
+            payload,
+            accepts_response_payload=accepts_response_payload,
+            retry_attempt=retry_attempt,
+            retry_reason=retry_reason,
+        )
+        ack = self.socket_mode.wait_for_ack(
+            envelope.envelope_id, options.get("timeout", self.timeout)
+        )
+        return AppResponse(
+            status=200,
+            headers={},
+            body=json.dumps(ack.payload) if ack.payload else "",
+            elapsed=time.monotonic() - started,
+            request_body=json.dumps(envelope.message),
+            envelope_id=ack.envelope_id,
         )
