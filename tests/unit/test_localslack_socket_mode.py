@@ -216,6 +216,10 @@ def test_a_disconnect_makes_the_app_connect_again(local: LocalSlack, socket_app:
     answer = socket_app.sender.slash_command(team_id="T0DEMO", user_id="U0ANA", text="again")
     assert "again" in answer.json()["text"]
 
+    local.reset()  # a new test on the same connection starts from nothing
+    assert local.socket_mode.envelopes() == [] and local.socket_mode.acks() == []
+    assert len(local.socket_mode.connections()) == 1
+
 
 def _sent(local: LocalSlack) -> list[Any]:
     return local.socket_mode.envelopes()

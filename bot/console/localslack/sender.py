@@ -195,7 +195,10 @@ class SlackSender:
         if self.local_slack is not None and response.status == 200 and response.body.strip():
             # As Slack does: a message in the ack is shown to the person as the command's
             # answer, and the command's response_url acts on it (replace_original).
-            answer = response.json()
+            try:
+                answer = response.json()
+            except ValueError:  # ack("text") answers plain text: Slack shows it as the message
+                answer = {"text": response.body}
             if answer.get("text") or answer.get("blocks"):
                 self.local_slack.set_response_message(url, answer)
         return response

@@ -592,10 +592,13 @@ class LocalSlack:
             return copy.deepcopy(found) if found else None
 
     def reset(self) -> None:
-        """Forget every call, message, view, response_url and fault (configuration stays)."""
+        """Forget every call, message, view, response_url, fault and Socket Mode envelope
+        (configuration and connections stay)."""
         with self._state.changed:
             self._state.clear()
             self._faults.clear()
+            if self._socket_mode is not None:
+                self._socket_mode.forget()
             self._state.touch()
 
     def describe_calls(self, limit: int = 40) -> str:

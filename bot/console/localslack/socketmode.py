@@ -140,6 +140,12 @@ class SocketModeServer:
         for connection in self.connections():
             connection.send(message)
 
+    def forget(self) -> None:
+        """Forget the envelopes pushed and the acks received (connections stay open)."""
+        with self._changed:
+            self._envelopes.clear()
+            self._acks.clear()
+
     # ------------------------------------------------------------------ queries
 
     def connections(self) -> list[ServerConnection]:
