@@ -1,36 +1,24 @@
-"""The composition root: every entry point (run, the console, tests, benchmarks) builds here."""
+"""The composition root: every entry point (run, worker, scheduler, the console, tests,
+benchmarks) builds the bot here."""
 
 from __future__ import annotations
 
-import gc
 import logging
-import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from slack_bolt import App, BoltContext, BoltResponse
+from slack_sdk.errors import SlackApiError
 
+from bot import listeners
 from bot.clock import Clock, SystemClock
 from bot.delivery.clients import SingleTokenClients, SlackClients, make_client
 from bot.delivery.deliveries import Deliveries, tell_about_failure
 from bot.delivery.outbox import Outbox, OutboxWorker
 from bot.deps import Deps
-from bot.executor import ListenerExecutor
-from bot.handoff import HandoffRunner
-from bot.http import SlackWsgiApp
-from bot.listeners import (
-    LaneRunner,
-    actions,
-    commands,
-    drop_unstorable_text,
-    events,
-    market,
-    reminders,
-    views,
-)
 from bot.logs import bind
 from bot.oauth import InstallationClients, installation_store, oauth_settings, register_uninstall
 from bot.scheduling.reminders import Reminders, ReminderScheduler
@@ -40,9 +28,9 @@ from orders_core.db import Database
 
 log = logging.getLogger(__name__)
 
-MODAL_THREADS = 2
-"""Listener threads that only open modals (each within 3 s of its click, whatever the backlog)."""
-
+SLACK_REFUSED = render_error(
+    "Slack did not show the form in time. Nothing was changed: please try again."
+)
 OOPS = render_error(
     "Something went wrong on our side and your request may not have been completed. "
     "Check the order with `/orders view NUMBER` before trying again."
@@ -61,28 +49,23 @@ class Runtime:
     outbox: Outbox
     worker: OutboxWorker
     deps: Deps
-    wsgi: SlackWsgiApp
-    listeners: ListenerExecutor
     reminders: Reminders
     scheduler: ReminderScheduler | None = None
-    handoff: HandoffRunner | None = None
-    """In an acking process (LISTENER_PROCESSES): hands listeners to the listener processes."""
-    extras: dict[str, Any] = field(default_factory=dict)
 
-    def start_background(self, *, scheduler: bool = False, outbox: bool = True) -> None:
-        """Start delivering notifications (unless `outbox` is False: a process that only acks),
-        and the reminder scheduler when asked."""
-        # Hand the GIL over every 1 ms rather than 5: a thread back from the database or from
-        # Slack (a request thread with an ack to send, a delivery reading rows) waits less
-        # behind one busy rendering (measured in benchmarks/).
-        sys.setswitchinterval(0.001)
-        if outbox:
+    def start(self, *, worker: bool = True, scheduler: bool = False) -> None:
+        """Start delivering the outbox, and the reminder scheduler when asked."""
+        if worker:
             self.worker.start()
         if scheduler and self.scheduler is None:
             self.scheduler = ReminderScheduler(
                 self.reminders, grace_seconds=self.settings.reminder_grace_seconds
             )
             self.scheduler.start()
+
+    def ready(self) -> tuple[bool, str]:
+        """Ready when the database takes a write now (answered within about a second) and is
+        migrated; else why not."""
+        return ready_probe(self.db)
 
     def settle(
         self,
@@ -91,17 +74,14 @@ class Runtime:
         fast_forward: Callable[[timedelta], object] | None = None,
         horizon: timedelta = timedelta(seconds=5),
     ) -> None:
-        """Wait for the listeners at work, then deliver every notification due within `horizon`.
+        """Deliver every notification due within `horizon` (tests, the console).
 
         Items spaced out for Slack's rate limits fall due a little later: wait for them, or, with
         `fast_forward` (tests, whose clock can move), move the clock instead of sleeping.
         """
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            self.listeners.wait_idle(timeout)
             self.worker.drain(timeout)
-            if self.listeners.busy:
-                continue
             due = self.outbox.next_due(horizon)
             if due is None:
                 return
@@ -112,44 +92,17 @@ class Runtime:
                 time.sleep(wait.total_seconds())
 
     def stop(self) -> None:
-        """Let listeners finish, finish the outbox item in hand, release the database."""
+        """Stop the scheduler (a running slot finishes), finish the outbox items in hand,
+        release the database."""
         if self.scheduler is not None:
             self.scheduler.stop()
-        if self.handoff is not None:
-            self.handoff.close(20)
-        self.listeners.wait_idle(20)
-        self.listeners.shutdown(wait=True)
-        if self.handoff is not None and self.handoff.ran_here:
-            # What ran here queued notifications no listener process may be left to deliver.
-            self.worker.drain(10)
+            self.scheduler = None
         self.worker.stop()
         self.db.dispose()
 
 
-def freeze_startup_heap() -> None:
-    """Hide what a process built at start from the garbage collector, for good.
-
-    The app, its listeners, SQLAlchemy's metadata and compiled statements live as long as the
-    process, yet each full collection walked all of them: 140 ms with every thread of the
-    process stopped, in the middle of a burst of clicks (measured in benchmarks/). Frozen, a
-    full collection walks only what was made since. Call it once the runtime is built, in a
-    process's entry point (not in tests, which build many runtimes in one process).
-    """
-    gc.collect()  # what start left as garbage is collected, not frozen
-    gc.freeze()
-
-
-class _QuietTokenWarning(logging.Filter):
-    """Bolt warns that SLACK_BOT_TOKEN is unused when given a client: we give it one on purpose."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Drop just that warning."""
-        return "`token` will be unused" not in record.getMessage()
-
-
 def ready_probe(db: Database) -> tuple[bool, str]:
-    """Ready when the database takes a write now (answered within about a second) and is
-    migrated; else why not."""
+    """Ready when the database takes a write now and is migrated; else why not."""
     try:
         revision = db.write_probe()
     except Exception as exc:  # any driver error means "not ready", with its reason
@@ -162,6 +115,14 @@ def ready_probe(db: Database) -> tuple[bool, str]:
     return True, "ok"
 
 
+class _QuietTokenWarning(logging.Filter):
+    """Bolt warns that SLACK_BOT_TOKEN is unused when given a client: we give it one on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Drop just that warning."""
+        return "`token` will be unused" not in record.getMessage()
+
+
 def build_runtime(
     settings: Settings,
     *,
@@ -170,14 +131,9 @@ def build_runtime(
     db: Database | None = None,
     migrate: bool = False,
     token_verification: bool = True,
-    verify_requests: bool = True,
 ) -> Runtime:
-    """Wire the database, the clock, Slack clients, the outbox and the Bolt app together.
-
-    `verify_requests=False` is for a listener process only: its requests come from the acking
-    processes over a socket pair (bot/handoff.py), not from the network.
-    """
-    settings.require_slack(mode)  # None: only the bot token (the scheduler, `remind now`)
+    """Wire the database, the clock, Slack clients, the outbox and the Bolt app together."""
+    settings.require_slack(mode)  # None: only the bot token (the scheduler, the worker)
     db = db or Database(settings.database_url, pool_size=settings.database_pool)
     if migrate:
         db.upgrade()  # a database of the caller's own (the console's demo, benchmarks)
@@ -202,52 +158,47 @@ def build_runtime(
         outbox, Deliveries(db, clock, clients), threads=threads, batch=max(20, 2 * threads)
     )
     deps = Deps(db, clock, worker)
-    executor = ListenerExecutor(
-        settings.listener_threads, nice=settings.listener_nice, modal_workers=MODAL_THREADS
-    )
     logging.getLogger("slack_bolt.App").addFilter(_QuietTokenWarning())
     bolt = App(
         client=make_client(settings.slack_api_url, token, timeout=settings.slack_timeout_seconds),
         signing_secret=settings.slack_signing_secret.get_secret_value()
         if settings.slack_signing_secret
         else None,
-        # Each listener acks in the request's thread and leaves its work to the listener pool
-        # (bot.listeners.after_ack); modal submissions answer in-thread, with their errors.
+        # A listener does its work in the request's thread and acks when it is done: a change
+        # is committed (with the Slack calls it owes queued) before Slack is told it was taken.
         process_before_response=True,
-        request_verification_enabled=verify_requests,
         token_verification_enabled=token_verification and not settings.oauth,
-        listener_executor=executor,
         oauth_settings=oauth_settings(settings, db, store) if store is not None else None,
     )
-    runner = bolt.listener_runner
-    runner.lazy_listener_runner = LaneRunner(runner.lazy_listener_runner.logger, executor)
     register(bolt, deps)
     register_uninstall(bolt, db, store)
-    wsgi = SlackWsgiApp(bolt, ready=lambda: ready_probe(db))
-    return Runtime(
-        settings, db, clock, clients, bolt, outbox, worker, deps, wsgi, executor, Reminders(deps)
-    )
+    return Runtime(settings, db, clock, clients, bolt, outbox, worker, deps, Reminders(deps))
 
 
 def register(bolt: App, deps: Deps) -> None:
     """Every listener, and an error handler that still answers the user."""
-    bolt.middleware(drop_unstorable_text)  # before any listener reads the payload
-    commands.register(bolt, deps)
-    actions.register(bolt, deps)
-    views.register(bolt, deps)
-    events.register(bolt, deps)
-    market.register(bolt, deps)
-    reminders.register(bolt, deps)
+    bolt.middleware(listeners.drop_unstorable_text)  # before any listener reads the payload
 
     @bolt.middleware
     def bind_log_context(context: BoltContext, next: Callable[[], BoltResponse]) -> BoltResponse:
         bind(team_id=context.team_id, user_id=context.user_id)
+        context["deps"] = deps  # what every listener works with (common.deps_of)
         return next()
+
+    listeners.register(bolt, deps)
 
     @bolt.error
     def on_error(
         error: Exception, body: dict[str, Any], response: BoltResponse | None
     ) -> BoltResponse | None:
+        if isinstance(error, SlackApiError) and response is not None:
+            # Slack refused a modal the listener opened or updated (a lapsed trigger, a modal
+            # closed meanwhile): the request was taken and nothing changed; say so, and answer
+            # 200 (a 500 would only make Slack show the person an error icon as well).
+            log.warning("Slack refused a call from a listener: %s", error.response.get("error"))
+            tell_about_failure(body.get("response_url"), SLACK_REFUSED)
+            response.status = 200
+            return response
         log.error("unhandled error in a listener", exc_info=error)
         tell_about_failure(body.get("response_url"), OOPS)
         return response

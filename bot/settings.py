@@ -56,19 +56,12 @@ class Settings(BaseSettings):
     host: str = "0.0.0.0"
     port: int = Field(default=3000, ge=1, le=65535)
     http_threads: int = Field(default=8, ge=1, le=256)
-    http_processes: int = Field(default=1, ge=1, le=64)
-    """HTTP mode: processes sharing the port (each with its threads, its GIL, its outbox worker)."""
+    http_workers: int = Field(default=1, ge=1, le=64)
+    """HTTP mode: gunicorn worker processes (each with its threads, its database pool, its
+    outbox worker): one per core."""
     outbox_threads: int = Field(default=16, ge=1, le=128)
     """Slack calls one process's outbox worker makes at once, each for a different lane (a
     channel, a message): a sweep waits on Slack's answers, not on this machine."""
-
-    listener_processes: int = Field(default=0, ge=0, le=64)
-    """HTTP mode: processes that only run listeners and deliver the outbox, forked beside the
-    HTTP_PROCESSES, which then only ack (bot/handoff.py). 0: each HTTP process runs its own."""
-    listener_nice: int = Field(default=10, ge=0, le=19)
-    """Linux: how much lower the OS priority of the threads doing the work behind each ack is
-    than that of the threads that ack. When the CPU is full, acks (due within Slack's 3 s) go
-    first and the work waits; with CPU to spare it changes nothing. 0 turns it off."""
     log_level: str = "INFO"
     log_format: str = "text"
     scheduler_enabled: bool = True
@@ -127,11 +120,6 @@ class Settings(BaseSettings):
     def database_connections(self) -> int:
         """The most PostgreSQL connections one process may open (its pool and the overflow)."""
         return 2 * self.database_pool
-
-    @property
-    def listener_threads(self) -> int:
-        """Threads running listeners, per process: as many as the HTTP threads, at least 4."""
-        return max(4, self.http_threads)
 
     @property
     def oauth(self) -> bool:

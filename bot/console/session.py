@@ -57,8 +57,9 @@ from bot.console.render import (
     plain,
     text_of,
 )
-from bot.http import HttpServer
-from bot.listeners import COMMAND
+from bot.console.http import LocalServer
+from bot.wsgi import OrdersApp
+from bot.listeners.common import COMMAND
 from bot.settings import Settings, SettingsError, load_settings
 from orders_core.db import Database, SchemaNotCurrent
 from orders_core.fixtures import demo_fixture_path, load_fixture, parse_age
@@ -147,7 +148,7 @@ class LocalBot:
 
     slack: LocalSlack
     runtime: Runtime
-    server: HttpServer
+    server: LocalServer
     sender: SlackSender
     clock: MovableClock
     info: WorkspaceInfo
@@ -270,8 +271,8 @@ def start_bot(demo: bool, start: datetime | None = None) -> LocalBot:
     # No APScheduler: `wait` replays the time it skips, running each reminder slot at its own
     # moment on the moved clock (Reminders.replay).
     runtime = build_runtime(settings, clock=clock, db=db, migrate=False)
-    server = HttpServer(runtime.wsgi, port=0, threads=4).start()
-    runtime.start_background()
+    server = LocalServer(OrdersApp(runtime)).start()
+    runtime.start()
     sender = SlackSender(server.url, secret, local_slack=slack)
     return LocalBot(slack, runtime, server, sender, clock, info, database, tempdir)
 

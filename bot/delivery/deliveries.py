@@ -1,8 +1,11 @@
-"""Delivering outbox items to Slack: each kind draws the current state and makes one call."""
+"""Delivering outbox items to Slack: each kind draws the current state and makes its call.
+
+`HANDLERS` maps every `Kind` to the function that delivers it; a handler raises `Retry` or
+`Permanent` (or lets Slack's error through, which `outbox.classify` judges) when it could not.
+"""
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 from collections.abc import Callable
@@ -12,15 +15,16 @@ from typing import Any
 from urllib.error import HTTPError
 from urllib.request import Request, urlopen
 
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import Integer, String, bindparam, func, insert, literal, select, update
+from sqlalchemy import select, update
 
 from bot.clock import Clock
 from bot.delivery import outbox
 from bot.delivery.clients import SlackClients
-from bot.delivery.outbox import Claimed, Permanent, Retry
+from bot.delivery.outbox import Claimed, Failure, Kind, Lane, Permanent, Retry
 from bot.scheduling.reminders import owner_notice
-from bot.ui.format import SLACK_FORMAT
+from bot.ui.format import SLACK_FORMAT, escape
 from bot.ui.orders import ListSpec, Message, render_error, render_order_card
 from bot.ui.reminders import render_collapsed
 from bot.ui.screens import (
@@ -33,34 +37,29 @@ from bot.ui.screens import (
     posted_message,
 )
 from orders_core import errors
-from orders_core.db import Database, id_source
+from orders_core.db import Database
 from orders_core.lifecycle import Party
 from orders_core.models import (
-    OutboxItem,
     PartyOrg,
     PostedMessage,
     PostedMessageOrder,
     ReminderRun,
     Workspace,
 )
+from orders_core.onboarding import party_members
 from orders_core.orders import OrderView, order_card, resolve_caller
-from orders_core.reminders import (
-    POSTED,
-    QUEUED,
-    UNDELIVERABLE,
-    PolicyView,
-    get_digest_run,
-    set_run,
-)
+from orders_core.reminders import POSTED, QUEUED, UNDELIVERABLE, PolicyView, get_digest_run, set_run
 
 log = logging.getLogger(__name__)
 
 CHANNEL_REFUSALS = frozenset(
     {"not_in_channel", "channel_not_found", "is_archived", "restricted_action"}
 )
+"""A channel the bot cannot post in: telling someone is the only way forward."""
 GONE_ERRORS = frozenset(
     {"message_not_found", "channel_not_found", "cant_update_message", "is_archived"}
 )
+METADATA_EVENT = "orders_bot_delivery"
 
 
 @dataclass
@@ -73,11 +72,13 @@ class Deliveries:
     _teams: dict[int, tuple[str, str | None]] = field(default_factory=dict)
 
     def __call__(self, item: Claimed) -> None:
-        """Deliver one item; raises Retry or Permanent (or a Slack error) when it could not."""
-        handler: Callable[[Claimed], None] | None = getattr(self, f"_deliver_{item.kind}", None)
-        if handler is None:
-            raise Permanent(f"unknown outbox item kind {item.kind!r}")
-        handler(item)
+        """Deliver one item with its kind's handler."""
+        HANDLERS[item.kind](self, item)
+
+    def client(self, workspace_id: int | None) -> WebClient:
+        """The Web API client of a workspace (its installation's token, under OAuth)."""
+        team_id, enterprise_id = self._team(workspace_id)
+        return self.clients.for_team(team_id, enterprise_id)
 
     def _team(self, workspace_id: int | None) -> tuple[str, str | None]:
         # A workspace's team and enterprise ids never change: read once per process.
@@ -85,139 +86,183 @@ class Deliveries:
         if known is not None:
             return known
         with self.db.read() as s:
-            row = (
-                s.execute(
-                    select(Workspace.team_id, Workspace.enterprise_id).where(
-                        Workspace.id == workspace_id
-                    )
-                ).first()
-                if workspace_id
-                else None
-            )
+            row = s.execute(
+                select(Workspace.team_id, Workspace.enterprise_id).where(
+                    Workspace.id == workspace_id
+                )
+            ).first()
         if row is None:
             raise Permanent(f"workspace {workspace_id} is gone")
         self._teams[workspace_id or 0] = (row.team_id, row.enterprise_id)
         return row.team_id, row.enterprise_id
 
-    def _client(self, workspace_id: int | None):  # type: ignore[no-untyped-def]
-        team_id, enterprise_id = self._team(workspace_id)
-        return self.clients.for_team(team_id, enterprise_id)
-
-    def _keep(
+    def keep(
         self,
         answer: Any,
+        item: Claimed,
+        *,
         kind: str,
         workspace_id: int,
         viewer_party_id: int,
         order_ids: list[int],
         ref: dict[str, Any],
-        now: datetime,
-        item: Claimed,
-        *,
         run_id: int | None = None,
         previous_digest: int | None = None,
     ) -> int:
-        """Record a posted message and the orders it shows, so changes to them redraw it; the
-        item that posted it is done with it. A digest's run is marked posted, and the policy's
-        previous digest queued to collapse, with them too.
-
-        All of it is one transaction; on PostgreSQL, one statement (data-modifying CTEs):
-        one round trip instead of seven, which is most of a digest's database time.
-        """
-        values = {
-            "workspace_id": workspace_id,
-            "channel_id": str(answer["channel"]),
-            "ts": str(answer["ts"]),
-            "kind": kind,
-            "viewer_party_id": viewer_party_id,
-            "ref": ref,
-            "created_at": now,
-            "updated_at": now,
-        }
-        if not self.db.is_sqlite:
-            steps, params = outbox.done_statements(item, now)
-            statement = _posted_in_one(steps, run_id is not None, previous_digest is not None)
-            params.update({f"m_{c}": v for c, v in values.items()})
-            params.update(
-                ids=order_ids,
-                m_run=run_id,
-                m_posted=POSTED,
-                m_previous=previous_digest,
-                m_collapse_lane=f"msg:{previous_digest}",
-            )
-            with self.db.one_statement() as s:
-                message_id = int(s.connection().execute(statement, params).scalar_one())
-            item.completed = True
-            return message_id
+        """Record a posted message and the orders it shows, so changes to them redraw it, in
+        the transaction that marks the item that posted it done (a digest's run posted, and the
+        digest it replaces queued to collapse, with them)."""
+        now = self.clock.now()
         with self.db.transaction() as s:
-            message_id = int(s.connection().execute(_INSERT_POSTED, values).scalar_one())
-            link_orders(s, message_id, order_ids)
+            message = PostedMessage(
+                workspace_id=workspace_id,
+                channel_id=str(answer["channel"]),
+                ts=str(answer["ts"]),
+                kind=kind,
+                viewer_party_id=viewer_party_id,
+                ref=ref,
+                created_at=now,
+                updated_at=now,
+            )
+            s.add(message)
+            s.flush()
+            s.add_all(PostedMessageOrder(message_id=message.id, order_id=o) for o in order_ids)
             if run_id is not None:
-                set_run(s, run_id, status=POSTED, posted_at=now, message_id=message_id)
+                set_run(s, run_id, status=POSTED, posted_at=now, message_id=message.id)
             outbox.mark_done(s, item, now)
             if previous_digest is not None:
-                _collapse_later(s, previous_digest, message_id, workspace_id, now)
-            return message_id
+                outbox.enqueue(
+                    s,
+                    kind=Kind.COLLAPSE,
+                    lane=Lane.message(previous_digest),
+                    payload={"message_id": previous_digest, "newer_message_id": message.id},
+                    now=now,
+                    workspace_id=workspace_id,
+                )
+            return message.id
 
-    # -- kinds ---------------------------------------------------------------------------------
-
-    def _deliver_refresh_message(self, item: Claimed) -> None:
-        now = self.clock.now()
-        with self.db.read() as s:
-            try:
-                posted, message = posted_message(s, int(item.payload["message_id"]), now)
-            except LookupError as exc:
-                raise Permanent(str(exc)) from exc
-            channel, ts = posted.channel_id, posted.ts
-        try:
-            self._client(item.workspace_id).chat_update(
-                channel=channel, ts=ts, **message.as_kwargs()
+    def forget(self, message_id: int) -> None:
+        """A posted message is gone from Slack: stop redrawing it (the row is kept)."""
+        with self.db.transaction() as s:
+            s.execute(
+                update(PostedMessage).where(PostedMessage.id == message_id).values(kind="gone")
             )
-        except SlackApiError as exc:
-            if exc.response.get("error") in GONE_ERRORS:
-                forget_message(self.db, int(item.payload["message_id"]))
-                raise Permanent(f"{channel}/{ts}: {exc.response.get('error')}") from exc
-            raise
 
-    def _deliver_post_card(self, item: Claimed) -> None:
-        """The order's card in a party's channel: one card per order and channel, kept current.
-
-        The first time, the card is posted. After that the card is redrawn in place, its first
-        line now the latest news, and the news itself goes in the card's thread — shown in the
-        channel too when the order now waits on that party — so the channel does not fill up
-        with copies of one order.
-        """
+    def tell_party_channel_refused(
+        self, item: Claimed, order: OrderView, party_id: int, channel: str, error: str
+    ) -> None:
+        """A party's channel refused the bot: tell the person who acted and the party's
+        members, who can invite it (nothing else stops)."""
         p = item.payload
-        now = self.clock.now()
-        channel, notice = str(p["channel"]), p.get("notice")
-        party_id = int(p["party_id"])
-        with self.db.read() as s:
-            order, viewer, message = _draw_card(s, int(p["order_id"]), party_id, now, notice)
-            existing = (
-                s.connection()
-                .execute(
-                    _EXISTING_CARD,
-                    {"order_id": order.id, "channel": channel, "party_id": party_id},
-                )
-                .first()
+        with self.db.transaction() as s:
+            party = s.get(PartyOrg, party_id)
+            name = party.name if party else "the party"
+            text = (
+                f":warning: I could not post about *{order.code}* in <#{escape(channel)}> for "
+                f"*{escape(name)}*: `{escape(error)}`. Invite me with `/invite @orders` in that "
+                "channel, or ask an admin to give the party another channel "
+                f"(`orders-bot {party.kind.value if party else 'merchant'} add NAME --channel C…`)."
             )
-        client = self._client(item.workspace_id)
-        if existing is not None:
-            try:
-                client.chat_update(
-                    channel=existing.channel_id, ts=existing.ts, **message.as_kwargs()
+            team, _ = self._team(order.workspace_id)
+            now = self.clock.now()
+            actor = p.get("actor") or {}
+            if actor.get("user"):
+                outbox.enqueue(
+                    s,
+                    kind=Kind.REPLY,
+                    lane=outbox.reply_lane(team, actor["user"], actor.get("url")),
+                    payload={
+                        "team": team,
+                        "user": actor["user"],
+                        "url": actor.get("url"),
+                        "channel": actor.get("channel"),
+                        "text": text.replace("*", ""),
+                        "blocks": _section(text),
+                    },
+                    now=now,
+                    workspace_id=order.workspace_id,
                 )
-            except SlackApiError as exc:
-                if exc.response.get("error") not in GONE_ERRORS:
-                    raise
-                forget_message(self.db, existing.id)  # deleted in Slack: post a new card below
-                existing = None
+            for user in party_members(s, party_id):
+                outbox.enqueue(
+                    s,
+                    kind=Kind.DM_TEXT,
+                    lane=Lane.dm(team, user),
+                    payload={"user": user, "text": text},
+                    now=now,
+                    workspace_id=order.workspace_id,
+                )
+
+
+def _section(text: str) -> list[dict[str, Any]]:
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+
+
+# -- one handler per kind ----------------------------------------------------------------------
+
+
+def redraw_message(d: Deliveries, item: Claimed) -> None:
+    """Redraw a message we posted, as it should look now."""
+    message_id = int(item.payload["message_id"])
+    with d.db.read() as s:
+        try:
+            posted, message = posted_message(s, message_id, d.clock.now())
+        except LookupError as exc:
+            raise Permanent(str(exc)) from exc
+        channel, ts = posted.channel_id, posted.ts
+    try:
+        d.client(item.workspace_id).chat_update(channel=channel, ts=ts, **message.as_kwargs())
+    except SlackApiError as exc:
+        if exc.response.get("error") in GONE_ERRORS:
+            d.forget(message_id)
+            raise Permanent(f"{channel}/{ts}: {exc.response.get('error')}") from exc
+        raise
+
+
+_EXISTING_CARD = (
+    select(PostedMessage)
+    .join(PostedMessageOrder, PostedMessageOrder.message_id == PostedMessage.id)
+    .where(PostedMessage.kind == "card")
+    .order_by(PostedMessage.id.desc())
+    .limit(1)
+)
+"""A party's card for an order in a channel (the newest, should there be two)."""
+
+
+def post_card(d: Deliveries, item: Claimed) -> None:
+    """The order's card in a party's channel: one card per order and channel, kept current.
+
+    The first time, the card is posted. After that the card is redrawn in place, its first
+    line now the latest news, and the news itself goes in the card's thread — shown in the
+    channel too when the order now waits on that party — so the channel does not fill up
+    with copies of one order.
+    """
+    p = item.payload
+    channel, notice, party_id = str(p["channel"]), p.get("notice"), int(p["party_id"])
+    with d.db.read() as s:
+        order, viewer, message = _draw_card(s, int(p["order_id"]), party_id, d.clock.now(), notice)
+        existing = s.scalar(
+            _EXISTING_CARD.where(
+                PostedMessageOrder.order_id == order.id,
+                PostedMessage.channel_id == channel,
+                PostedMessage.viewer_party_id == party_id,
+            )
+        )
+    client = d.client(item.workspace_id)
+    if existing is not None:
+        try:
+            client.chat_update(channel=existing.channel_id, ts=existing.ts, **message.as_kwargs())
+        except SlackApiError as exc:
+            if exc.response.get("error") not in GONE_ERRORS:
+                raise
+            d.forget(existing.id)  # deleted in Slack: post a new card below
+            existing = None
+    try:
         if existing is not None:
-            with self.db.transaction() as s:
+            with d.db.transaction() as s:
                 s.execute(
                     update(PostedMessage)
                     .where(PostedMessage.id == existing.id)
-                    .values(ref={**existing.ref, "notice": notice}, updated_at=now)
+                    .values(ref={**existing.ref, "notice": notice}, updated_at=d.clock.now())
                 )
             if notice:
                 post_once(
@@ -231,309 +276,256 @@ class Deliveries:
                 )
             return
         answer = post_once(client, item, channel=channel, **message.as_kwargs())
-        # Kept so that every later change to the order redraws this card too.
-        self._keep(
-            answer, "card", order.workspace_id, party_id, [order.id], {"notice": notice}, now, item
-        )
+    except SlackApiError as exc:
+        error = str(exc.response.get("error", ""))
+        if error in CHANNEL_REFUSALS:
+            d.tell_party_channel_refused(item, order, party_id, channel, error)
+            raise Permanent(f"{channel}: {error}") from exc
+        raise
+    # Kept so that every later change to the order redraws this card too.
+    d.keep(
+        answer,
+        item,
+        kind="card",
+        workspace_id=order.workspace_id,
+        viewer_party_id=party_id,
+        order_ids=[order.id],
+        ref={"notice": notice},
+    )
 
-    def _deliver_respond(self, item: Claimed) -> None:
-        p = item.payload
-        now = self.clock.now()
-        where = p.get("where") or {}
-        with self.db.read() as s:
-            try:
-                caller = resolve_caller(s, p["team"], p["user"])
-                if where.get("k") == "list":
-                    include = (int(p["number"]),) if p.get("number") is not None else ()
-                    spec = ListSpec.from_json(where)
-                    message = list_screen(s, caller, spec, now, p.get("notice"), include)
-                elif p.get("number") is not None:
-                    message = detail_message(s, caller, int(p["number"]), now, p.get("notice"))
-                else:
-                    return
-            except errors.OrdersError as exc:
-                message = render_error(exc.render(SLACK_FORMAT))
-        post_response_url(p["url"], message, replace_original=True)
 
-    def _deliver_view_refresh(self, item: Claimed) -> None:
-        p = item.payload
-        now = self.clock.now()
-        where = p.get("where") or {}
-        with self.db.read() as s:
+def respond(d: Deliveries, item: Claimed) -> None:
+    """Redraw an ephemeral list or detail through its response_url."""
+    p = item.payload
+    now = d.clock.now()
+    where = p.get("where") or {}
+    with d.db.read() as s:
+        try:
             caller = resolve_caller(s, p["team"], p["user"])
             if where.get("k") == "list":
                 include = (int(p["number"]),) if p.get("number") is not None else ()
-                view = list_modal(
+                message = list_screen(
                     s, caller, ListSpec.from_json(where), now, p.get("notice"), include
                 )
+            elif p.get("number") is not None:
+                message = detail_message(s, caller, int(p["number"]), now, p.get("notice"))
             else:
-                view = detail_modal(s, caller, int(p["number"]), now, p.get("notice"))
+                return
+        except errors.OrdersError as exc:
+            message = render_error(exc.render(SLACK_FORMAT))
+    post_response_url(p["url"], message, replace_original=True)
+
+
+def refresh_view(d: Deliveries, item: Claimed) -> None:
+    """Redraw an open modal (a list or an order's detail)."""
+    p = item.payload
+    now = d.clock.now()
+    where = p.get("where") or {}
+    with d.db.read() as s:
+        caller = resolve_caller(s, p["team"], p["user"])
+        if where.get("k") == "list":
+            include = (int(p["number"]),) if p.get("number") is not None else ()
+            view = list_modal(s, caller, ListSpec.from_json(where), now, p.get("notice"), include)
+        else:
+            view = detail_modal(s, caller, int(p["number"]), now, p.get("notice"))
+    try:
+        d.client(item.workspace_id).views_update(view_id=p["view_id"], view=view)
+    except SlackApiError as exc:
+        if exc.response.get("error") in ("not_found", "view_not_found"):
+            raise Permanent("the modal was closed") from exc
+        raise
+
+
+def publish_home(d: Deliveries, item: Claimed) -> None:
+    """Publish someone's Home tab as it should look now."""
+    p = item.payload
+    with d.db.read() as s:
         try:
-            self._client(item.workspace_id).views_update(view_id=p["view_id"], view=view)
-        except SlackApiError as exc:
-            if exc.response.get("error") in ("not_found", "view_not_found"):
-                raise Permanent("the modal was closed") from exc
-            raise
-
-    def _deliver_digest(self, item: Claimed) -> None:
-        now = self.clock.now()
-        with self.db.read() as s:
-            found = get_digest_run(s, int(item.payload["run_id"]))
-            if found is None or found.run.status != QUEUED:
-                return  # posted already (a retry after a crash), or given up
-            run, policy = found.run, found.policy
-            message = digest_message(s, run.id, now, run=run, policy=policy)
-        self._teams[policy.workspace_id] = (policy.team_id, policy.enterprise_id)
-        client = self._client(policy.workspace_id)
-        try:
-            answer = post_once(client, item, channel=policy.channel_id, **message.as_kwargs())
-        except SlackApiError as exc:
-            error = str(exc.response.get("error", ""))
-            if error in CHANNEL_REFUSALS:
-                self._channel_refused(run.id, policy, error, now)
-                raise Permanent(f"{policy.channel_id}: {error}") from exc
-            raise
-        self._keep(
-            answer,
-            "digest",
-            policy.workspace_id,
-            policy.party_id,
-            list(run.order_ids),
-            {"run_id": run.id, "policy_id": policy.id},
-            now,
-            item,
-            run_id=run.id,
-            # Read with the run, before this post: the digest this one replaces.
-            previous_digest=found.previous_message_id,
-        )
-        log.info(
-            "reminder digest posted",
-            extra={"team_id": policy.team_id, "kind": "digest", "lane": item.lane},
-        )
-
-    def _channel_refused(self, run_id: int, policy: PolicyView, error: str, now: datetime) -> None:
-        """The bot cannot post there: record it and tell the policy's owner (nothing else stops)."""
-        log.warning("reminder #%s cannot post in %s: %s", policy.id, policy.channel_id, error)
-        with self.db.transaction() as s:
-            s.execute(
-                update(ReminderRun)
-                .where(ReminderRun.id == run_id)
-                .values(status=UNDELIVERABLE, error=error)
-            )
-            if policy.created_by:
-                outbox.enqueue(
-                    s,
-                    kind="dm_text",
-                    lane=f"dm:{policy.team_id}:{policy.created_by}",
-                    payload={"user": policy.created_by, "text": owner_notice(policy, error)},
-                    now=now,
-                    workspace_id=policy.workspace_id,
-                )
-
-    def _deliver_collapse(self, item: Claimed) -> None:
-        with self.db.read() as s:
-            older = s.get(PostedMessage, int(item.payload["message_id"]))
-            newer = s.get(PostedMessage, int(item.payload["newer_message_id"]))
-            if older is None or newer is None:
-                raise Permanent("a digest to collapse is gone")
-            older_where, newer_where = (older.channel_id, older.ts), (newer.channel_id, newer.ts)
-        client = self._client(item.workspace_id)
-        permalink = client.chat_getPermalink(channel=newer_where[0], message_ts=newer_where[1]).get(
-            "permalink"
-        )
-        message = render_collapsed(str(permalink) if permalink else None, older.created_at)
-        client.chat_update(channel=older_where[0], ts=older_where[1], **message.as_kwargs())
-        with self.db.transaction() as s:
-            s.execute(
-                update(PostedMessage)
-                .where(PostedMessage.id == older.id)
-                .values(kind="digest-collapsed", ref={**older.ref, "permalink": permalink})
-            )
-
-    def _dm_channel(self, client: Any, user: str) -> str:
-        return str(client.conversations_open(users=user)["channel"]["id"])
-
-    def _deliver_dm_card(self, item: Claimed) -> None:
-        p = item.payload
-        now = self.clock.now()
-        party_id = int(p["party_id"])
-        with self.db.read() as s:
-            order, _, message = _draw_card(s, int(p["order_id"]), party_id, now, p.get("notice"))
-        client = self._client(item.workspace_id)
-        answer = post_once(
-            client, item, channel=self._dm_channel(client, p["user"]), **message.as_kwargs()
-        )
-        ref = {"notice": p.get("notice"), "dm": p["user"]}
-        self._keep(answer, "card", order.workspace_id, party_id, [order.id], ref, now, item)
-
-    def _deliver_dm_text(self, item: Claimed) -> None:
-        client = self._client(item.workspace_id)
-        text = str(item.payload["text"])
-        post_once(
-            client,
-            item,
-            channel=self._dm_channel(client, item.payload["user"]),
-            text=text.replace("*", ""),
-            blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
-        )
-
-    def _deliver_ephemeral(self, item: Claimed) -> None:
-        p = item.payload
-        self._client(item.workspace_id).chat_postEphemeral(
-            channel=p["channel"], user=p["user"], text=p.get("text", ""), blocks=p.get("blocks")
-        )
-
-    def _deliver_home_refresh(self, item: Claimed) -> None:
-        p = item.payload
-        now = self.clock.now()
-        with self.db.read() as s:
-            try:
-                caller = resolve_caller(s, p["team"], p["user"])
-            except errors.OrdersError:
-                caller = None
-            view = home_screen(s, caller, now)
-        self._client(item.workspace_id).views_publish(user_id=p["user"], view=view)
-
-
-_INSERT_POSTED = insert(PostedMessage).returning(PostedMessage.id)
-_PARTY_KIND = select(PartyOrg.kind).where(PartyOrg.id == bindparam("party_id"))
-_EXISTING_CARD = (
-    select(PostedMessage.id, PostedMessage.channel_id, PostedMessage.ts, PostedMessage.ref)
-    .join(PostedMessageOrder, PostedMessageOrder.message_id == PostedMessage.id)
-    .where(
-        PostedMessageOrder.order_id == bindparam("order_id"),
-        PostedMessage.channel_id == bindparam("channel"),
-        PostedMessage.viewer_party_id == bindparam("party_id"),
-        PostedMessage.kind == "card",
+            caller = resolve_caller(s, p["team"], p["user"])
+        except errors.OrdersError:
+            caller = None
+        view = home_screen(s, caller, d.clock.now())
+    # A workspace not onboarded yet has no row: its Home tab says how to be, with its token.
+    client = (
+        d.client(item.workspace_id)
+        if item.workspace_id is not None
+        else d.clients.for_team(str(p["team"]), None)
     )
-    .order_by(PostedMessage.id.desc())
-    .limit(1)
-)
-"""The card a party already has for an order in a channel (the newest, should there be two)."""
+    client.views_publish(user_id=p["user"], view=view)
+
+
+def reply(d: Deliveries, item: Claimed) -> None:
+    """Answer one person: on their response_url, else as an ephemeral, else by DM."""
+    p = item.payload
+    message = Message(str(p.get("text") or ""), list(p.get("blocks") or []))
+    if p.get("url"):
+        post_response_url(p["url"], message, replace_original=False)
+        return
+    client = d.clients.for_team(str(p["team"]), None)
+    if p.get("channel"):
+        client.chat_postEphemeral(channel=p["channel"], user=p["user"], **message.as_kwargs())
+    else:
+        post_once(client, item, channel=_dm_channel(client, p["user"]), **message.as_kwargs())
+
+
+def ephemeral(d: Deliveries, item: Claimed) -> None:
+    """A message only one person in a channel sees."""
+    p = item.payload
+    d.client(item.workspace_id).chat_postEphemeral(
+        channel=p["channel"], user=p["user"], text=p.get("text", ""), blocks=p.get("blocks")
+    )
+
+
+def digest(d: Deliveries, item: Claimed) -> None:
+    """A reminder digest; a channel that refuses it stops only that reminder, and its owner is
+    told."""
+    now = d.clock.now()
+    with d.db.read() as s:
+        found = get_digest_run(s, int(item.payload["run_id"]))
+        if found is None or found.run.status != QUEUED:
+            return  # posted already (a retry after a crash), or given up
+        run, policy = found.run, found.policy
+        message = digest_message(s, run.id, now, run=run, policy=policy)
+    d._teams[policy.workspace_id] = (policy.team_id, policy.enterprise_id)
+    try:
+        answer = post_once(
+            d.client(policy.workspace_id), item, channel=policy.channel_id, **message.as_kwargs()
+        )
+    except SlackApiError as exc:
+        error = str(exc.response.get("error", ""))
+        if error in CHANNEL_REFUSALS:
+            _digest_refused(d, run.id, policy, error)
+            raise Permanent(f"{policy.channel_id}: {error}") from exc
+        raise
+    d.keep(
+        answer,
+        item,
+        kind="digest",
+        workspace_id=policy.workspace_id,
+        viewer_party_id=policy.party_id,
+        order_ids=list(run.order_ids),
+        ref={"run_id": run.id, "policy_id": policy.id},
+        run_id=run.id,
+        previous_digest=found.previous_message_id,  # read before this post: the one it replaces
+    )
+    log.info("reminder digest posted", extra={"team_id": policy.team_id})
+
+
+def _digest_refused(d: Deliveries, run_id: int, policy: PolicyView, error: str) -> None:
+    """The bot cannot post there: record it and tell the policy's owner (nothing else stops)."""
+    log.warning("reminder #%s cannot post in %s: %s", policy.id, policy.channel_id, error)
+    with d.db.transaction() as s:
+        s.execute(
+            update(ReminderRun)
+            .where(ReminderRun.id == run_id)
+            .values(status=UNDELIVERABLE, error=error)
+        )
+        if policy.created_by:
+            outbox.enqueue(
+                s,
+                kind=Kind.DM_TEXT,
+                lane=Lane.dm(policy.team_id, policy.created_by),
+                payload={"user": policy.created_by, "text": owner_notice(policy, error)},
+                now=d.clock.now(),
+                workspace_id=policy.workspace_id,
+            )
+
+
+def collapse(d: Deliveries, item: Claimed) -> None:
+    """Fold an older digest into one line pointing at the newer one."""
+    with d.db.read() as s:
+        older = s.get(PostedMessage, int(item.payload["message_id"]))
+        newer = s.get(PostedMessage, int(item.payload["newer_message_id"]))
+        if older is None or newer is None:
+            raise Permanent("a digest to collapse is gone")
+    client = d.client(item.workspace_id)
+    permalink = client.chat_getPermalink(channel=newer.channel_id, message_ts=newer.ts).get(
+        "permalink"
+    )
+    message = render_collapsed(str(permalink) if permalink else None, older.created_at)
+    client.chat_update(channel=older.channel_id, ts=older.ts, **message.as_kwargs())
+    with d.db.transaction() as s:
+        s.execute(
+            update(PostedMessage)
+            .where(PostedMessage.id == older.id)
+            .values(kind="digest-collapsed", ref={**older.ref, "permalink": permalink})
+        )
+
+
+def dm_card(d: Deliveries, item: Claimed) -> None:
+    """An order's card by direct message (an escalation), kept current like any card."""
+    p = item.payload
+    party_id = int(p["party_id"])
+    with d.db.read() as s:
+        order, _, message = _draw_card(
+            s, int(p["order_id"]), party_id, d.clock.now(), p.get("notice")
+        )
+    client = d.client(item.workspace_id)
+    answer = post_once(client, item, channel=_dm_channel(client, p["user"]), **message.as_kwargs())
+    d.keep(
+        answer,
+        item,
+        kind="card",
+        workspace_id=order.workspace_id,
+        viewer_party_id=party_id,
+        order_ids=[order.id],
+        ref={"notice": p.get("notice"), "dm": p["user"]},
+    )
+
+
+def dm_text(d: Deliveries, item: Claimed) -> None:
+    """A text by direct message."""
+    client = d.client(item.workspace_id)
+    text = str(item.payload["text"])
+    post_once(
+        client,
+        item,
+        channel=_dm_channel(client, item.payload["user"]),
+        text=text.replace("*", ""),
+        blocks=_section(text),
+    )
+
+
+HANDLERS: dict[Kind, Callable[[Deliveries, Claimed], None]] = {
+    Kind.CARD: post_card,
+    Kind.REDRAW: redraw_message,
+    Kind.RESPOND: respond,
+    Kind.VIEW: refresh_view,
+    Kind.HOME: publish_home,
+    Kind.REPLY: reply,
+    Kind.EPHEMERAL: ephemeral,
+    Kind.DIGEST: digest,
+    Kind.COLLAPSE: collapse,
+    Kind.DM_CARD: dm_card,
+    Kind.DM_TEXT: dm_text,
+}
+assert set(HANDLERS) == set(Kind), "every kind of outbox item needs its handler"
+
+
+# -- helpers ------------------------------------------------------------------------------------
 
 
 def _draw_card(
     session: Any, order_id: int, party_id: int, now: datetime, notice: str | None
 ) -> tuple[OrderView, Party, Message]:
     """An order's card as a party sees it: the order, the party's side, and the message."""
-    viewer = session.connection().scalar(_PARTY_KIND, {"party_id": party_id})
+    viewer = session.scalar(select(PartyOrg.kind).where(PartyOrg.id == party_id))
     if viewer is None:
         raise Permanent("the party is gone")
     order, last = order_card(session, order_id)
     return order, viewer, render_order_card(order, viewer=viewer, last=last, now=now, notice=notice)
 
 
-@functools.cache
-def _insert_links(dialect: str) -> Any:
-    ids = id_source(dialect)
-    rows = select(bindparam("message_id", type_=Integer), ids.c.value)
-    return insert(PostedMessageOrder).from_select(["message_id", "order_id"], rows)
+def _dm_channel(client: WebClient, user: str) -> str:
+    return str(client.conversations_open(users=user)["channel"]["id"])
 
 
-def _collapse_later(
-    session: Any, older: int, newer: int, workspace_id: int | None, now: datetime
-) -> None:
-    """Queue the older digest's collapse into a line pointing at the newer one."""
-    outbox.enqueue(
-        session,
-        kind="collapse",
-        lane=f"msg:{older}",
-        payload={"message_id": older, "newer_message_id": newer},
-        now=now,
-        workspace_id=workspace_id,
-    )
+def post_once(client: WebClient, item: Claimed, *, channel: str, **kwargs: Any) -> Any:
+    """chat.postMessage for an outbox item, at most once even when an earlier try had no answer.
 
-
-@functools.cache
-def _posted_in_one(done: tuple[Any, ...], run: bool, collapse: bool) -> Any:
-    """PostgreSQL: what `Deliveries._keep` writes, as one statement returning the message's id.
-
-    Each write is a CTE of one `SELECT posted.id`; they all run (PostgreSQL runs every
-    data-modifying CTE, referenced or not) against one snapshot, and none of them touches a row
-    another one does: the new message, its links, the run, the item and its lane's next item
-    (`done`: the statements of `outbox.done_statements`). The collapse is `_collapse_later`'s.
-    """
-    # Each value bound once, with its column's type, wherever it is used; named so no name is
-    # a column's (SQLAlchemy would take a parameter named after a column for a value to SET).
-    values = {
-        c: bindparam(f"m_{c}", type_=PostedMessage.__table__.c[c].type) for c in _POSTED_COLUMNS
-    }
-    posted = insert(PostedMessage).values(values).returning(PostedMessage.id).cte("posted")
-    new_id = select(posted.c.id).scalar_subquery()
-    ids = id_source("postgresql")
-    parts: list[Any] = [
-        insert(PostedMessageOrder)
-        .from_select(["message_id", "order_id"], select(new_id, ids.c.value))
-        .cte("linked")
-    ]
-    if run:
-        parts.append(
-            update(ReminderRun)
-            .where(ReminderRun.id == bindparam("m_run"))
-            .values(status=bindparam("m_posted"), posted_at=values["created_at"], message_id=new_id)
-            .cte("run_posted")
-        )
-    parts += [statement.cte(f"done_{k}") for k, statement in enumerate(done)]
-    if collapse:
-        parts.append(
-            insert(OutboxItem)
-            .from_select(
-                _QUEUED_COLUMNS,
-                select(
-                    values["workspace_id"],
-                    literal("collapse"),
-                    bindparam("m_collapse_lane", type_=String),
-                    func.json_build_object(
-                        "message_id",
-                        bindparam("m_previous", type_=Integer),
-                        "newer_message_id",
-                        new_id,
-                    ),
-                    literal(outbox.PENDING),
-                    literal(0),
-                    values["created_at"],
-                    values["created_at"],
-                ),
-            )
-            .cte("collapse_queued")
-        )
-    return select(posted.c.id).add_cte(*parts)
-
-
-_POSTED_COLUMNS = tuple(c.name for c in PostedMessage.__table__.c if not c.primary_key)
-_QUEUED_COLUMNS = [
-    "workspace_id",
-    "kind",
-    "lane",
-    "payload",
-    "status",
-    "attempts",
-    "next_attempt_at",
-    "created_at",
-]
-
-
-def link_orders(session: Any, message_id: int, order_ids: list[int]) -> None:
-    """Which orders a posted message shows: one insert for all of them."""
-    if order_ids:
-        # One INSERT … SELECT from the ids as one array parameter: the same statement for any
-        # number of orders (a multi-row VALUES is compiled afresh per length; executemany
-        # sends a row at a time, slow on PostgreSQL).
-        connection = session.connection()
-        connection.execute(
-            _insert_links(connection.dialect.name),
-            {"message_id": message_id, "ids": list(order_ids)},
-        )
-
-
-METADATA_EVENT = "orders_bot_delivery"
-
-
-def post_once(client: Any, item: Claimed, *, channel: str, **kwargs: Any) -> Any:
-    """chat.postMessage for an outbox item, at most once even when an earlier try timed out.
-
-    A post that timed out may still have landed: each post carries the item's id in its message
-    metadata, and a retry first looks for it in the channel (or the thread) before posting again.
+    A post whose answer was lost may still have landed: each post carries the item's id in its
+    message metadata, and a retry first looks for it in the channel (or the thread). When Slack
+    cannot say (the look-up fails too), the item waits and looks again: never posted blind.
     """
     if item.may_have_landed:
         found = _find_posted(client, item, channel, kwargs.get("thread_ts"))
@@ -544,37 +536,33 @@ def post_once(client: Any, item: Claimed, *, channel: str, **kwargs: Any) -> Any
     return client.chat_postMessage(channel=channel, metadata=metadata, **kwargs)
 
 
-def _find_posted(client: Any, item: Claimed, channel: str, thread_ts: str | None) -> str | None:
+def _find_posted(
+    client: WebClient, item: Claimed, channel: str, thread_ts: str | None
+) -> str | None:
     """The ts of the message an earlier try of this item posted, if any (read back from when the
-    item was queued, page by page)."""
+    item was queued, page by page); Retry when Slack cannot answer."""
     since = f"{(item.created_at.timestamp() - 60) if item.created_at else 0:.6f}"
     cursor = None
     for _ in range(20):
+        look: dict[str, Any] = {
+            "channel": channel,
+            "oldest": since,
+            "include_all_metadata": True,
+            "limit": 200,
+        }
         try:
             if thread_ts:
-                answer = client.conversations_replies(
-                    channel=channel,
-                    ts=thread_ts,
-                    oldest=since,
-                    include_all_metadata=True,
-                    limit=200,
-                    cursor=cursor,
-                )
+                answer = client.conversations_replies(ts=thread_ts, cursor=cursor, **look)
             else:
-                answer = client.conversations_history(
-                    channel=channel,
-                    oldest=since,
-                    include_all_metadata=True,
-                    limit=200,
-                    cursor=cursor,
-                )
-        except SlackApiError as exc:
-            log.warning(
-                "outbox: cannot look for an earlier post of item %s (%s): posting again",
-                item.id,
-                exc.response.get("error"),
-            )
-            return None
+                answer = client.conversations_history(cursor=cursor, **look)
+        except (SlackApiError, OSError) as exc:
+            verdict = outbox.classify(exc)
+            if isinstance(verdict, Permanent):
+                raise
+            # Still unclear whether it landed: keep the item and look again later.
+            raise Retry(
+                f"looking for an earlier post: {verdict}", Failure.UNCLEAR, verdict.delay
+            ) from exc
         for message in answer.get("messages") or []:
             meta = message.get("metadata") or {}
             if (
@@ -606,22 +594,17 @@ def post_response_url(
         if exc.code in (404, 410):
             raise Permanent(f"response_url expired or used up ({exc.code})") from exc
         if exc.code == 429:
-            raise Retry("rate limited", float(exc.headers.get("Retry-After") or 1)) from exc
-        raise Retry(f"response_url answered {exc.code}") from exc
+            delay = float(exc.headers.get("Retry-After") or 1)
+            raise Retry("rate limited", Failure.RATE_LIMITED, delay) from exc
+        raise Retry(f"response_url answered {exc.code}", Failure.REFUSED) from exc
 
 
 def tell_about_failure(url: str | None, message: Message) -> None:
-    """After something failed: tell the user through their response_url, if there is one. If
-    Slack cannot be reached either, a warning in the log is all that remains."""
+    """After something failed unexpectedly: tell the user through their response_url, if there
+    is one. If Slack cannot be reached either, a warning in the log is all that remains."""
     if not url:
         return
     try:
         post_response_url(url, message, replace_original=False)
     except Exception:
         log.warning("could not tell the user about the failure")
-
-
-def forget_message(db: Database, message_id: int) -> None:
-    """A posted message is gone from Slack: stop redrawing it (the row is kept)."""
-    with db.transaction() as s:
-        s.execute(update(PostedMessage).where(PostedMessage.id == message_id).values(kind="gone"))

@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.delivery import outbox
+from bot.delivery.outbox import Kind, Lane
 from bot.ui.orders import action_notice
 from orders_core.lifecycle import Party
 from orders_core.models import HomeViewer, Member, PostedMessage, PostedMessageOrder
@@ -21,30 +22,6 @@ from orders_core.orders import ActionOutcome, Caller, OrderView
 
 LIVE_KINDS = ("card", "digest")
 """Posted messages redrawn on every change (a collapsed digest or a deleted message is not)."""
-
-# Run on every action: built once, with bound parameters.
-_BY_TS = select(PostedMessage.id).where(
-    PostedMessage.channel_id == bindparam("channel_id"), PostedMessage.ts == bindparam("ts")
-)
-_LIVE_MESSAGES = (
-    select(PostedMessageOrder.message_id, PostedMessage.channel_id, PostedMessage.ts)
-    .join(PostedMessage, PostedMessage.id == PostedMessageOrder.message_id)
-    .where(
-        PostedMessageOrder.order_id == bindparam("order_id"),
-        PostedMessage.kind.in_(LIVE_KINDS),
-    )
-)
-_HOME_VIEWERS = (
-    select(HomeViewer.user_id)
-    .join(
-        Member,
-        (Member.workspace_id == HomeViewer.workspace_id) & (Member.user_id == HomeViewer.user_id),
-    )
-    .where(
-        HomeViewer.workspace_id == bindparam("workspace_id"),
-        Member.party_id.in_([bindparam("merchant_id"), bindparam("provider_id")]),
-    )
-)
 
 
 @dataclass(frozen=True)
@@ -135,8 +112,8 @@ def redraw_origin(
     if origin.kind == "respond" and origin.response_url:
         outbox.enqueue(
             session,
-            kind="respond",
-            lane=f"respond:{origin.response_url[-60:]}",
+            kind=Kind.RESPOND,
+            lane=Lane.response_url(origin.response_url),
             payload={
                 "url": origin.response_url,
                 "team": origin.team_id,
@@ -151,8 +128,8 @@ def redraw_origin(
     elif origin.kind == "modal" and origin.view_id and number is not None:
         outbox.enqueue(
             session,
-            kind="view_refresh",
-            lane=f"view:{origin.view_id}",
+            kind=Kind.VIEW,
+            lane=Lane.view(origin.view_id),
             payload={
                 "where": origin.where,
                 "view_id": origin.view_id,
@@ -174,7 +151,11 @@ def redraw_posted(
     session: Session, channel_id: str, ts: str, *, now: datetime, workspace_id: int
 ) -> None:
     """Queue a redraw of one posted message, if it is one we keep."""
-    message_id = session.connection().scalar(_BY_TS, {"channel_id": channel_id, "ts": ts})
+    message_id = session.scalar(
+        select(PostedMessage.id).where(
+            PostedMessage.channel_id == channel_id, PostedMessage.ts == ts
+        )
+    )
     if message_id is not None:
         redraw_message(session, message_id, now=now, workspace_id=workspace_id)
 
@@ -183,8 +164,8 @@ def redraw_message(session: Session, message_id: int, *, now: datetime, workspac
     """Queue a redraw of one posted message (redraws of one message collapse in the outbox)."""
     outbox.enqueue(
         session,
-        kind="refresh_message",
-        lane=f"msg:{message_id}",
+        kind=Kind.REDRAW,
+        lane=Lane.message(message_id),
         payload={"message_id": message_id},
         now=now,
         workspace_id=workspace_id,
@@ -201,20 +182,29 @@ def redraw_order_messages(
 ) -> None:
     """Queue a redraw of every message we posted that shows this order (cards, digests); the
     one at `first` (channel, ts: the message clicked) goes first."""
-    rows = session.connection().execute(_LIVE_MESSAGES, {"order_id": order_id}).all()
+    rows = session.execute(
+        select(PostedMessageOrder.message_id, PostedMessage.channel_id, PostedMessage.ts)
+        .join(PostedMessage, PostedMessage.id == PostedMessageOrder.message_id)
+        .where(PostedMessageOrder.order_id == order_id, PostedMessage.kind.in_(LIVE_KINDS))
+    ).all()
     for row in sorted(rows, key=lambda row: (row.channel_id, row.ts) != first):
         redraw_message(session, row.message_id, now=now, workspace_id=workspace_id)
 
 
 def refresh_home(
-    session: Session, team_id: str, user_ids: list[str], *, now: datetime, workspace_id: int
+    session: Session,
+    team_id: str,
+    user_ids: list[str],
+    *,
+    now: datetime,
+    workspace_id: int | None,
 ) -> None:
     """Queue a republish of these users' Home tabs."""
     for user_id in user_ids:
         outbox.enqueue(
             session,
-            kind="home_refresh",
-            lane=f"home:{team_id}:{user_id}",
+            kind=Kind.HOME,
+            lane=Lane.home(team_id, user_id),
             payload={"team": team_id, "user": user_id},
             now=now,
             workspace_id=workspace_id,
@@ -222,21 +212,32 @@ def refresh_home(
 
 
 def post_card(
-    session: Session, order: OrderView, party: Party, notice: str | None, *, now: datetime
+    session: Session,
+    order: OrderView,
+    party: Party,
+    notice: str | None,
+    *,
+    now: datetime,
+    actor: Origin | None = None,
 ) -> None:
-    """Queue a card about the order in `party`'s channel (with that party's buttons)."""
+    """Queue a card about the order in `party`'s channel (with that party's buttons); should the
+    channel refuse the bot, the `actor` (who acted, and where) is told, with the party."""
     channel = order.party_channel_id(party)
     if not channel:
         return
+    told = {}
+    if actor is not None:
+        told = {"user": actor.user_id, "url": actor.response_url, "channel": actor.channel_id}
     outbox.enqueue(
         session,
-        kind="post_card",
-        lane=f"chan:{channel}",
+        kind=Kind.CARD,
+        lane=Lane.channel(channel),
         payload={
             "order_id": order.id,
             "party_id": order.party_id(party),
             "channel": channel,
             "notice": notice,
+            "actor": told,
         },
         now=now,
         workspace_id=order.workspace_id,
@@ -272,14 +273,25 @@ def after_action(
     redraw_order_messages(
         session, order.id, now=now, workspace_id=order.workspace_id, first=clicked
     )
-    post_card(session, order, caller.party.other, action_notice(order, outcome.entry), now=now)
-    viewers = session.connection().scalars(
-        _HOME_VIEWERS,
-        {
-            "workspace_id": order.workspace_id,
-            "merchant_id": order.merchant_id,
-            "provider_id": order.provider_id,
-        },
+    post_card(
+        session,
+        order,
+        caller.party.other,
+        action_notice(order, outcome.entry),
+        now=now,
+        actor=origin,
+    )
+    viewers = session.scalars(
+        select(HomeViewer.user_id)
+        .join(
+            Member,
+            (Member.workspace_id == HomeViewer.workspace_id)
+            & (Member.user_id == HomeViewer.user_id),
+        )
+        .where(
+            HomeViewer.workspace_id == order.workspace_id,
+            Member.party_id.in_([order.merchant_id, order.provider_id]),
+        )
     )
     refresh_home(
         session, caller.team_id, sorted(set(viewers)), now=now, workspace_id=order.workspace_id

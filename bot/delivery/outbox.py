@@ -1,15 +1,16 @@
-"""The notification outbox: Slack side effects written with the change, delivered by a worker.
+"""The notification outbox: Slack calls written with the change, delivered by a worker.
 
-A state change and every message it must update are committed in one transaction; a worker
-thread (one per process, any number of processes) then claims due items and delivers them, with
-retries and backoff, honouring 429 Retry-After. Items of one lane (one message, one channel,
-one Home tab, one response_url) go one at a time and in order; redraws render the state at
-delivery time, so several pending redraws of one message collapse into one.
+A change and every Slack call it owes are committed in one transaction (`enqueue`); a worker
+thread in each process claims due items and delivers them (bot.delivery.deliveries), woken when
+a transaction commits. Items of one lane (one message, one channel, one Home tab, one
+response_url) go one at a time and in order; redraws render the state at delivery time, so the
+pending redraws of one message collapse into one. How a try failed is kept as data
+(`Failure`): it decides when the item is tried again, and whether a post may have landed.
 """
 
 from __future__ import annotations
 
-import functools
+import enum
 import logging
 import os
 import random
@@ -20,12 +21,12 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import and_, bindparam, exists, func, insert, select, update
+from sqlalchemy import and_, exists, func, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from bot.clock import Clock
@@ -36,43 +37,149 @@ from orders_core.models import OutboxItem
 log = logging.getLogger(__name__)
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
+
+
+class Kind(enum.StrEnum):
+    """What an item does; bot.delivery.deliveries.HANDLERS says how, one function per kind."""
+
+    CARD = "post_card"
+    """An order's card in a party's channel: posted once, then redrawn, the news in its thread."""
+    REDRAW = "refresh_message"
+    """Redraw a message we posted (a card, a digest) as it should look now."""
+    RESPOND = "respond"
+    """Redraw an ephemeral list or detail through its response_url."""
+    VIEW = "view_refresh"
+    """Redraw an open modal (a list or a detail)."""
+    HOME = "home_refresh"
+    """Publish someone's Home tab."""
+    REPLY = "reply"
+    """Answer one person: on their response_url, as an ephemeral, or by direct message."""
+    EPHEMERAL = "ephemeral"
+    """A message only one person in a channel sees."""
+    DIGEST = "digest"
+    """A reminder digest."""
+    COLLAPSE = "collapse"
+    """Fold an older digest into a line pointing at the newer one."""
+    DM_CARD = "dm_card"
+    """An order's card by direct message (an escalation)."""
+    DM_TEXT = "dm_text"
+    """A text by direct message (a reminder's owner told of a problem)."""
+
+
+REDRAWS = frozenset({Kind.REDRAW, Kind.RESPOND, Kind.VIEW, Kind.HOME})
+"""Kinds that draw the state at delivery time: the later ones of a lane add nothing."""
+
+
+class LaneKind(enum.StrEnum):
+    """What a lane orders: the items for one message, channel, person, Home tab or modal."""
+
+    CHANNEL = "chan"
+    DM = "dm"
+    MESSAGE = "msg"
+    HOME = "home"
+    RESPONSE_URL = "respond"
+    VIEW = "view"
+
+
+@dataclass(frozen=True)
+class Lane:
+    """Items of one lane go one at a time, in order; a paced lane (a channel, a person's DMs)
+    waits CHANNEL_SPACING between posts, as Slack allows about one a second."""
+
+    kind: LaneKind
+    key: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.key}"
+
+    @property
+    def paced(self) -> bool:
+        """Posts to it are spaced out."""
+        return self.kind in (LaneKind.CHANNEL, LaneKind.DM)
+
+    @classmethod
+    def parse(cls, text: str) -> Lane:
+        """A lane as stored."""
+        kind, _, key = text.partition(":")
+        return cls(LaneKind(kind), key)
+
+    @classmethod
+    def channel(cls, channel_id: str) -> Lane:
+        """Posts in a channel."""
+        return cls(LaneKind.CHANNEL, channel_id)
+
+    @classmethod
+    def dm(cls, team_id: str, user_id: str) -> Lane:
+        """Direct messages to a person."""
+        return cls(LaneKind.DM, f"{team_id}:{user_id}")
+
+    @classmethod
+    def message(cls, message_id: int) -> Lane:
+        """Redraws of one posted message."""
+        return cls(LaneKind.MESSAGE, str(message_id))
+
+    @classmethod
+    def home(cls, team_id: str, user_id: str) -> Lane:
+        """A person's Home tab."""
+        return cls(LaneKind.HOME, f"{team_id}:{user_id}")
+
+    @classmethod
+    def response_url(cls, url: str) -> Lane:
+        """What is said on one response_url (its tail is unique enough and short)."""
+        return cls(LaneKind.RESPONSE_URL, url[-60:])
+
+    @classmethod
+    def view(cls, view_id: str) -> Lane:
+        """Redraws of one open modal."""
+        return cls(LaneKind.VIEW, view_id)
+
+
+def reply_lane(team: str, user: str, url: str | None) -> Lane:
+    """Where an answer to one person queues: behind what its response_url already has queued."""
+    return Lane.response_url(url) if url else Lane.dm(team, user)
+
+
+class Failure(enum.StrEnum):
+    """How a try failed, kept on the item: it decides the next try."""
+
+    REFUSED = "refused"
+    """Slack answered an error: it did nothing; try again later (a few times)."""
+    UNCLEAR = "unclear"
+    """No answer (a timeout, a dropped connection): it may have landed; look before posting."""
+    RATE_LIMITED = "rate_limited"
+    """Slack said to wait (429 Retry-After)."""
+    AUTH = "auth"
+    """The workspace's token was refused (revoked, rotated): held until it works again."""
+
+
 LEASE = timedelta(seconds=6)
 """How long a claim keeps other workers off an item. The claiming process renews it every
 RENEW_EVERY seconds while the item is in its hands, however long Slack takes; the lease of a
 process that died lapses, and another worker takes the item over, within LEASE."""
 RENEW_EVERY = LEASE.total_seconds() / 4
-MAX_ATTEMPTS = 40
-MAX_BACKOFF = 300.0
-
-# Slack errors that mean "try again later"; any other error is final for that item.
-RETRYABLE_ERRORS = frozenset(
-    {
-        "ratelimited",
-        "internal_error",
-        "fatal_error",
-        "service_unavailable",
-        "request_timeout",
-        "team_added_to_org",
-    }
-)
-PACED_LANES = ("chan:", "dm:")
 CHANNEL_SPACING = timedelta(seconds=1)
-# Redraws render the current state when delivered: pending ones of a lane collapse into one.
-COLLAPSIBLE = frozenset({"refresh_message", "respond", "view_refresh", "home_refresh"})
-SAME_BY_LANE = frozenset({"refresh_message", "home_refresh"})
-"""Redraws whose lane says everything: queued twice in one transaction, they are queued once."""
+SET_ASIDE_AFTER = 5
+"""Tries before a failing item is set aside (marked failed, reported) so its lane moves on."""
+MAX_BACKOFF = 300.0
+UNCLEAR_RETRY_DELAY = 15.0
+"""After no answer, Slack may still be carrying the call out: look again only once it surely has."""
+AUTH_HOLD = 30.0
+"""How often items held by a refused token are tried again."""
 
-
-UNCLEAR_RETRY_DELAY = 60.0
-CLEAR_FAILURES = ("slack ", "rate limited", "response_url answered")
-"""How last_error starts when Slack answered that it did nothing (see classify)."""
+RETRYABLE_ERRORS = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+AUTH_ERRORS = frozenset(
+    {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
+)
 
 
 class Retry(Exception):
-    """Deliver this item again after `delay` seconds."""
+    """Deliver this item again after `delay` seconds (None: the failure's own backoff)."""
 
-    def __init__(self, reason: str, delay: float | None = None) -> None:
+    def __init__(self, reason: str, failure: Failure, delay: float | None = None) -> None:
         super().__init__(reason)
+        self.failure = failure
         self.delay = delay
 
 
@@ -80,104 +187,8 @@ class Permanent(Exception):
     """This item can never be delivered (the message is gone, the bot left the channel)."""
 
 
-@dataclass
-class Claimed:
-    """An item this worker holds the lease of."""
-
-    id: int
-    workspace_id: int | None
-    kind: str
-    lane: str
-    payload: dict[str, Any]
-    attempts: int
-    collapse_upto: int
-    last_error: str | None = None
-    created_at: datetime | None = None
-    completed: bool = False
-    """Marked done by its delivery, in the transaction that recorded what it posted."""
-    taken_over: bool = False
-    """Claimed from a worker whose lease lapsed (its process died, maybe mid-delivery)."""
-
-    @property
-    def may_have_landed(self) -> bool:
-        """An earlier try ended without a clear answer (a timeout, a dropped connection), or
-        its worker died with it in hand."""
-        unclear = self.attempts > 0 and not (self.last_error or "").startswith(CLEAR_FAILURES)
-        return unclear or self.taken_over
-
-
-Deliver = Callable[[Claimed], None]
-
-
-def enqueue(
-    session: Session,
-    *,
-    kind: str,
-    lane: str,
-    payload: Mapping[str, Any],
-    now: datetime,
-    workspace_id: int | None = None,
-) -> None:
-    """Add a side effect to the caller's transaction."""
-    row = _row(session, Queued(kind, lane, payload, workspace_id), now)
-    if row is None:
-        return  # this transaction queued the very same redraw already
-    # A plain INSERT, run now: no ORM object to track, and its id is known at once.
-    item_id = session.connection().execute(_INSERT, row).scalar_one()
-    session.info.setdefault(_QUEUED, []).append(item_id)
-
-
-@dataclass(frozen=True)
-class Queued:
-    """One item for `enqueue_many`."""
-
-    kind: str
-    lane: str
-    payload: Mapping[str, Any]
-    workspace_id: int | None = None
-
-
-def enqueue_many(session: Session, items: Sequence[Queued], *, now: datetime) -> None:
-    """`enqueue` for several items, in one statement (a sweep queues its digests 25 at once)."""
-    rows = [row for item in items if (row := _row(session, item, now)) is not None]
-    if not rows:
-        return
-    # One statement however many rows (SQLAlchemy's "insertmanyvalues"), ids returned.
-    ids = session.connection().execute(_INSERT, rows).scalars().all()
-    session.info.setdefault(_QUEUED, []).extend(ids)
-
-
-def _row(session: Session, item: Queued, now: datetime) -> dict[str, Any] | None:
-    """The outbox row of an item; None for a redraw this transaction has queued already."""
-    if item.kind in SAME_BY_LANE:
-        seen: set[tuple[str, str]] = session.info.setdefault(_SEEN, set())
-        if (item.kind, item.lane) in seen:
-            return None
-        seen.add((item.kind, item.lane))
-    return {
-        "workspace_id": item.workspace_id,
-        "kind": item.kind,
-        "lane": item.lane,
-        "payload": dict(item.payload),
-        "status": PENDING,
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-    }
-
-
-_QUEUED = "outbox_items"
-_INSERT = insert(OutboxItem).returning(OutboxItem.id)
-_SEEN = "outbox_redraws"
-
-
-def queued_ids(session: Session) -> list[int]:
-    """The ids of the items this transaction has queued so far."""
-    return list(session.info.get(_QUEUED, []))
-
-
 def classify(exc: BaseException) -> Retry | Permanent:
-    """Turn a Slack or network failure into a retry (with Slack's Retry-After) or a final failure."""
+    """A Slack or network failure as a retry (with how it failed) or a final failure."""
     if isinstance(exc, Retry | Permanent):
         return exc
     if isinstance(exc, SlackApiError):
@@ -187,131 +198,95 @@ def classify(exc: BaseException) -> Retry | Permanent:
             after = exc.response.headers.get("Retry-After") or exc.response.headers.get(
                 "retry-after"
             )
-            return Retry("rate limited", float(after[0] if isinstance(after, list) else after or 1))
+            delay = float(after[0] if isinstance(after, list) else after or 1)
+            return Retry("rate limited", Failure.RATE_LIMITED, delay)
+        if error in AUTH_ERRORS:
+            return Retry(f"slack refused the token: {error}", Failure.AUTH)
         if status >= 500 or error in RETRYABLE_ERRORS:
-            return Retry(f"slack {status} {error}".strip())
+            return Retry(f"slack {status} {error}".strip(), Failure.REFUSED)
         return Permanent(error or f"slack {status}")
-    # Network trouble (timeouts, refused connections) and anything unexpected: try again later.
-    return Retry(f"{exc.__class__.__name__}: {exc}")
+    # Network trouble (timeouts, refused connections) and anything unexpected: no answer came.
+    return Retry(f"{exc.__class__.__name__}: {exc}", Failure.UNCLEAR)
 
 
-_ANY_DUE = (
-    select(OutboxItem.id)
-    .where(OutboxItem.status == PENDING, OutboxItem.next_attempt_at <= bindparam("now"))
-    .limit(1)
-)
-_NEWEST_OF_KIND = (
-    select(OutboxItem.id)
-    .where(
-        OutboxItem.lane == bindparam("lane"),
-        OutboxItem.status == PENDING,
-        OutboxItem.kind == bindparam("kind"),
-    )
-    .order_by(OutboxItem.id.desc())
-    .limit(1)
-)
-_LEASE = (
-    update(OutboxItem)
-    .where(OutboxItem.id.in_(bindparam("ids", expanding=True)))
-    .values(locked_by=bindparam("worker"), locked_until=bindparam("until"))
-)
-_RENEW = (
-    update(OutboxItem)
-    .where(
-        OutboxItem.id.in_(bindparam("ids", expanding=True)),
-        OutboxItem.locked_by == bindparam("worker"),
-        OutboxItem.status == PENDING,
-    )
-    .values(locked_until=bindparam("until"))
-)
+@dataclass
+class Claimed:
+    """An item this worker holds the lease of."""
+
+    id: int
+    workspace_id: int | None
+    kind: Kind
+    lane: Lane
+    payload: dict[str, Any]
+    attempts: int
+    collapse_upto: int
+    last_failure: Failure | None = None
+    created_at: datetime | None = None
+    taken_over: bool = False
+    """Claimed from a worker whose lease lapsed (its process died, maybe mid-delivery)."""
+    completed: bool = field(default=False, compare=False)
+    """Marked done by its delivery, in the transaction that recorded what it posted."""
+
+    @property
+    def may_have_landed(self) -> bool:
+        """An earlier try ended without an answer, or its worker died with it in hand."""
+        return self.last_failure is Failure.UNCLEAR or self.taken_over
+
+
+def enqueue(
+    session: Session,
+    *,
+    kind: Kind,
+    lane: Lane,
+    payload: Mapping[str, Any],
+    now: datetime,
+    workspace_id: int | None = None,
+) -> None:
+    """Add a Slack call to the caller's transaction (a redraw queued twice in it, once)."""
+    enqueue_many(session, [Queued(kind, lane, payload, workspace_id)], now=now)
+
+
+@dataclass(frozen=True)
+class Queued:
+    """One item for `enqueue_many`."""
+
+    kind: Kind
+    lane: Lane
+    payload: Mapping[str, Any]
+    workspace_id: int | None = None
+
+
+def enqueue_many(session: Session, items: Sequence[Queued], *, now: datetime) -> None:
+    """`enqueue` for several items, in one INSERT (a sweep queues its digests 25 at once)."""
+    seen: set[tuple[Kind, Lane]] = session.info.setdefault("outbox_redraws", set())
+    rows = []
+    for item in items:
+        if item.kind in REDRAWS:
+            if (item.kind, item.lane) in seen:
+                continue
+            seen.add((item.kind, item.lane))
+        rows.append(
+            {
+                "workspace_id": item.workspace_id,
+                "kind": item.kind.value,
+                "lane": str(item.lane),
+                "payload": dict(item.payload),
+                "status": PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+        )
+    if rows:
+        session.execute(insert(OutboxItem), rows)
 
 
 def _lane_head() -> Any:
     """The item is the first pending one of its lane (the lane's next to go)."""
     earlier = aliased(OutboxItem)
     return ~exists().where(
-        and_(
-            earlier.lane == OutboxItem.lane,
-            earlier.status == PENDING,
-            earlier.id < OutboxItem.id,
-        )
+        and_(earlier.lane == OutboxItem.lane, earlier.status == PENDING, earlier.id < OutboxItem.id)
     )
-
-
-@functools.cache
-def _claim_query(only: bool, skip_locked: bool, limit: int) -> Any:
-    """The head item of each free lane that is due (`only`: of the ids given), oldest first."""
-    now: Any = bindparam("now")
-    query = (
-        select(
-            OutboxItem.id,
-            OutboxItem.workspace_id,
-            OutboxItem.kind,
-            OutboxItem.lane,
-            OutboxItem.payload,
-            OutboxItem.attempts,
-            OutboxItem.last_error,
-            OutboxItem.created_at,
-            OutboxItem.locked_until,
-        )
-        .where(
-            OutboxItem.status == PENDING,
-            OutboxItem.next_attempt_at <= now,
-            (OutboxItem.locked_until.is_(None)) | (OutboxItem.locked_until < now),
-            _lane_head(),
-        )
-        .order_by(OutboxItem.id)
-        .limit(limit)
-    )
-    if only:
-        query = query.where(OutboxItem.id.in_(bindparam("only", expanding=True)))
-    if skip_locked:
-        query = query.with_for_update(skip_locked=True, of=OutboxItem)
-    return query
-
-
-def _lease(
-    connection: Any,
-    query: Any,
-    params: dict[str, Any],
-    worker: str,
-    now: datetime,
-    *,
-    collapse: bool = True,
-) -> list[Claimed]:
-    """Run a claim query and lease what it found to `worker`.
-
-    `collapse`: also take the later redraws of the same lane and kind (they add nothing to the
-    one delivered first). Items just queued are the newest of their lanes: nothing to look for.
-    """
-    claimed: list[Claimed] = []
-    for row in connection.execute(query, params).all():
-        upto = row.id
-        if collapse and row.kind in COLLAPSIBLE:
-            upto = (
-                connection.scalar(_NEWEST_OF_KIND, {"lane": row.lane, "kind": row.kind}) or row.id
-            )
-        claimed.append(
-            Claimed(
-                row.id,
-                row.workspace_id,
-                row.kind,
-                row.lane,
-                dict(row.payload),
-                row.attempts,
-                upto,
-                row.last_error,
-                row.created_at,
-                # Completing, rescheduling and releasing an item all clear its lease: one still
-                # set was left by a worker that stopped without doing any of them.
-                taken_over=row.locked_until is not None,
-            )
-        )
-    if claimed:
-        connection.execute(
-            _LEASE, {"ids": [c.id for c in claimed], "worker": worker, "until": now + LEASE}
-        )
-    return claimed
 
 
 class Outbox:
@@ -322,57 +297,103 @@ class Outbox:
         self.clock = clock
 
     def claim(self, worker: str, limit: int = 20) -> list[Claimed]:
-        """Lease the first due item of up to `limit` lanes that no other worker holds."""
+        """Lease the first due item of up to `limit` lanes that no other worker holds, with the
+        later redraws of the same lane and kind (they add nothing to the one delivered)."""
         now = self.clock.now()
+        due = (OutboxItem.status == PENDING) & (OutboxItem.next_attempt_at <= now)
         with self.db.read() as s:  # idle polls stay reads: no write lock taken every second
-            if s.connection().scalar(_ANY_DUE, {"now": now}) is None:
+            if s.scalar(select(OutboxItem.id).where(due).limit(1)) is None:
                 return []
-        query = _claim_query(False, not self.db.is_sqlite, limit)
+        query = (
+            select(OutboxItem)
+            .where(
+                due,
+                OutboxItem.locked_until.is_(None) | (OutboxItem.locked_until < now),
+                _lane_head(),
+            )
+            .order_by(OutboxItem.id)
+            .limit(limit)
+        )
+        if not self.db.is_sqlite:  # SQLite's writers queue on BEGIN IMMEDIATE instead
+            query = query.with_for_update(skip_locked=True)
         with self.db.transaction() as s:
-            return _lease(s.connection(), query, {"now": now}, worker, now)
+            claimed = [self._claimed(s, row) for row in s.scalars(query)]
+            if claimed:
+                s.execute(
+                    update(OutboxItem)
+                    .where(OutboxItem.id.in_([c.id for c in claimed]))
+                    .values(locked_by=worker, locked_until=now + LEASE)
+                )
+        return claimed
 
-    def claim_queued(self, session: Session, worker: str) -> list[Claimed]:
-        """Claim, in `session`, the items it has queued (see OutboxWorker.claim_queued)."""
-        ids = queued_ids(session)
-        if not ids:
-            return []
-        now = self.clock.now()
-        query = _claim_query(True, not self.db.is_sqlite, len(ids))
-        return _lease(
-            session.connection(), query, {"now": now, "only": ids}, worker, now, collapse=False
+    @staticmethod
+    def _claimed(s: Session, row: OutboxItem) -> Claimed:
+        kind = Kind(row.kind)
+        upto, payload = row.id, row.payload
+        if kind in REDRAWS:
+            # The newest redraw of the lane says what is wanted now (a list's latest page).
+            newest = s.execute(
+                select(OutboxItem.id, OutboxItem.payload)
+                .where(
+                    OutboxItem.lane == row.lane,
+                    OutboxItem.kind == row.kind,
+                    OutboxItem.status == PENDING,
+                )
+                .order_by(OutboxItem.id.desc())
+                .limit(1)
+            ).first()
+            if newest is not None:
+                upto, payload = newest
+        return Claimed(
+            row.id,
+            row.workspace_id,
+            kind,
+            Lane.parse(row.lane),
+            dict(payload),
+            row.attempts,
+            upto,
+            Failure(row.last_failure) if row.last_failure else None,
+            row.created_at,
+            # Completing, rescheduling and releasing an item all clear its lease: one still set
+            # was left by a worker that stopped without doing any of them.
+            taken_over=row.locked_until is not None,
         )
 
-    def complete_many(self, items: list[Claimed]) -> None:
-        """Several delivered items done, in one transaction."""
-        now = self.clock.now()
+    def complete(self, items: Sequence[Claimed]) -> None:
+        """Delivered items done, in one transaction."""
         with self.db.transaction() as s:
             for item in items:
-                mark_done(s, item, now)
+                mark_done(s, item, self.clock.now())
 
-    def reschedule(self, item: Claimed, reason: str, delay: float | None) -> bool:
-        """Try again later (exponential backoff, or Slack's Retry-After); False once given up."""
+    def reschedule(self, item: Claimed, retry: Retry) -> bool:
+        """Try again later, as its failure says; False when it is set aside instead."""
         attempts = item.attempts + 1
+        delay = retry.delay
         if delay is None:
-            delay = min(MAX_BACKOFF, 2.0 ** min(attempts, 12)) * random.uniform(0.5, 1.0)
-        if not reason.startswith(CLEAR_FAILURES):
-            # No answer: Slack may still be carrying the request out. Look again only once it
-            # surely has, so the retry finds a post that landed instead of posting it twice.
-            delay = max(delay, UNCLEAR_RETRY_DELAY)
-        give_up = attempts >= MAX_ATTEMPTS
+            backoff = min(MAX_BACKOFF, 2.0 ** min(attempts, 12)) * random.uniform(0.5, 1.0)
+            delay = {
+                Failure.UNCLEAR: max(backoff, UNCLEAR_RETRY_DELAY),
+                Failure.AUTH: AUTH_HOLD,
+            }.get(retry.failure, backoff)
+        # Waiting for Slack's permission (a rate limit, a token) is not failing: never set aside.
+        counts = retry.failure in (Failure.REFUSED, Failure.UNCLEAR)
+        set_aside = counts and attempts >= SET_ASIDE_AFTER
         with self.db.transaction() as s:
             s.execute(
                 update(OutboxItem)
                 .where(OutboxItem.id == item.id)
                 .values(
                     attempts=attempts,
-                    status=FAILED if give_up else PENDING,
+                    status=FAILED if set_aside else PENDING,
                     next_attempt_at=self.clock.now() + timedelta(seconds=delay),
                     locked_by=None,
                     locked_until=None,
-                    last_error=reason[:2000],
+                    last_error=str(retry)[:2000],
+                    last_failure=retry.failure.value,
+                    done_at=self.clock.now() if set_aside else None,
                 )
             )
-        return not give_up
+        return not set_aside
 
     def fail(self, item: Claimed, reason: str) -> None:
         """Never deliverable: keep it, marked failed, for the operator."""
@@ -384,6 +405,7 @@ class Outbox:
                     status=FAILED,
                     attempts=item.attempts + 1,
                     last_error=reason[:2000],
+                    last_failure=Failure.REFUSED.value,
                     locked_by=None,
                     locked_until=None,
                     done_at=self.clock.now(),
@@ -392,9 +414,16 @@ class Outbox:
 
     def renew(self, worker: str, ids: list[int]) -> None:
         """Extend `worker`'s lease of these items (those still pending and still its own)."""
-        until = self.clock.now() + LEASE
         with self.db.transaction() as s:
-            s.connection().execute(_RENEW, {"ids": ids, "worker": worker, "until": until})
+            s.execute(
+                update(OutboxItem)
+                .where(
+                    OutboxItem.id.in_(ids),
+                    OutboxItem.locked_by == worker,
+                    OutboxItem.status == PENDING,
+                )
+                .values(locked_until=self.clock.now() + LEASE)
+            )
 
     def release(self, item: Claimed) -> None:
         """Give an unstarted item back (shutting down)."""
@@ -425,68 +454,48 @@ class Outbox:
         return soonest if soonest is not None and soonest <= now + within else None
 
 
-_SPACE_NEXT = (
-    update(OutboxItem)
-    .where(
-        OutboxItem.id
-        == select(func.min(OutboxItem.id))
-        .where(
-            OutboxItem.lane == bindparam("b_lane"),
-            OutboxItem.status == PENDING,
-            OutboxItem.id > bindparam("b_upto"),
-        )
-        .scalar_subquery(),
-        OutboxItem.next_attempt_at < bindparam("b_at"),
-    )
-    .values(next_attempt_at=bindparam("b_at"))
-)
-"""On a paced lane, the next item waits for the channel's spacing."""
-_MARK_DONE = (
-    update(OutboxItem)
-    .where(
-        OutboxItem.lane == bindparam("b_lane"),
-        OutboxItem.status == PENDING,
-        OutboxItem.kind == bindparam("b_kind"),
-        OutboxItem.id >= bindparam("b_first"),
-        OutboxItem.id <= bindparam("b_upto"),
-    )
-    .values(status=DONE, done_at=bindparam("b_now"), locked_by=None, locked_until=None)
-)
-"""The item done, and the redraws of its lane it made redundant with it."""
-
-
-def done_statements(item: Claimed, now: datetime) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """The statements that mark `item` done (on a paced lane, spacing out the next item first),
-    and their parameters: a caller may also write them into a statement of its own."""
-    params = {
-        "b_lane": item.lane,
-        "b_kind": item.kind,
-        "b_first": item.id,
-        "b_upto": item.collapse_upto,
-        "b_now": now,
-        "b_at": now + CHANNEL_SPACING,
-    }
-    # Slack allows about one message per second per channel: on a paced lane the next item is
-    # spaced out (only the next: the ones after it follow it in turn).
-    paced = item.lane.startswith(PACED_LANES)
-    return ((_SPACE_NEXT, _MARK_DONE) if paced else (_MARK_DONE,)), params
-
-
 def mark_done(s: Session, item: Claimed, now: datetime) -> None:
-    """Mark a delivered item done in `s` (a delivery's own transaction may do it, saving one).
-
-    The redraws of its lane it made redundant are done with it; on a paced lane, the next item
-    is spaced out.
-    """
-    statements, params = done_statements(item, now)
-    connection = s.connection()
-    for statement in statements:
-        connection.execute(statement, params)
+    """Mark a delivered item done in `s` (a delivery's own transaction may do it, as it records
+    what it posted): the redraws of its lane it made redundant with it, and, on a paced lane,
+    the next item spaced out (only the next: the ones after it follow it in turn)."""
+    lane = str(item.lane)
+    if item.lane.paced:
+        following = (
+            select(func.min(OutboxItem.id))
+            .where(
+                OutboxItem.lane == lane,
+                OutboxItem.status == PENDING,
+                OutboxItem.id > item.collapse_upto,
+            )
+            .scalar_subquery()
+        )
+        s.execute(
+            update(OutboxItem)
+            .where(OutboxItem.id == following, OutboxItem.next_attempt_at < now + CHANNEL_SPACING)
+            .values(next_attempt_at=now + CHANNEL_SPACING)
+        )
+    s.execute(
+        update(OutboxItem)
+        .where(
+            OutboxItem.lane == lane,
+            OutboxItem.status == PENDING,
+            OutboxItem.kind == item.kind.value,
+            OutboxItem.id.between(item.id, item.collapse_upto),
+        )
+        .values(status=DONE, done_at=now, locked_by=None, locked_until=None)
+    )
     item.completed = True
 
 
+Deliver = Callable[[Claimed], None]
+
+
 class OutboxWorker:
-    """A background thread that delivers the outbox; `wake()` after a commit makes it go at once."""
+    """A background thread that delivers the outbox; `wake()` after a commit makes it go at once.
+
+    A batch holds the head of each of its lanes, one item per lane, so they go in parallel on
+    `threads` threads: one slow answer from Slack holds up no other lane.
+    """
 
     def __init__(
         self,
@@ -503,15 +512,13 @@ class OutboxWorker:
         self.idle_seconds = idle_seconds
         self.batch = batch
         self.threads = threads
-        self._pool: ThreadPoolExecutor | None = None
+        self.renew_every = renew_every
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._pool: ThreadPoolExecutor | None = None
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.delivering = threading.Lock()
-        self.remote_wake: Callable[[], None] | None = None
-        """Set where another process delivers this one's commits (LISTENER_PROCESSES)."""
-        self.renew_every = renew_every
+        self._batch = threading.Lock()
         self._in_hand: set[int] = set()
         self._renewing: threading.Thread | None = None
         self._hands = threading.Lock()
@@ -519,17 +526,16 @@ class OutboxWorker:
     def wake(self) -> None:
         """Something was committed: look now instead of at the next poll."""
         self._wake.set()
-        if self.remote_wake is not None:
-            self.remote_wake()
 
     def start(self) -> None:
         """Start delivering in the background."""
         if self._thread is None:
+            self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="outbox-worker", daemon=True)
             self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Finish the item in hand, then stop."""
+        """Finish the items in hand, then stop."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -552,33 +558,33 @@ class OutboxWorker:
 
     def run_once(self) -> int:
         """Claim and deliver one batch; how many items were handled."""
-        with self.delivering:  # one batch at a time per process: drain() waits for the thread's
+        with self._batch:  # one batch at a time per process: drain() waits for the thread's
             items = self.outbox.claim(self.name, self.batch)
             with self._holding(items):
-                if self._stop.is_set():
-                    # Shutting down: leave all but one for another worker.
-                    for item in items[1:]:
-                        self.outbox.release(item)
-                    items = items[:1]
                 if len(items) > 1 and self.threads > 1:
-                    # A batch holds the head of each of its lanes, one item per lane, so they
-                    # may go in parallel: one slow answer from Slack does not hold up the others.
                     done = list(self._threads().map(self._deliver_unless_stopping, items))
                 else:
-                    done = [self._deliver_one(item) for item in items]
-                self._complete([item for item, ok in zip(items, done, strict=True) if ok])
+                    done = [self._deliver_unless_stopping(item) for item in items]
+                delivered = [item for item, ok in zip(items, done, strict=True) if ok]
+                if delivered:
+                    self.outbox.complete(delivered)
             return len(items)
+
+    def drain(self, timeout: float = 10.0) -> bool:
+        """Deliver until nothing is due (tests, the console, a one-off command); True if emptied."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.run_once():
+                return True
+        return False
 
     @contextmanager
     def _holding(self, items: list[Claimed]) -> Iterator[None]:
         """Keep the leases of `items` renewed while the block runs."""
-        if not items:
-            yield
-            return
         ids = {item.id for item in items}
         with self._hands:
             self._in_hand |= ids
-            if self._renewing is None:
+            if ids and self._renewing is None:
                 self._renewing = threading.Thread(
                     target=self._renew_leases, name="outbox-leases", daemon=True
                 )
@@ -604,67 +610,40 @@ class OutboxWorker:
             except Exception:  # the database may be briefly unreachable: try again next round
                 log.warning("outbox: renewing %d leases failed", len(ids), exc_info=True)
 
-    def _complete(self, items: list[Claimed]) -> None:
-        """Mark delivered items done, all in one transaction."""
-        if items:
-            self.outbox.complete_many(items)
-
-    def _deliver_unless_stopping(self, item: Claimed) -> bool:
-        if self._stop.is_set():
-            self.outbox.release(item)  # shutting down mid-batch: another worker will take it
-            return False
-        return self._deliver_one(item)
-
     def _threads(self) -> ThreadPoolExecutor:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="outbox-delivery")
         return self._pool
 
-    def _deliver_one(self, item: Claimed) -> bool:
-        """Deliver (or reschedule, or fail) one item; True when it is delivered and still to be
-        marked done."""
-        with log_context(kind=item.kind, lane=item.lane):
-            return self._deliver_logged(item)
-
-    def _deliver_logged(self, item: Claimed) -> bool:
-        try:
-            self.deliver(item)
-        except Exception as exc:
-            verdict = classify(exc)
-            if not isinstance(exc, Retry | Permanent | SlackApiError | OSError):
-                log.exception("outbox: unexpected error delivering %s %s", item.kind, item.lane)
-            if isinstance(verdict, Permanent):
-                log.warning("outbox: %s %s failed for good: %s", item.kind, item.lane, verdict)
-                self.outbox.fail(item, str(verdict))
-            else:
-                kept = self.outbox.reschedule(item, str(verdict), verdict.delay)
-                log.info(
-                    "outbox: %s %s will be retried (%s)%s",
-                    item.kind,
-                    item.lane,
-                    verdict,
-                    "" if kept else ": gave up",
-                )
+    def _deliver_unless_stopping(self, item: Claimed) -> bool:
+        """Deliver (or reschedule, or fail) one item; True when delivered and still to be marked
+        done. Stopping, an item not yet started goes back for another worker."""
+        if self._stop.is_set() and self._thread is not None:
+            self.outbox.release(item)
             return False
+        with log_context(kind=item.kind.value, lane=str(item.lane)):
+            try:
+                self.deliver(item)
+            except Exception as exc:
+                self._failed(item, exc)
+                return False
         return not item.completed
 
-    def claim_queued(self, session: Session) -> list[Claimed]:
-        """Lease, inside the transaction that queued them, the items it queued whose lanes are
-        free: committed together with the change, they are this thread's to deliver at once
-        (`deliver_claimed`), and no other worker can take them meanwhile."""
-        return self.outbox.claim_queued(session, self.name)
-
-    def deliver_claimed(self, items: list[Claimed]) -> int:
-        """Deliver items this thread claimed (after their transaction committed)."""
-        with self._holding(items):
-            done = [self._deliver_one(item) for item in items]
-            self._complete([item for item, ok in zip(items, done, strict=True) if ok])
-        return len(items)
-
-    def drain(self, timeout: float = 10.0) -> bool:
-        """Deliver until nothing is due (tests, the console, shutdown); True if emptied."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.run_once():
-                return True
-        return False
+    def _failed(self, item: Claimed, exc: Exception) -> None:
+        verdict = classify(exc)
+        if not isinstance(exc, Retry | Permanent | SlackApiError | OSError):
+            log.exception("outbox: unexpected error delivering %s %s", item.kind, item.lane)
+        if isinstance(verdict, Permanent):
+            log.warning("outbox: %s %s failed for good: %s", item.kind, item.lane, verdict)
+            self.outbox.fail(item, str(verdict))
+        elif self.outbox.reschedule(item, verdict):
+            level = logging.WARNING if verdict.failure is Failure.AUTH else logging.INFO
+            log.log(level, "outbox: %s %s held for a retry (%s)", item.kind, item.lane, verdict)
+        else:
+            log.warning(
+                "outbox: %s %s set aside after %d tries (%s); its lane moves on",
+                item.kind,
+                item.lane,
+                item.attempts + 1,
+                verdict,
+            )

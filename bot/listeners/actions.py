@@ -7,17 +7,20 @@ import logging
 import re
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from bot.delivery import notify
-from bot.delivery.deliveries import post_response_url
 from bot.deps import Deps
-from bot.listeners import after_ack
-from bot.listeners.metadata import seal
-from bot.listeners.replies import tell
+from bot.listeners.common import (
+    NOT_OURS,
+    deps_of,
+    refuse,
+    seal,
+    tell,
+    trusted_origin,
+    who,
+)
 from bot.ui.format import SLACK_FORMAT
 from bot.ui.home import SHOW_WAITING_ACTION, waiting_spec
 from bot.ui.orders import (
@@ -32,134 +35,134 @@ from bot.ui.orders import (
     render_error,
     render_reason_modal,
 )
-from bot.ui.screens import detail_modal, list_modal, list_screen
+from bot.ui.screens import detail_modal, list_modal
 from orders_core import errors
 from orders_core.lifecycle import Action
-from orders_core.models import PostedMessage
-from orders_core.orders import Caller, act, check_action, resolve_caller
+from orders_core.orders import act, check_action, resolve_caller
 
 log = logging.getLogger(__name__)
 
 ORDER_ACTIONS = re.compile("^" + re.escape(ACTION_PREFIX) + r"(?!open$)[a-z_]+$")
-MODAL_ORDER_ACTIONS = re.compile(
-    "^"
-    + re.escape(ACTION_PREFIX)
-    + "(?:"
-    + "|".join(a.value for a in Action if a is not Action.PLACE and needs_modal(a))
-    + ")$"
-)
-"""The order actions that open a modal (a reason, a note, files) rather than act at once."""
-NOT_OURS = render_error("That button is out of date or not one of ours. Try `/orders list`.")
-
-
-def who(body: dict[str, Any]) -> tuple[str, str]:
-    """The team and user of a payload, as Slack sent them (never from a button's value)."""
-    user = body.get("user") or {}
-    team = (body.get("team") or {}).get("id") or user.get("team_id") or ""
-    return team, user.get("id") or ""
-
-
-def trusted_origin(session: Session, origin: notify.Origin, caller: Caller) -> notify.Origin:
-    """`origin`, unless it names a message we posted for another workspace or another party
-    (a forged container): that message is not the caller's to have redrawn."""
-    if origin.kind != "channel" or not origin.channel_id or not origin.ts:
-        return origin
-    posted = session.execute(
-        select(PostedMessage.workspace_id, PostedMessage.viewer_party_id).where(
-            PostedMessage.channel_id == origin.channel_id, PostedMessage.ts == origin.ts
-        )
-    ).first()
-    if posted is None or (
-        posted.workspace_id == caller.workspace_id
-        and posted.viewer_party_id in (None, caller.party_id)
-    ):
-        return origin
-    return notify.Origin("none", origin.team_id, origin.user_id)
+LIST_PAGES = re.compile("^" + re.escape(LIST_PAGE_ACTION))
 
 
 def register(app: App, deps: Deps) -> None:
     """Listen to order buttons, the list's filter and its pages."""
-
-    @after_ack(app.action(OPEN_ACTION), opens_modal=True)
-    def open_order(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
-        value = ButtonValue.decode(action.get("value"))
-        if value is None:
-            tell(client, body, NOT_OURS)
-            return
-        team, user = who(body)
-        try:
-            with deps.db.read() as s:
-                view = detail_modal(
-                    s, resolve_caller(s, team, user), value.number, deps.clock.now()
-                )
-        except errors.OrdersError as exc:
-            tell(client, body, render_error(exc.render(SLACK_FORMAT)))
-            return
-        if (body.get("view") or {}).get("type") == "modal":
-            client.views_push(trigger_id=body["trigger_id"], view=view)
-        else:
-            client.views_open(trigger_id=body["trigger_id"], view=view)
-
-    @after_ack(app.action(ORDER_ACTIONS))
-    @after_ack(app.action(MODAL_ORDER_ACTIONS), opens_modal=True)  # first: Bolt takes the first
-    def order_action(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
-        value = ButtonValue.decode(action.get("value"))
-        try:
-            chosen = Action(action["action_id"].removeprefix(ACTION_PREFIX))
-        except ValueError:
-            chosen = None
-        if value is None or chosen is None or chosen is Action.PLACE:
-            tell(client, body, NOT_OURS)
-            return
-        origin = notify.origin_of(body, value.where)
-        if needs_modal(chosen):
-            ask_for_reason(deps, body, client, value, chosen, origin)
-        else:
-            take_action(deps, body, client, value, chosen, origin)
-
-    @after_ack(app.action(SHOW_WAITING_ACTION), opens_modal=True)
-    def show_waiting(body: dict[str, Any], client: WebClient) -> None:
-        team, user = who(body)
-        try:
-            with deps.db.read() as s:
-                caller = resolve_caller(s, team, user)
-                modal = list_modal(s, caller, waiting_spec(caller), deps.clock.now())
-        except errors.OrdersError as exc:
-            tell(client, body, render_error(exc.render(SLACK_FORMAT)))
-            return
-        client.views_open(trigger_id=body["trigger_id"], view=modal)
-
-    @after_ack(app.action(LIST_FILTER_ACTION))
-    def filter_list(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
-        key = (action.get("selected_option") or {}).get("value") or "all"
-        redraw_list(deps, body, client, ListSpec(filter_statuses(key)))
-
-    @after_ack(app.action(re.compile("^" + re.escape(LIST_PAGE_ACTION))))
-    def page_list(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
-        try:
-            spec = ListSpec.from_json(json.loads(action.get("value") or "{}"))
-        except (ValueError, AttributeError):
-            tell(client, body, NOT_OURS)
-            return
-        redraw_list(deps, body, client, spec)
+    app.action(OPEN_ACTION)(open_order)
+    app.action(ORDER_ACTIONS)(order_action)
+    app.action(SHOW_WAITING_ACTION)(show_waiting)
+    app.action(LIST_FILTER_ACTION)(filter_list)
+    app.action(LIST_PAGES)(page_list)
 
 
-def redraw_list(deps: Deps, body: dict[str, Any], client: WebClient, spec: ListSpec) -> None:
-    """Draw the list again in place of the message that was clicked."""
+def open_order(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
+) -> None:
+    """An order number clicked: its detail in a modal (over the modal clicked in, if any)."""
+    deps = deps_of(context)
+    value = ButtonValue.decode(action.get("value"))
+    team, user = who(body)
+    if value is None:
+        tell(deps, client, body, NOT_OURS)
+        ack()
+        return
+    try:
+        with deps.db.read() as s:
+            view = detail_modal(s, resolve_caller(s, team, user), value.number, deps.clock.now())
+    except errors.OrdersError as exc:
+        refuse(deps, client, body, exc)
+    else:
+        open_modal(client, body, view)
+    ack()
+
+
+def order_action(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
+) -> None:
+    """Confirm, Approve, Accept… taken at once; Reject, Cancel, Submit ask first in a modal."""
+    deps = deps_of(context)
+    value = ButtonValue.decode(action.get("value"))
+    try:
+        chosen = Action(action["action_id"].removeprefix(ACTION_PREFIX))
+    except ValueError:
+        chosen = None
+    if value is None or chosen is None or chosen is Action.PLACE:
+        tell(deps, client, body, NOT_OURS)
+    elif needs_modal(chosen):
+        ask_for_reason(deps, body, client, value, chosen)
+    else:
+        take_action(deps, body, client, value, chosen)
+    ack()
+
+
+def show_waiting(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    """The Home tab's *See all*: everything waiting on the caller's party, in a modal."""
+    deps = deps_of(context)
     team, user = who(body)
     try:
         with deps.db.read() as s:
-            message = list_screen(s, resolve_caller(s, team, user), spec, deps.clock.now())
+            caller = resolve_caller(s, team, user)
+            modal = list_modal(s, caller, waiting_spec(caller), deps.clock.now())
     except errors.OrdersError as exc:
-        tell(client, body, render_error(exc.render(SLACK_FORMAT)))
-        return
+        refuse(deps, client, body, exc)
+    else:
+        client.views_open(trigger_id=body["trigger_id"], view=modal)
+    ack()
+
+
+def filter_list(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
+) -> None:
+    """The list's status menu: the list drawn again with those statuses."""
+    key = (action.get("selected_option") or {}).get("value") or "all"
+    redraw_list(deps_of(context), body, client, ListSpec(filter_statuses(key)))
+    ack()
+
+
+def page_list(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
+) -> None:
+    """*Next page* and *First page*."""
+    deps = deps_of(context)
+    try:
+        spec = ListSpec.from_json(json.loads(action.get("value") or "{}"))
+    except (ValueError, AttributeError):
+        tell(deps, client, body, NOT_OURS)
+    else:
+        redraw_list(deps, body, client, spec)
+    ack()
+
+
+def open_modal(client: WebClient, body: dict[str, Any], view: dict[str, Any]) -> None:
+    """Open `view` with the click's trigger: pushed over the modal clicked in, else opened."""
+    if (body.get("view") or {}).get("type") == "modal":
+        client.views_push(trigger_id=body["trigger_id"], view=view)
+    else:
+        client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+def redraw_list(deps: Deps, body: dict[str, Any], client: WebClient, spec: ListSpec) -> None:
+    """Draw the list again in place of what was clicked: the modal now, the message through its
+    response_url (by the outbox)."""
+    team, user = who(body)
     view = body.get("view") or {}
-    if view.get("type") == "modal" and view.get("id"):
-        with deps.db.read() as s:
-            modal = list_modal(s, resolve_caller(s, team, user), spec, deps.clock.now())
-        client.views_update(view_id=view["id"], view=modal)
-    elif body.get("response_url"):
-        post_response_url(body["response_url"], message, replace_original=True)
+    try:
+        if view.get("type") == "modal" and view.get("id"):
+            with deps.db.read() as s:
+                modal = list_modal(s, resolve_caller(s, team, user), spec, deps.clock.now())
+            client.views_update(view_id=view["id"], view=modal)
+        elif body.get("response_url"):
+            with deps.db.transaction() as s:
+                caller = resolve_caller(s, team, user)
+                origin = notify.Origin(
+                    "respond", team, user, response_url=body["response_url"], where=spec.to_json()
+                )
+                notify.redraw_origin(
+                    s, origin, now=deps.clock.now(), workspace_id=caller.workspace_id, number=None
+                )
+            deps.committed()
+    except errors.OrdersError as exc:
+        tell(deps, client, body, render_error(exc.render(SLACK_FORMAT)))
 
 
 def idempotency_key(team: str, user: str, value: ButtonValue, action: Action) -> str:
@@ -168,15 +171,12 @@ def idempotency_key(team: str, user: str, value: ButtonValue, action: Action) ->
 
 
 def take_action(
-    deps: Deps,
-    body: dict[str, Any],
-    client: WebClient,
-    value: ButtonValue,
-    action: Action,
-    origin: notify.Origin,
+    deps: Deps, body: dict[str, Any], client: WebClient, value: ButtonValue, action: Action
 ) -> None:
-    """A one-click action (Confirm, Approve, Accept): applied, then every message redrawn."""
+    """A one-click action (Confirm, Approve, Accept): applied, and every message about the
+    order queued to be redrawn, in one transaction, before the click is acknowledged."""
     team, user = who(body)
+    origin = notify.origin_of(body, value.where)
     now = deps.clock.now()
     try:
         with deps.db.transaction() as s:
@@ -193,11 +193,10 @@ def take_action(
             if outcome.replayed:  # only then is the clicked message redrawn on its own
                 origin = trusted_origin(s, origin, caller)
             notify.after_action(s, outcome, caller, origin, now=now)
-            claimed = deps.claim_queued(s)
     except errors.OrdersError as exc:
-        refuse(deps, body, client, exc, origin, value.number)
+        refused(deps, body, client, exc, origin, value.number)
         return
-    deps.deliver(claimed)  # from this thread, in parallel with other clicks
+    deps.committed()
     log.info(
         "%s %s %s",
         outcome.order.code,
@@ -207,7 +206,7 @@ def take_action(
     )
 
 
-def refuse(
+def refused(
     deps: Deps,
     body: dict[str, Any],
     client: WebClient,
@@ -228,22 +227,18 @@ def refuse(
                     workspace_id=caller.workspace_id,
                     number=number,
                 )
+            deps.committed()
         except errors.OrdersError:
             pass
-        deps.committed()
-    tell(client, body, render_error(exc.render(SLACK_FORMAT)))
+    refuse(deps, client, body, exc)
 
 
 def ask_for_reason(
-    deps: Deps,
-    body: dict[str, Any],
-    client: WebClient,
-    value: ButtonValue,
-    action: Action,
-    origin: notify.Origin,
+    deps: Deps, body: dict[str, Any], client: WebClient, value: ButtonValue, action: Action
 ) -> None:
     """Reject, Cancel, Submit: check first, then open the modal that asks for a reason or files."""
     team, user = who(body)
+    origin = notify.origin_of(body, value.where)
     try:
         with deps.db.read() as s:
             caller = resolve_caller(s, team, user)
@@ -251,7 +246,7 @@ def ask_for_reason(
             # Sealed in the modal (the submission redraws it): checked before it is sealed.
             origin = trusted_origin(s, origin, caller)
     except errors.OrdersError as exc:
-        refuse(deps, body, client, exc, origin, value.number)
+        refused(deps, body, client, exc, origin, value.number)
         return
     metadata = seal(
         client, {"n": value.number, "v": value.version, "a": action.value, "o": origin.to_json()}

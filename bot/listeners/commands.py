@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App, Respond
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot.deps import Deps
-from bot.listeners import COMMAND, after_ack
+from bot.listeners.common import COMMAND, SUBCOMMANDS, deps_of, subcommand
 from bot.ui.format import SLACK_FORMAT, escape
 from bot.ui.orders import ListSpec, Message, render_error, render_help
 from bot.ui.screens import detail_message, list_screen
@@ -20,39 +19,22 @@ from orders_core.orders import count_by_status, parse_order_number, resolve_call
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Deps, dict[str, Any], str, WebClient], Message | None]
-SUBCOMMANDS: dict[str, Handler] = {}
-MODAL_SUBCOMMANDS: set[str] = set()
-
-
-def subcommand(*names: str, opens_modal: bool = False) -> Callable[[Handler], Handler]:
-    """Register a subcommand of /orders under one or more names (`opens_modal`: its answer is a
-    modal, opened with the command's trigger_id: it runs on the listener pool's modal lane)."""
-
-    def add(handler: Handler) -> Handler:
-        for name in names:
-            SUBCOMMANDS[name] = handler
-            if opens_modal:
-                MODAL_SUBCOMMANDS.add(name)
-        return handler
-
-    return add
-
-
-def asks_for_modal(body: dict[str, Any]) -> bool:
-    """A Bolt matcher: `/orders` with a subcommand that opens a modal."""
-    return (body.get("text") or "").strip().partition(" ")[0].lower() in MODAL_SUBCOMMANDS
-
 
 def register(app: App, deps: Deps) -> None:
     """Listen to /orders."""
+    app.command(COMMAND)(orders_command)
 
-    @after_ack(app.command(COMMAND))
-    @after_ack(app.command(COMMAND, matchers=[asks_for_modal]), opens_modal=True)  # first
-    def orders_command(command: dict[str, Any], respond: Respond, client: WebClient) -> None:
-        message = answer(deps, command, client)
-        if message is not None:
-            respond(response_type="ephemeral", **message.as_kwargs())
+
+def orders_command(
+    ack: Ack, command: dict[str, Any], client: WebClient, context: BoltContext
+) -> None:
+    """`/orders TEXT`: answered in the ack itself (Slack shows it to the person alone), or a
+    modal opened with the command's trigger_id before the ack."""
+    message = answer(deps_of(context), command, client)
+    if message is None:
+        ack()
+    else:
+        ack(response_type="ephemeral", **message.as_kwargs())
 
 
 def answer(deps: Deps, command: dict[str, Any], client: WebClient) -> Message | None:

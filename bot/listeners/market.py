@@ -5,16 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot.delivery import notify, outbox
 from bot.deps import Deps
-from bot.listeners import after_ack
-from bot.listeners.actions import who
-from bot.listeners.commands import subcommand
-from bot.listeners.metadata import seal_view, unseal
-from bot.listeners.replies import refuse
+from bot.listeners.common import deps_of, refuse, seal_view, subcommand, unseal, who
 from bot.ui.format import FIELD_ERROR_FORMAT, escape
 from bot.ui.market import (
     FORM_APPS,
@@ -48,7 +44,7 @@ def services(deps: Deps, command: dict[str, Any], rest: str, client: WebClient) 
         )
 
 
-@subcommand("new", "order", opens_modal=True)
+@subcommand("new", "order")
 def new_order(deps: Deps, command: dict[str, Any], rest: str, client: WebClient) -> Message | None:
     """Open the order form, with the named service chosen."""
     with deps.db.read() as s:
@@ -98,121 +94,138 @@ def merchant(session: Any, team: str, user: str) -> Caller:
 
 def register(app: App, deps: Deps) -> None:
     """Listen to the Order button, the form's service select, and the form."""
+    app.action(ORDER_SERVICE_ACTION)(order_button)
+    app.action(FORM_SERVICE)(service_changed)
+    app.view(FORM_CALLBACK)(place)
 
-    @after_ack(app.action(ORDER_SERVICE_ACTION), opens_modal=True)
-    def order_button(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
-        team, user = who(body)
-        try:
-            with deps.db.read() as s:
-                caller = merchant(s, team, user)
-                offered = online_services(s, caller.workspace_id)
-                service_id = int(action.get("value") or 0)
-                # Never trust the button: the service must still be Online, in this workspace.
-                chosen = next((x for x in offered if x.id == service_id), None)
-                if chosen is None:
-                    gone = get_service(s, caller.workspace_id, service_id)
-                    if gone.status not in PUBLISHED:  # never shown to merchants: not even its name
-                        raise errors.ServiceNotFound(f"#{service_id}")
-                    raise errors.ServiceNotOrderable(gone.name, gone.status)
-        except (errors.OrdersError, ValueError) as exc:
-            refuse(client, body, exc)
-            return
+
+def order_button(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
+) -> None:
+    """*Order* on a Service Market card: the order form, with that service chosen."""
+    deps = deps_of(context)
+    team, user = who(body)
+    try:
+        with deps.db.read() as s:
+            caller = merchant(s, team, user)
+            offered = online_services(s, caller.workspace_id)
+            service_id = int(action.get("value") or 0)
+            # Never trust the button: the service must still be Online, in this workspace.
+            chosen = next((x for x in offered if x.id == service_id), None)
+            if chosen is None:
+                gone = get_service(s, caller.workspace_id, service_id)
+                if gone.status not in PUBLISHED:  # never shown to merchants: not even its name
+                    raise errors.ServiceNotFound(f"#{service_id}")
+                raise errors.ServiceNotOrderable(gone.name, gone.status)
+    except (errors.OrdersError, ValueError) as exc:
+        refuse(deps, client, body, exc)
+    else:
         channel = (body.get("container") or {}).get("channel_id") or (
             body.get("channel") or {}
         ).get("id")
         form = render_order_form(offered, chosen, {"c": channel})
         client.views_open(trigger_id=body["trigger_id"], view=seal_view(client, form))
+    ack()
 
-    @after_ack(app.action(FORM_SERVICE))
-    def service_changed(body: dict[str, Any], action: dict[str, Any], client: WebClient) -> None:
-        view = body.get("view") or {}
-        team, user = who(body)
-        try:
-            with deps.db.read() as s:
-                caller = merchant(s, team, user)
-                offered = online_services(s, caller.workspace_id)
-        except errors.OrdersError:
-            return
-        try:
-            selected = int((action.get("selected_option") or {}).get("value") or 0)
-        except ValueError:
-            selected = 0  # not one of the options drawn: the first service, as on opening
-        chosen = next((x for x in offered if x.id == selected), offered[0] if offered else None)
-        if chosen is None:
-            return
-        meta = unseal(client, view.get("private_metadata")) or {}
-        form = seal_view(client, render_order_form(offered, chosen, meta))
-        client.views_update(view_id=view["id"], hash=view.get("hash"), view=form)
 
-    @app.view(FORM_CALLBACK)
-    def place(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
-        team, user = who(body)
-        values = (view.get("state") or {}).get("values") or {}
-        service_value = ((values.get(FORM_SERVICE) or {}).get(FORM_SERVICE) or {}).get(
-            "selected_option"
-        ) or {}
-        apps_block = next((k for k in values if k.startswith(FORM_APPS + ":")), None)
-        try:
-            service_id = int(service_value.get("value") or 0)
-        except ValueError:
-            service_id = 0
-        if apps_block is not None and apps_block != apps_block_id(service_id):
-            apps_block = None  # a stale apps block from another service: ask again
-        picked = (
-            ((values.get(apps_block) or {}).get(FORM_APPS) or {}).get("selected_options")
-            if apps_block
-            else []
-        )
-        text = {f: (((values.get(f) or {}).get(f) or {}).get("value") or "") for f in FORM_FIELDS}
-        # Only where to confirm the order: without a seal, no confirmation in a channel.
-        meta = unseal(client, view.get("private_metadata")) or {}
-        draft = OrderDraft(
-            service_id=service_id,
-            mini_program=text["mini_program"],
-            contact_name=text["contact_name"],
-            contact=text["contact"],
-            apps=tuple(str(o.get("value")) for o in picked or []),
-            requirements=text["requirements"],
-        )
-        now = deps.clock.now()
-        try:
-            with deps.db.transaction() as s:
-                caller = merchant(s, team, user)
-                outcome = place_order(
-                    s, caller, draft, idempotency_key=f"view:{view.get('id')}", now=now
+def service_changed(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
+) -> None:
+    """Another service chosen in the form: the form drawn again with its apps."""
+    deps = deps_of(context)
+    ack()  # nothing to refuse: the worst case is a form left as it was
+    view = body.get("view") or {}
+    team, user = who(body)
+    try:
+        with deps.db.read() as s:
+            caller = merchant(s, team, user)
+            offered = online_services(s, caller.workspace_id)
+    except errors.OrdersError:
+        return
+    try:
+        selected = int((action.get("selected_option") or {}).get("value") or 0)
+    except ValueError:
+        selected = 0  # not one of the options drawn: the first service, as on opening
+    chosen = next((x for x in offered if x.id == selected), offered[0] if offered else None)
+    if chosen is None:
+        return
+    meta = unseal(client, view.get("private_metadata")) or {}
+    form = seal_view(client, render_order_form(offered, chosen, meta))
+    client.views_update(view_id=view["id"], hash=view.get("hash"), view=form)
+
+
+def place(
+    ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient, context: BoltContext
+) -> None:
+    """The order form submitted: the order placed, or each mistake shown on its field."""
+    deps = deps_of(context)
+    team, user = who(body)
+    values = (view.get("state") or {}).get("values") or {}
+    service_value = ((values.get(FORM_SERVICE) or {}).get(FORM_SERVICE) or {}).get(
+        "selected_option"
+    ) or {}
+    apps_block = next((k for k in values if k.startswith(FORM_APPS + ":")), None)
+    try:
+        service_id = int(service_value.get("value") or 0)
+    except ValueError:
+        service_id = 0
+    if apps_block is not None and apps_block != apps_block_id(service_id):
+        apps_block = None  # a stale apps block from another service: ask again
+    picked = (
+        ((values.get(apps_block) or {}).get(FORM_APPS) or {}).get("selected_options")
+        if apps_block
+        else []
+    )
+    text = {f: (((values.get(f) or {}).get(f) or {}).get("value") or "") for f in FORM_FIELDS}
+    # Only where to confirm the order: without a seal, no confirmation in a channel.
+    meta = unseal(client, view.get("private_metadata")) or {}
+    draft = OrderDraft(
+        service_id=service_id,
+        mini_program=text["mini_program"],
+        contact_name=text["contact_name"],
+        contact=text["contact"],
+        apps=tuple(str(o.get("value")) for o in picked or []),
+        requirements=text["requirements"],
+    )
+    now = deps.clock.now()
+    try:
+        with deps.db.transaction() as s:
+            caller = merchant(s, team, user)
+            outcome = place_order(
+                s, caller, draft, idempotency_key=f"view:{view.get('id')}", now=now
+            )
+            notify.after_action(s, outcome, caller, None, now=now)
+            channel = meta.get("c")
+            if channel and not outcome.replayed:
+                outbox.enqueue(
+                    s,
+                    kind=outbox.Kind.EPHEMERAL,
+                    lane=outbox.Lane.channel(channel),
+                    payload={
+                        "channel": channel,
+                        "user": user,
+                        **placed_message(outcome.order).as_kwargs(),
+                    },
+                    now=now,
+                    workspace_id=caller.workspace_id,
                 )
-                notify.after_action(s, outcome, caller, None, now=now)
-                channel = meta.get("c")
-                if channel and not outcome.replayed:
-                    outbox.enqueue(
-                        s,
-                        kind="ephemeral",
-                        lane=f"chan:{channel}",
-                        payload={
-                            "channel": channel,
-                            "user": user,
-                            **placed_message(outcome.order).as_kwargs(),
-                        },
-                        now=now,
-                        workspace_id=caller.workspace_id,
-                    )
-        except errors.InvalidInput as exc:
+    except errors.InvalidInput as exc:
 
-            def block_for(field: str) -> str:
-                if field == "apps":
-                    return apps_block or FORM_SERVICE
-                return field if field in values else FORM_SERVICE
+        def block_for(field: str) -> str:
+            if field == "apps":
+                return apps_block or FORM_SERVICE
+            return field if field in values else FORM_SERVICE
 
-            ack(
-                response_action="errors",
-                errors={block_for(f): m[:2000] for f, m in exc.fields.items()},
-            )
-            return
-        except errors.OrdersError as exc:
-            ack(
-                response_action="errors",
-                errors={FORM_SERVICE: exc.render(FIELD_ERROR_FORMAT)[:2000]},
-            )
-            return
-        ack(response_action="update", view=render_order_placed(outcome.order))
-        deps.committed()
+        ack(
+            response_action="errors",
+            errors={block_for(f): m[:2000] for f, m in exc.fields.items()},
+        )
+        return
+    except errors.OrdersError as exc:
+        ack(
+            response_action="errors",
+            errors={FORM_SERVICE: exc.render(FIELD_ERROR_FORMAT)[:2000]},
+        )
+        return
+    ack(response_action="update", view=render_order_placed(outcome.order))
+    deps.committed()

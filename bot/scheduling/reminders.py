@@ -168,8 +168,8 @@ class Reminders:
             s,
             [
                 outbox.Queued(
-                    kind="digest",
-                    lane=f"chan:{c.policy.channel_id}",
+                    kind=outbox.Kind.DIGEST,
+                    lane=outbox.Lane.channel(c.policy.channel_id),
                     payload={"run_id": claimed[(c.policy.id, c.slot)]},
                     workspace_id=c.policy.workspace_id,
                 )
@@ -223,8 +223,8 @@ class Reminders:
             for user in members:
                 outbox.enqueue(
                     session,
-                    kind="dm_card",
-                    lane=f"dm:{policy.team_id}:{user}",
+                    kind=outbox.Kind.DM_CARD,
+                    lane=outbox.Lane.dm(policy.team_id, user),
                     payload={
                         "order_id": order.id,
                         "party_id": policy.party_id,

@@ -40,7 +40,6 @@ class AsciiSender(SlackSender):
 
 def submit(bot: Bot, user: str, inputs: dict[str, Any]) -> AppResponse:
     """Submit `user`'s top modal with `inputs`, escaped as ASCII JSON; the raw answer."""
-    bot.runtime.listeners.wait_idle()
     sender = AsciiSender(bot.server.url, SIGNING_SECRET, local_slack=bot.slack)
     return sender.view_submission(team_id=TEAM, user_id=user, view=bot.modal(user), inputs=inputs)
 

@@ -165,3 +165,93 @@ def test_a_killed_bots_notifications_are_taken_over_within_seconds(world: World)
         assert all("In Development" in json.dumps(c) for c in cards)
         for url in urls.values():
             assert "In Development" in json.dumps(slack.response_messages(url)[-1])
+
+
+BURST = 50
+
+
+def test_every_acknowledged_click_survives_a_kill_in_the_middle_of_a_burst(world: World) -> None:
+    """50 Confirms at once and `kill -9` 0.3 s later: every click answered 200 was applied (it
+    was written before its ack), and after a restart every notice it owed is delivered once.
+    Clicks the dead process never answered may or may not be applied: nobody was told either."""
+    numbers = [int(world.order_in(OrderStatus.PENDING_CONFIRMATION)[3:]) for _ in range(BURST)]
+    world.db.dispose()
+    with LocalSlack(workspaces={TOKEN: Workspace(team_id=TEAM)}) as slack:
+        first_port, second_port = free_port(), free_port()
+        first = start(world, slack, first_port)
+        second: subprocess.Popen[bytes] | None = None
+        acked: list[int] = []
+        try:
+            wait(lambda: ready(first_port))
+            sender = SlackSender(
+                f"http://127.0.0.1:{first_port}", SIGNING_SECRET, local_slack=slack
+            )
+            urls = {
+                n: slack.new_response_url(channel="C0ACME", user="U0ANA", team_id=TEAM)
+                for n in numbers
+            }
+
+            def click(n: int) -> None:
+                try:
+                    response = sender.block_action(
+                        team_id=TEAM, user_id="U0ANA", action_id="order:confirm", text="Confirm",
+                        value=ButtonValue(n, 2, {"k": "detail"}).encode(),
+                        channel_id="C0ACME", response_url=urls[n], is_ephemeral=True,
+                        message_ts="1.1",
+                    )  # fmt: skip
+                except OSError:
+                    return  # the process died before answering: not acknowledged
+                if response.status == 200:
+                    acked.append(n)
+
+            slack.delay("response_url", 0.5, times=None)  # deliveries in hand when it dies
+            clickers = [threading.Thread(target=click, args=(n,)) for n in numbers]
+            for t in clickers:
+                t.start()
+            time.sleep(0.3)  # the point of the test: a kill at an arbitrary moment of the burst
+            os.kill(first.pid, signal.SIGKILL)
+            first.wait(10)
+            for t in clickers:
+                t.join(30)
+            slack.clear_faults()
+            slack.wait_for(lambda: slack.in_flight == 0, timeout=10)
+            assert acked, "no click was answered before the kill: nothing to check"
+
+            second = start(world, slack, second_port)
+            wait(lambda: ready(second_port))
+
+            def delivered() -> bool:
+                with world.db.read() as s:
+                    return not s.scalar(
+                        select(func.count())
+                        .select_from(OutboxItem)
+                        .where(OutboxItem.status == PENDING)
+                    )
+
+            wait(delivered, 120)
+        finally:
+            if first.poll() is None:
+                first.kill()
+                first.wait()
+            if second is not None:
+                second.send_signal(signal.SIGTERM)
+                second.wait(60)
+
+        with world.db.read() as s:
+            per_order = Counter(
+                s.scalars(
+                    select(Order.number)
+                    .join(OrderEvent, OrderEvent.order_id == Order.id)
+                    .where(OrderEvent.action == Action.CONFIRM)
+                )
+            )
+        assert set(acked) <= set(per_order), "an acknowledged click was lost"
+        assert set(per_order.values()) == {1}  # none applied twice
+        for n in per_order:  # each applied click: its redraw and its card, once
+            messages = slack.response_messages(urls[n])
+            assert len(messages) == 1 and "In Development" in json.dumps(messages[0]), n
+        cards = [
+            m for m in slack.channel_messages("C0PIXEL") if m.get("thread_ts") in (None, m["ts"])
+        ]
+        per_card = Counter(json.dumps(c["blocks"][1]["block_id"]) for c in cards)
+        assert len(cards) == len(per_order) and set(per_card.values()) == {1}, per_card

@@ -21,10 +21,10 @@ from slack_sdk import WebClient
 from sqlalchemy import select
 
 from bot.console.localslack.sender import AppResponse
-from bot.http import FormSafeBoltRequest
-from bot.listeners.metadata import seal
+from bot.listeners.common import seal
 from bot.scheduling.reminders import Reminders
 from bot.ui.orders import ButtonValue
+from bot.wsgi import FormRequest
 from orders_core.catalog import add_service
 from orders_core.db import Database
 from orders_core.fixtures import path_to
@@ -433,8 +433,9 @@ FORGERIES: list[Send] = [
 # -- what would show a change or a leak ----------------------------------------------------------
 
 
-def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of the victims' workspace (the tables of no party's data aside)."""
+def snapshot(db: Database, forger: str | None = None) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of the victims' workspace (the tables of no party's data aside, and the
+    answers queued for the forger: what they say is checked as Slack receives it)."""
     with db.read() as s:
         victim = s.scalars(select(Workspace.id).where(Workspace.team_id == TEAM)).one()
         rows = {}
@@ -452,7 +453,10 @@ def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
                 query = query.where(table.c.workspace_id == victim)
             elif table.name == "workspaces":
                 query = query.where(table.c.id == victim)
-            rows[table.name] = sorted(map(tuple, s.execute(query).all()), key=repr)
+            found = [tuple(row) for row in s.execute(query).all()]
+            if table.name == "outbox":
+                found = [row for row in found if (row[3] or {}).get("user") != forger]
+            rows[table.name] = sorted(found, key=repr)
         return rows
 
 
@@ -472,7 +476,7 @@ def test_forged_ids_show_nothing_and_change_nothing(
     reminders or unpublished service, and none of the victims' rows changed."""
     user, team = attacker
     for forge in FORGERIES:
-        before = snapshot(bot.db)
+        before = snapshot(bot.db, user)
         mark = len(bot.slack.calls())
         responses = forge(bot, victims, team, user)
         bot.settle()
@@ -482,7 +486,9 @@ def test_forged_ids_show_nothing_and_change_nothing(
         assert found == [], f"{forge.__name__} as {user} showed {found}:\n" + "\n".join(
             t[:400] for t in received if leaks([t])
         )
-        assert snapshot(bot.db) == before, f"{forge.__name__} as {user} changed the database"
+        assert snapshot(bot.db, user) == before, (
+            f"{forge.__name__} as {user} changed the database"
+        )
 
 
 def test_every_listener_is_tried(bot: Bot, victims: Victims) -> None:
@@ -492,7 +498,7 @@ def test_every_listener_is_tried(bot: Bot, victims: Victims) -> None:
     untried = []
     for listener in bot.runtime.bolt._listeners:
         requests = [
-            FormSafeBoltRequest(
+            FormRequest(
                 body=body,
                 headers={
                     "content-type": "application/json"
@@ -503,8 +509,7 @@ def test_every_listener_is_tried(bot: Bot, victims: Victims) -> None:
             for body in bodies
         ]
         if not any(listener.matches(req=r, resp=BoltResponse(status=200)) for r in requests):
-            functions: list[Any] = [*listener.lazy_functions] or [listener.ack_function]
-            untried.append(", ".join(f.__name__ for f in functions))
+            untried.append(listener.ack_function.__name__)
     assert untried == [], f"listeners no forgery reaches: {untried}"
 
 

@@ -1,5 +1,7 @@
-"""Several instances on one PostgreSQL database, as real processes: two HTTP instances (each with
-its scheduler and outbox worker) and a scheduler alone. Conflicting clicks go to both at once."""
+"""Several instances on one PostgreSQL database, as real processes: two HTTP instances under
+gunicorn (one with two workers), a notification worker and a scheduler alone. Conflicting clicks
+go to both at once. And what gunicorn does for a service: a stop that keeps every acked click,
+a worker killed and replaced."""
 
 from __future__ import annotations
 
@@ -70,9 +72,9 @@ def test_two_http_instances_and_a_scheduler_on_postgres(world_pg: World) -> None
         ports = [free_port(), free_port()]
         processes = [
             subprocess.Popen(
-                [EXE, "run", "--http", "--port", str(p)],
-                # The first instance serves its port with two forked processes.
-                env={**env, "HTTP_PROCESSES": "2" if k == 0 else "1"},
+                # The first instance serves its port with two gunicorn workers.
+                [EXE, "run", "--http", "--port", str(p), "--workers", "2" if k == 0 else "1"],
+                env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 text=True,
@@ -80,12 +82,13 @@ def test_two_http_instances_and_a_scheduler_on_postgres(world_pg: World) -> None
             for k, p in enumerate(ports)
         ] + [
             subprocess.Popen(
-                [EXE, "scheduler"],
+                [EXE, command],
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 text=True,
             )
+            for command in ("scheduler", "worker")
         ]
         forked: list[int] = []
         logs: list[list[str]] = [[] for _ in processes]
@@ -145,7 +148,7 @@ def test_two_http_instances_and_a_scheduler_on_postgres(world_pg: World) -> None
 
             wait(settled, 90)
             forked += children_of(processes[0].pid)
-            assert len(forked) == 1  # HTTP_PROCESSES=2: the instance and one copy
+            assert len(forked) == 2  # --workers 2: gunicorn's two workers
         finally:
             for p in processes:
                 p.send_signal(signal.SIGTERM)
@@ -156,7 +159,7 @@ def test_two_http_instances_and_a_scheduler_on_postgres(world_pg: World) -> None
             for p in processes:
                 assert p.stderr is not None
                 p.stderr.close()
-        assert [p.returncode for p in processes] == [0, 0, 0], logs
+        assert [p.returncode for p in processes] == [0, 0, 0, 0], logs
         assert forked and not any(alive(pid) for pid in forked)  # SIGTERM stopped it too
 
     with world.db.read() as s:
@@ -200,9 +203,7 @@ def bot_env(world: World, slack: LocalSlack) -> dict[str, str]:
         **{
             k: v
             for k, v in os.environ.items()
-            if not k.startswith(
-                ("SLACK_", "DATABASE_URL", "PORT", "SCHEDULER", "HTTP_", "LISTENER_")
-            )
+            if not k.startswith(("SLACK_", "DATABASE_URL", "PORT", "SCHEDULER", "HTTP_", "LOG_"))
         },
         "DATABASE_URL": world.db.url,
         "SLACK_BOT_TOKEN": TOKEN,
@@ -213,19 +214,19 @@ def bot_env(world: World, slack: LocalSlack) -> dict[str, str]:
     }
 
 
-def test_listener_processes_run_every_click_and_finish_them_on_stop(world: World) -> None:
-    """`HTTP_PROCESSES=2` that only ack, `LISTENER_PROCESSES=2` at a lower priority that do the
-    work: every click is confirmed once and its message redrawn, the work's log lines carry the
-    ack's request id, and SIGTERM to every process at once (as systemd stops a service), right
-    after a burst of clicks, still finishes every one acked and exits 0."""
+def test_a_service_stopped_right_after_a_burst_keeps_every_acked_click(world: World) -> None:
+    """`--workers 2`, a burst of clicks while Slack is slow, then SIGTERM to the whole process
+    group at once (as systemd stops a service): every click acked was applied once before its
+    ack, the service exits 0, and what it still owed Slack is delivered, once, by the next
+    process to run (here a worker alone)."""
     numbers = [int(world.order_in(OrderStatus.PENDING_CONFIRMATION)[3:]) for _ in range(ORDERS)]
     world.db.dispose()
     with LocalSlack(workspaces={TOKEN: Workspace(team_id=TEAM)}) as slack:
         port = free_port()
-        env = {**bot_env(world, slack), "HTTP_PROCESSES": "2", "LISTENER_PROCESSES": "2"}
+        env = {**bot_env(world, slack), "SCHEDULER_ENABLED": "false"}
         process = subprocess.Popen(
-            [EXE, "run", "--http", "--port", str(port)],
-            env={**env, "LISTENER_NICE": "5", "SCHEDULER_ENABLED": "false"},
+            [EXE, "run", "--http", "--port", str(port), "--workers", "2"],
+            env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -238,16 +239,12 @@ def test_listener_processes_run_every_click_and_finish_them_on_stop(world: World
         try:
             wait(lambda: _healthy(port))
             children = children_of(process.pid)
-            assert len(children) == 3  # one more HTTP process, two listener processes
-            niceness = {pid: _nice(pid) for pid in children}
-            lower = [pid for pid, nice in niceness.items() if nice == _nice(process.pid) + 5]
-            assert len(lower) == 2, niceness
+            assert len(children) == 2
             sender = SlackSender(f"http://127.0.0.1:{port}", SIGNING_SECRET, local_slack=slack)
             urls = {
                 n: slack.new_response_url(channel="C0ACME", user="U0ANA", team_id=TEAM)
                 for n in numbers
             }
-            request_ids: list[str] = []
 
             def click(n: int) -> None:
                 response = sender.block_action(
@@ -256,9 +253,6 @@ def test_listener_processes_run_every_click_and_finish_them_on_stop(world: World
                     channel_id="C0ACME", response_url=urls[n], is_ephemeral=True, message_ts="1.1",
                 )  # fmt: skip
                 assert response.status == 200
-                request_ids.append(
-                    {k.lower(): v for k, v in response.headers.items()}["x-request-id"]
-                )
 
             slack.delay("response_url", 1.5, times=None)  # each redraw is slow: work piles up
             clickers = [threading.Thread(target=click, args=(n,)) for n in numbers]
@@ -266,17 +260,73 @@ def test_listener_processes_run_every_click_and_finish_them_on_stop(world: World
                 t.start()
             for t in clickers:
                 t.join()
-            assert len(request_ids) == ORDERS  # all acked: now stop at once, work in flight
+            # Every click acked: each was applied before its ack (nothing waits in a pool).
+            assert confirmed_once(world, numbers)
             assert not all(slack.response_messages(url) for url in urls.values())
         finally:
             os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=150)
+            process.wait(timeout=90)
             reader.join(10)
             process.stderr.close()
         assert process.returncode == 0, lines
-        assert not any("unexpectedly" in line for line in lines)
         assert not any(alive(pid) for pid in children)
+        slack.clear_faults()
+        worker = subprocess.Popen(
+            [EXE, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            wait(lambda: all(slack.response_messages(url) for url in urls.values()), 90)
+            wait(lambda: nothing_pending(world), 60)
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=60)
+        assert worker.returncode == 0
+    assert confirmed_once(world, numbers)
+    for url in urls.values():  # each redraw delivered once, showing the change
+        messages = slack.response_messages(url)
+        assert len(messages) == 1 and "In Development" in json.dumps(messages[-1])
+    cards = [m for m in slack.channel_messages("C0PIXEL") if m.get("thread_ts") in (None, m["ts"])]
+    assert len(cards) == ORDERS  # one card per order, none twice
 
+
+def test_a_killed_worker_is_replaced_and_the_service_goes_on(world: World) -> None:
+    """A gunicorn worker gone (the OOM killer, kill -9) while serving: gunicorn starts another,
+    and the service answers clicks as before."""
+    number = world.order_in(OrderStatus.PENDING_CONFIRMATION)
+    world.db.dispose()
+    with LocalSlack(workspaces={TOKEN: Workspace(team_id=TEAM)}) as slack:
+        port = free_port()
+        process = subprocess.Popen(
+            [EXE, "run", "--http", "--port", str(port), "--workers", "2"],
+            env={**bot_env(world, slack), "SCHEDULER_ENABLED": "false"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait(lambda: _healthy(port))
+            children = children_of(process.pid)
+            assert len(children) == 2
+            os.kill(children[0], signal.SIGKILL)
+            wait(lambda: len(set(children_of(process.pid)) - {children[0]}) == 2, 60)
+            wait(lambda: _healthy(port))
+            sender = SlackSender(f"http://127.0.0.1:{port}", SIGNING_SECRET, local_slack=slack)
+            for _ in range(4):  # each worker answers some of them
+                url = slack.new_response_url(channel="C0ACME", user="U0ANA", team_id=TEAM)
+                assert (
+                    sender.slash_command(
+                        team_id=TEAM, user_id="U0ANA", text=number, response_url=url
+                    ).status
+                    == 200
+                )
+                assert number in json.dumps(slack.response_messages(url))
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=60)
+        assert process.returncode == 0
+
+
+def confirmed_once(world: World, numbers: list[int]) -> bool:
+    """Every one of these orders confirmed exactly once, and In Development."""
     with world.db.read() as s:
         per_order = dict(
             s.execute(
@@ -287,49 +337,19 @@ def test_listener_processes_run_every_click_and_finish_them_on_stop(world: World
             ).all()
         )
         statuses = set(s.scalars(select(Order.status).where(Order.number.in_(numbers))))
-    assert sorted(per_order) == sorted(numbers) and set(per_order.values()) == {1}
-    assert statuses == {OrderStatus.IN_DEVELOPMENT}
-    for url in urls.values():
-        assert "In Development" in json.dumps(slack.response_messages(url)[-1])
-    records = [json.loads(line) for line in lines if line.startswith("{")]
-    worked = {r["request_id"] for r in records if r.get("order") and r.get("request_id")}
-    assert worked & set(request_ids)  # the listener process logs under the ack's request id
-    text = "\n".join(lines)
-    assert "in this process" not in text  # none ran in an acking process instead
-    assert "killed" not in text  # the listener processes stopped by themselves, at end of file
+    return (
+        sorted(per_order) == sorted(numbers)
+        and set(per_order.values()) == {1}
+        and statuses == {OrderStatus.IN_DEVELOPMENT}
+    )
 
 
-def test_a_service_missing_a_process_stops_whole_and_says_so(world: World) -> None:
-    """A listener process gone (OOM-killed, say) while serving: the service stops as a whole
-    and exits non-zero, naming it, for its supervisor to restart it; nothing is left running."""
-    world.db.dispose()
-    with LocalSlack(workspaces={TOKEN: Workspace(team_id=TEAM)}) as slack:
-        port = free_port()
-        process = subprocess.Popen(
-            [EXE, "run", "--http", "--port", str(port)],
-            env={**bot_env(world, slack), "HTTP_PROCESSES": "2", "LISTENER_PROCESSES": "1"},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
+def nothing_pending(world: World) -> bool:
+    """The outbox is empty."""
+    with world.db.read() as s:
+        return not s.scalar(
+            select(func.count()).select_from(OutboxItem).where(OutboxItem.status == "pending")
         )
-        try:
-            wait(lambda: _healthy(port))
-            children = children_of(process.pid)
-            listener = max(children, key=_nice)
-            os.kill(listener, signal.SIGKILL)
-            _, stderr = process.communicate(timeout=90)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.communicate()
-    assert process.returncode == 1
-    assert f"process {listener} of this service stopped unexpectedly" in stderr
-    assert not any(alive(pid) for pid in children)
-
-
-def _nice(pid: int) -> int:
-    """A process's nice value (field 19 of /proc/PID/stat)."""
-    return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[16])
 
 
 def children_of(pid: int) -> list[int]:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
+from bot.ui.orders import ButtonValue
+from orders_core.db import Database
 from orders_core.lifecycle import Action, OrderStatus
-from tests.support.slackbot import Bot, buttons
+from tests.support.slackbot import Bot, buttons, running_bot
 from tests.support.world import OTHER_TEAM, STRANGER_WORKSPACE_MEMBER, TEAM, World
 
 PC = OrderStatus.PENDING_CONFIRMATION
@@ -482,59 +485,68 @@ def test_the_ack_does_not_wait_for_slack(bot: Bot, world: World) -> None:
     assert "Confirmed" not in json.dumps(bot.slack.response_messages(url))
 
 
-def test_an_ack_never_waits_for_a_busy_listener_pool(bot: Bot, world: World) -> None:
-    """Every listener thread is stuck on a slow Slack; a click is still answered at once."""
-    world.order_in(PC)
-    answer = bot.ask("U0ANA", "list")
-    busy = 8
-    bot.slack.delay("response_url", 3.0, times=busy)
-    slow = [
-        bot.slack.new_response_url(channel="C0ORDERS", user="U0BEN", team_id=TEAM)
-        for _ in range(busy)
-    ]
-    for url in slow:
-        assert (
-            bot.sender.slash_command(
-                team_id=TEAM, user_id="U0BEN", text="help", response_url=url
-            ).status
-            == 200
-        )
-    assert bot.runtime.listeners.busy >= 4  # the pool is taken up by the slow answers
-    response = bot.sender.click(
-        team_id=TEAM, user_id="U0ANA", channel_id="C0ORDERS", message=answer.message,
-        action_id="order:confirm", ephemeral=True, response_url=answer.url,
-    )  # fmt: skip
-    assert response.status == 200
-    assert not any(bot.slack.response_messages(url) for url in slow)  # they are still waiting
-
-
-def test_modals_open_at_once_while_every_listener_thread_is_busy(bot: Bot, world: World) -> None:
-    """Slack takes a trigger_id for 3 s only. Every listener thread is stuck on a slow Slack and
-    more work waits behind them: Reject's modal, and `/orders remind`'s, still open at once
-    (the pool's modal lane), before any of the slow answers."""
-    world.order_in(PC)
-    answer = bot.ask("U0ANA", "list")
-    busy = 12  # 8 threads stuck, 4 more waiting for one
-    bot.slack.delay("response_url", 3.0, times=busy)
-    slow = [
-        bot.slack.new_response_url(channel="C0ORDERS", user="U0BEN", team_id=TEAM)
-        for _ in range(busy)
-    ]
-    for url in slow:
-        response = bot.sender.slash_command(
-            team_id=TEAM, user_id="U0BEN", text="help", response_url=url
-        )
+def test_a_click_is_applied_and_acked_while_every_delivery_thread_waits_on_slack(
+    db: Database, world: World
+) -> None:
+    """Every outbox thread is stuck on a slow Slack: a Confirm is still applied before its ack
+    (the order is In Development when the answer comes back), and Reject's modal and `/orders
+    remind`'s open at once (opened in the request's own thread: a trigger_id lasts 3 s)."""
+    with running_bot(db, outbox_threads=2) as bot:
+        orders = [world.order_in(PC) for _ in range(4)]
+        answer = bot.ask("U0ANA", "list")
+        bot.slack.delay("response_url", 3.0, times=None)
+        bot.slack.delay("chat.postMessage", 3.0, times=None)
+        click_confirm(bot, answer, orders[0])  # its redraw and its card take both threads
+        bot.slack.wait_for(lambda: items_in_hand(bot) >= 2, description="both threads busy")
+        response = click_confirm(bot, answer, orders[2])
         assert response.status == 200
-    assert bot.runtime.listeners.busy >= 8
-    answer.click("order:reject")
-    assert bot.modal("U0ANA")["submit"]["text"] == "Reject"
-    response = bot.sender.slash_command(
-        team_id=TEAM, user_id="U0BEN", text="remind", channel_id="C0ORDERS",
-        response_url=bot.slack.new_response_url(channel="C0ORDERS", user="U0BEN", team_id=TEAM),
+        assert bot.status_of(orders[2]) is OrderStatus.IN_DEVELOPMENT  # kept before the ack
+        answer.click("order:reject", value=button_value(answer, orders[3], "order:reject"))
+        assert bot.modal("U0ANA")["submit"]["text"] == "Reject"
+        response = bot.sender.slash_command(
+            team_id=TEAM, user_id="U0BEN", text="remind", channel_id="C0ORDERS",
+            response_url=bot.slack.new_response_url(channel="C0ORDERS", user="U0BEN", team_id=TEAM),
+        )  # fmt: skip
+        assert response.status == 200
+        assert "remind" in json.dumps(bot.modal("U0BEN")).lower()
+        assert items_in_hand(bot) >= 2  # the slow deliveries are still waiting
+        bot.slack.clear_faults()
+
+
+def items_in_hand(bot: Bot) -> int:
+    """Outbox items a delivery thread holds right now."""
+    from sqlalchemy import func, select
+
+    from orders_core.models import OutboxItem
+
+    with bot.db.read() as s:
+        return int(
+            s.scalar(
+                select(func.count())
+                .select_from(OutboxItem)
+                .where(OutboxItem.status == "pending", OutboxItem.locked_until.is_not(None))
+            )
+            or 0
+        )
+
+
+def button_value(answer: Any, number: str, action_id: str) -> str:
+    """The value of an order's button in a list message."""
+    for block in answer.message["blocks"]:
+        for element in block.get("elements") or []:
+            value = ButtonValue.decode(element.get("value"))
+            if element.get("action_id") == action_id and value and value.number == int(number[3:]):
+                return str(element["value"])
+    raise AssertionError(f"no {action_id} for {number}")
+
+
+def click_confirm(bot: Bot, answer: Any, number: str) -> Any:
+    """Confirm one order of a list message."""
+    return bot.sender.click(
+        team_id=TEAM, user_id="U0ANA", channel_id="C0ORDERS", message=answer.message,
+        action_id="order:confirm", value=button_value(answer, number, "order:confirm"),
+        ephemeral=True, response_url=answer.url,
     )  # fmt: skip
-    assert response.status == 200
-    assert "remind" in json.dumps(bot.modal("U0BEN")).lower()
-    assert not any(bot.slack.response_messages(url) for url in slow)  # they are still waiting
 
 
 def test_a_refusal_under_a_field_is_plain_text(bot: Bot, world: World) -> None:

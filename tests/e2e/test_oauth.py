@@ -15,9 +15,10 @@ from sqlalchemy import select
 
 from bot.app import build_runtime
 from bot.clock import MovableClock
+from bot.console.http import LocalServer
 from bot.console.localslack import LocalSlack, SlackSender
-from bot.http import HttpServer
 from bot.settings import Settings
+from bot.wsgi import OrdersApp
 from orders_core.catalog import add_service
 from orders_core.db import Database
 from orders_core.lifecycle import Action, OrderStatus, Party, ServiceStatus
@@ -32,7 +33,7 @@ TEAMS = {"T0ONE": "xoxb-one-token", "T0TWO": "xoxb-two-token"}
 class Installed:
     """The app in OAuth mode, served over HTTP, with a local Slack."""
 
-    def __init__(self, db: Database, slack: LocalSlack, server: HttpServer, runtime: Any) -> None:
+    def __init__(self, db: Database, slack: LocalSlack, server: LocalServer, runtime: Any) -> None:
         self.db, self.slack, self.server, self.runtime = db, slack, server, runtime
         self.sender = SlackSender(server.url, SIGNING_SECRET, local_slack=slack)
 
@@ -78,14 +79,12 @@ def installed(db: Database) -> Iterator[Installed]:
             slack_api_url=slack.base_url,
         )
         runtime = build_runtime(settings, clock=MovableClock(), db=db, migrate=False)
-        server = HttpServer(runtime.wsgi, port=0, threads=4).start()
-        runtime.start_background()
+        server = LocalServer(OrdersApp(runtime)).start()
+        runtime.start()
         try:
             yield Installed(db, slack, server, runtime)
         finally:
             server.close()
-            runtime.listeners.wait_idle()
-            runtime.listeners.shutdown(wait=True)
             runtime.worker.stop()
 
 

@@ -204,4 +204,4 @@ def test_every_line_of_a_serving_process_is_json(tmp_path: Path, sqlite_db: Data
     assert process.returncode == 0, rest
     lines = [*first, *rest.splitlines()]
     messages = [json.loads(line)["message"] for line in lines if line.strip()]
-    assert any("signal 15" in m for m in messages), messages
+    assert any("Handling signal: term" in m for m in messages), messages

@@ -234,14 +234,6 @@ def test_a_command_clicks_a_modal_and_home_over_socket_mode(
         assert "Traceback" not in bot.output(), bot.output()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="bot/cli.py `run` (Socket Mode, at 2ee60ed) installs no SIGTERM handler: SIGTERM "
-    "kills the process (exit -15) without runtime.stop(), so the delivery in hand is lost; "
-    "Ctrl-C (SIGINT) exits 130 without closing the Socket Mode connection. The rewrite of "
-    "`run` in progress (bot/cli/serving.py, until_stopped) passes this: drop this marker when "
-    "it lands.",
-)
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_stops_socket_mode_after_the_delivery_in_hand(
     tmp_path: Path, sqlite_db: Database, stop_signal: int

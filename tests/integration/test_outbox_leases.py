@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from bot.clock import MovableClock
-from bot.delivery.outbox import DONE, LEASE, Claimed, Outbox, OutboxWorker, enqueue
+from bot.delivery.outbox import DONE, LEASE, Claimed, Kind, Lane, Outbox, OutboxWorker, enqueue
 from orders_core.db import Database
 from orders_core.models import OutboxItem
 
@@ -19,7 +19,7 @@ T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 def queue_one(db: Database, clock: MovableClock) -> None:
     """One card to post."""
     with db.transaction() as s:
-        enqueue(s, kind="post_card", lane="chan:C1", payload={}, now=clock.now())
+        enqueue(s, kind=Kind.CARD, lane=Lane.channel("C1"), payload={}, now=clock.now())
 
 
 def lease_until(db: Database) -> datetime | None:

@@ -12,9 +12,10 @@ from typing import Any
 
 from bot.app import Runtime, build_runtime
 from bot.clock import MovableClock
+from bot.console.http import LocalServer
 from bot.console.localslack import LocalSlack, SlackSender, Workspace
-from bot.http import HttpServer
 from bot.settings import Settings
+from bot.wsgi import OrdersApp
 from orders_core.db import Database
 from tests.support.world import OTHER_TEAM, TEAM
 
@@ -28,7 +29,7 @@ class Bot:
     """A running bot and the local Slack it talks to."""
 
     runtime: Runtime
-    server: HttpServer
+    server: LocalServer
     slack: LocalSlack
     sender: SlackSender
     clock: MovableClock
@@ -75,7 +76,6 @@ class Bot:
 
     def submit(self, user: str, inputs: dict[str, Any], *, team: str = TEAM) -> Any:
         """Submit `user`'s top modal (once one is open) with these inputs; the app's answer (JSON or {})."""
-        self.runtime.listeners.wait_idle()  # the click that opens it is handled after its ack
         view = self.modal(user)
         response = self.sender.view_submission(team_id=team, user_id=user, view=view, inputs=inputs)
         assert response.status == 200, (response.status, response.body)
@@ -214,8 +214,8 @@ def running_bot(db: Database, *, start: datetime | None = None, **settings: Any)
         )
         clock = MovableClock(start)
         runtime = build_runtime(settings, clock=clock, db=db, migrate=False)
-        server = HttpServer(runtime.wsgi, port=0, threads=4).start()
-        runtime.start_background()
+        server = LocalServer(OrdersApp(runtime)).start()
+        runtime.start()
         try:
             yield Bot(
                 runtime,
@@ -226,8 +226,6 @@ def running_bot(db: Database, *, start: datetime | None = None, **settings: Any)
             )
         finally:
             server.close()
-            runtime.listeners.wait_idle()
-            runtime.listeners.shutdown(wait=True)
             runtime.worker.stop()
 
 

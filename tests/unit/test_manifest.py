@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 import bot
-from bot.listeners import BOT_EVENTS, COMMAND
+from bot.listeners.common import BOT_EVENTS, COMMAND
 from bot.scopes import BOT_SCOPES, FEATURE_SCOPES, METHOD_SCOPES
 
 ROOT = Path(__file__).resolve().parents[2]
