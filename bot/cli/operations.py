@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -110,6 +111,28 @@ def connections_line(settings: Settings) -> str:
     )
 
 
+def report_outbox(db: Database, report: Callable[[bool, str, str], None]) -> None:
+    """What the notification outbox holds back: a refused token, items given up on."""
+    from datetime import UTC, datetime
+
+    from bot.delivery.outbox import health
+
+    found = health(db, datetime.now(UTC))
+    for team, count in sorted(found.held_by_token.items()):
+        report(
+            False,
+            f"outbox {team}",
+            f"{count} notifications held: Slack refuses the workspace's token (revoked or "
+            "rotated); they go once it works: reinstall the app, or fix SLACK_BOT_TOKEN",
+        )
+    report(
+        found.set_aside == 0,
+        "outbox",
+        f"{found.waiting} notifications waiting; {found.set_aside} set aside in the last 7 days"
+        + ("" if not found.set_aside else " (the outbox table's failed rows say why)"),
+    )
+
+
 @app.command("doctor")
 def doctor() -> None:
     """Check the settings, the database, the migrations and Slack (auth.test); say what is wrong."""
@@ -145,6 +168,8 @@ def doctor() -> None:
             f"at {current}, code needs {head}"
             + ("" if current == head else ": run `orders-bot db upgrade`"),
         )
+        if current == head:
+            report_outbox(db, report)
     except Exception as exc:  # any driver error: unreachable
         report(
             False,

@@ -454,6 +454,38 @@ class Outbox:
         return soonest if soonest is not None and soonest <= now + within else None
 
 
+@dataclass(frozen=True)
+class Health:
+    """What an operator should know of the outbox (`orders-bot doctor`)."""
+
+    waiting: int
+    held_by_token: dict[str, int]
+    """Items waiting because Slack refuses a workspace's token, by team id."""
+    set_aside: int
+    """Items given up on in the last week (Slack refused them every time, or for good)."""
+
+
+def health(db: Database, now: datetime) -> Health:
+    """The outbox as an operator should see it."""
+    from orders_core.models import Workspace
+
+    with db.read() as s:
+        waiting = s.scalar(select(func.count()).where(OutboxItem.status == PENDING)) or 0
+        held = s.execute(
+            select(Workspace.team_id, func.count())
+            .select_from(OutboxItem)
+            .join(Workspace, Workspace.id == OutboxItem.workspace_id)
+            .where(OutboxItem.status == PENDING, OutboxItem.last_failure == Failure.AUTH.value)
+            .group_by(Workspace.team_id)
+        ).all()
+        set_aside = s.scalar(
+            select(func.count()).where(
+                OutboxItem.status == FAILED, OutboxItem.done_at >= now - timedelta(days=7)
+            )
+        )
+    return Health(int(waiting), {team: int(n) for team, n in held}, int(set_aside or 0))
+
+
 def mark_done(s: Session, item: Claimed, now: datetime) -> None:
     """Mark a delivered item done in `s` (a delivery's own transaction may do it, as it records
     what it posted): the redraws of its lane it made redundant with it, and, on a paced lane,

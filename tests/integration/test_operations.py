@@ -272,3 +272,37 @@ def test_doctor_prints_the_connections_each_process_opens(tmp_path: Path, pg_db:
         tmp_path,
     )
     assert "ok   connections: each bot process opens up to 20 (a pool of 10" in done.stdout
+
+
+def test_doctor_says_what_the_outbox_holds_back(tmp_path: Path, sqlite_db: Database) -> None:
+    """Notifications held by a refused token, and ones set aside, are named with what to do."""
+    from datetime import UTC, datetime
+
+    from orders_core.models import OutboxItem
+    from orders_core.onboarding import add_workspace
+
+    now = datetime.now(UTC)
+    with sqlite_db.transaction() as s:
+        workspace = add_workspace(s, "T0HELD")
+        for status, failure in (("pending", "auth"), ("pending", "auth"), ("failed", "refused")):
+            s.add(
+                OutboxItem(
+                    workspace_id=workspace.id, kind="post_card", lane="chan:C1", payload={},
+                    status=status, attempts=5, next_attempt_at=now, created_at=now,
+                    last_failure=failure, done_at=now if status == "failed" else None,
+                )
+            )  # fmt: skip
+    done = run(
+        ["doctor"],
+        {
+            "DATABASE_URL": sqlite_db.url,
+            "SLACK_BOT_TOKEN": "xoxb-x",
+            "SLACK_API_URL": "http://127.0.0.1:9/api/",
+        },
+        tmp_path,
+    )
+    assert done.returncode == 1
+    assert "FAIL outbox T0HELD: 2 notifications held: Slack refuses the workspace's token" in (
+        done.stdout
+    )
+    assert "FAIL outbox: 2 notifications waiting; 1 set aside in the last 7 days" in done.stdout
