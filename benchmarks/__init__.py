@@ -1,16 +1,7 @@
-"""Benchmarks of the bot against bare Bolt and raw SQL: `python -m benchmarks` (see README.md).
+"""Benchmarks of the bot against bare Bolt, raw SQL and today's main: `python -m benchmarks`.
 
-`BENCH_APP_SOURCE=DIR` runs everything under test (the app processes, the query layer, the
-sweep) from another source tree's `bot/` and `orders_core/`, to measure a change side by side
-with this checkout's benchmarks.
+`BENCH_APP_SOURCE=DIR` adds a second app under test: today's main, served from the source tree
+at DIR as it ran in production, side by side with this checkout's app in the same run (see
+README.md). The harness itself (datasets, load generator, fake Slack, report) is this
+checkout's.
 """
-
-from __future__ import annotations
-
-import os
-import sys
-
-APP_SOURCE = os.environ.get("BENCH_APP_SOURCE") or None
-if APP_SOURCE and APP_SOURCE not in sys.path:
-    # Before anything imports bot or orders_core: this process and every child it spawns.
-    sys.path.insert(0, APP_SOURCE)

@@ -7,13 +7,14 @@ and writes the same rows, with every detail and the machine's description, as JS
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from benchmarks import APP_SOURCE, apps, clicks, footprint, lists, sweep
+from benchmarks import apps, clicks, footprint, lists, sweep
 from benchmarks.datasets import DATA_DIR, DatabaseKind, PostgresKind, SqliteKind, parse_size
 from benchmarks.fakeslack import FakeSlack
 from benchmarks.load import LoadProcess
@@ -64,10 +65,13 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"unknown suite(s): {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
+    under_test = apps.apps_under_test()
+    if len(under_test) > 1:
+        log("apps under test: " + ", ".join(f"{a.name} ({a.source})" for a in under_test))
     sizes = (300, 1000) if args.quick else tuple(parse_size(s) for s in args.sizes.split(","))
     workspaces, due = (5, 10) if args.quick else (int(x) for x in args.sweep.lower().split("x"))
     list_plan = (
-        lists.ListPlan(sizes=sizes, samples=5, warmup=1, query_samples=10)
+        lists.ListPlan(sizes=sizes, samples=5, warmup=1, query_samples=10, search="123")
         if args.quick
         else lists.ListPlan(sizes=sizes)
     )
@@ -101,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"unknown database {db_name!r}: use sqlite or postgres", file=sys.stderr)
             return 2
-        runs = _suites(kind, args.quick, sizes, list_plan, click_plan, sweep_plan, log_dir, log)
+        runs = _suites(
+            kind, args.quick, sizes, list_plan, click_plan, sweep_plan, log_dir, log, under_test
+        )
         for suite in SUITES:
             if suite not in suites:
                 continue
@@ -130,9 +136,11 @@ def main(argv: list[str] | None = None) -> int:
         "sweep": f"{workspaces}x{due}",
         "quick": args.quick,
         "http_threads": apps.HTTP_THREADS,
-        "click_processes": apps.CLICK_PROCESSES,
-        "click_listener_processes": apps.CLICK_LISTENER_PROCESSES,
-        "app_source": APP_SOURCE,
+        "click_workers": apps.CLICK_WORKERS,
+        "main_click_processes": apps.MAIN_CLICK_PROCESSES,
+        "main_click_listener_processes": apps.MAIN_CLICK_LISTENER_PROCESSES,
+        "apps_under_test": {a.name: str(a.source) for a in under_test},
+        "ours": _checkout(),
         "seconds": round(time.monotonic() - started, 1),
     }
     render_table(rows, facts)
@@ -150,23 +158,24 @@ def _suites(
     sweep_plan: sweep.SweepPlan,
     log_dir: Path,
     log: Callable[[str], None],
+    under_test: Sequence[apps.AppUnderTest],
 ) -> dict[str, Callable[[FakeSlack], list[Row]]]:
     """Each suite on one database, as a function of the fake Slack it runs against."""
 
     def run_footprint(slack: FakeSlack) -> list[Row]:
         starts = 1 if quick else 3
         others = list_plan.others(sizes[0])
-        return footprint.run(kind, sizes[0], others, starts, slack, log_dir, log)
+        return footprint.run(kind, sizes[0], others, starts, slack, log_dir, log, under_test)
 
     def run_lists(slack: FakeSlack) -> list[Row]:
-        return lists.run(kind, list_plan, slack, log_dir, log)
+        return lists.run(kind, list_plan, slack, log_dir, log, under_test)
 
     def run_clicks(slack: FakeSlack) -> list[Row]:
         with LoadProcess() as load:
-            return clicks.run(kind, click_plan, slack, load, log_dir, log)
+            return clicks.run(kind, click_plan, slack, load, log_dir, log, under_test)
 
     def run_sweep(slack: FakeSlack) -> list[Row]:
-        return sweep.run(kind, sweep_plan, slack, log)
+        return sweep.run(kind, sweep_plan, slack, log_dir, log, under_test)
 
     return {
         "footprint": run_footprint,
@@ -174,6 +183,20 @@ def _suites(
         "clicks": run_clicks,
         "sweep": run_sweep,
     }
+
+
+def _checkout() -> dict[str, object]:
+    """This checkout's commit, and the files of the app under test changed since (others may be
+    editing them while a run goes on: the figures are of the tree as it was)."""
+
+    def git(*argv: str) -> str:
+        done = subprocess.run(
+            ["git", *argv], cwd=apps.ROOT, capture_output=True, text=True, check=False
+        )
+        return done.stdout
+
+    changed = git("status", "--porcelain", "--", "bot", "orders_core").splitlines()
+    return {"commit": git("rev-parse", "HEAD").strip(), "changed": changed}
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""The servers under test, each in its own process: our app as an operator runs it, and the baseline."""
+"""The servers under test, each in its own process: our app as an operator runs it, today's main
+as it ran (when `BENCH_APP_SOURCE` names a checkout of it), and the bare Bolt baselines."""
 
 from __future__ import annotations
 
@@ -11,22 +12,25 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from benchmarks import APP_SOURCE
+from benchmarks.datasets import THIS_SCHEMA, Schema
 from benchmarks.fakeslack import TOKEN
-from benchmarks.procstat import rss_mb
+from benchmarks.procstat import tree_memory_mb
 
 ROOT = Path(__file__).resolve().parent.parent
-ORDERS_BOT = str(Path(sys.executable).with_name("orders-bot"))
+BIN = Path(sys.executable).parent
 SIGNING_SECRET = secrets.token_hex(16)
 HTTP_THREADS = 8
-CLICK_PROCESSES = 2
-"""The click suite serves both apps with this many processes (HTTP_PROCESSES), one per core."""
-CLICK_LISTENER_PROCESSES = 2
-"""And ours with this many listener processes beside them (LISTENER_PROCESSES), one per core:
-the production setting for a machine like this one (README, Configuration)."""
+CLICK_WORKERS = 2
+"""The click suite serves ours and the bare apps with this many gunicorn workers (one per core)
+x HTTP_THREADS threads (gthread): `orders-bot run --http --workers 2 --threads 8`."""
+MAIN_CLICK_PROCESSES = 2
+MAIN_CLICK_LISTENER_PROCESSES = 2
+"""And today's main as it ran in production on two cores: HTTP_PROCESSES=2 (waitress, acking)
+and LISTENER_PROCESSES=2 (the work behind each ack), each with HTTP_THREADS threads."""
 
 
 def free_port() -> int:
@@ -36,14 +40,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _env(slack_api_url: str, port: int, **extra: str) -> dict[str, str]:
+def environment(source: Path) -> dict[str, str]:
+    """This process's environment without the bot's settings, with `source` (an app's tree)
+    first on PYTHONPATH: before the venv's editable install of this checkout."""
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(
-            ("SLACK_", "DATABASE_URL", "PORT", "HOST", "LOG_", "HTTP_", "LISTENER_")
+            ("SLACK_", "DATABASE_URL", "PORT", "HOST", "LOG_", "HTTP_", "LISTENER_", "OUTBOX_")
         )
     }
+    env["PYTHONPATH"] = str(source)
+    return env
+
+
+def _env(slack_api_url: str, port: int, source: Path, **extra: str) -> dict[str, str]:
+    env = environment(source)
     env.update(
         SLACK_BOT_TOKEN=TOKEN,
         SLACK_SIGNING_SECRET=SIGNING_SECRET,
@@ -52,7 +64,6 @@ def _env(slack_api_url: str, port: int, **extra: str) -> dict[str, str]:
         PORT=str(port),
         HTTP_THREADS=str(HTTP_THREADS),
         SCHEDULER_ENABLED="false",
-        PYTHONPATH=os.pathsep.join(str(p) for p in (APP_SOURCE, ROOT) if p is not None),
     )
     env.update(extra)
     return env
@@ -77,7 +88,8 @@ class ServerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
         started = time.perf_counter()
-        # The working directory is the log folder: no stray .env is read by the app.
+        # The working directory is the log folder: no stray .env is read by the app, and no
+        # package of the harness's checkout shadows the app's own tree.
         self.process = subprocess.Popen(
             self.argv, env=self.env, cwd=self.log_path.parent, stdout=self._log, stderr=self._log
         )
@@ -109,13 +121,13 @@ class ServerProcess:
 
     @property
     def pid(self) -> int:
-        """The server's process id."""
+        """The server's process id (gunicorn's master, or the first process of today's main)."""
         assert self.process is not None
         return self.process.pid
 
-    def rss_mb(self) -> float:
-        """Its resident memory now."""
-        return rss_mb(self.pid)
+    def memory_mb(self) -> tuple[float, list[float]]:
+        """Its processes' memory now, together (`tree_memory_mb`); and each one's RSS."""
+        return tree_memory_mb(self.pid)
 
     def stop(self) -> None:
         """SIGTERM (a graceful stop), then kill if it lingers."""
@@ -138,25 +150,68 @@ class ServerProcess:
         self.stop()
 
 
-def orders_bot(
-    name: str,
-    database_url: str,
-    slack_api_url: str,
-    log_dir: Path,
-    *,
-    processes: int = 1,
-    listener_processes: int = 0,
-) -> ServerProcess:
-    """`orders-bot run --http`, as an operator starts it (its production server, waitress)."""
-    env = _env(
-        slack_api_url,
-        free_port(),
-        DATABASE_URL=database_url,
-        LOG_LEVEL="INFO",
-        HTTP_PROCESSES=str(processes),
-        LISTENER_PROCESSES=str(listener_processes),
-    )
-    return ServerProcess(name, [ORDERS_BOT, "run", "--http"], env, log_dir)
+@dataclass(frozen=True)
+class AppUnderTest:
+    """An orders-bot source tree, how it is served, and the tables it works on."""
+
+    name: str
+    """"ours" (this checkout) or "main" (today's main, from BENCH_APP_SOURCE)."""
+    source: Path
+    schema: Schema = THIS_SCHEMA
+
+    answers_in_ack = True
+    """A slash command's answer is the body of its HTTP answer (else it is posted to the
+    command's response_url after the ack)."""
+
+    def server(
+        self, name: str, database_url: str, slack_api_url: str, log_dir: Path, *, busy: bool = False
+    ) -> ServerProcess:
+        """`orders-bot run --http` as an operator starts it; `busy`: the production setting for
+        this two-core machine (the click suite), else one worker (lists, footprint)."""
+        workers = CLICK_WORKERS if busy else 1
+        env = _env(slack_api_url, free_port(), self.source, DATABASE_URL=database_url)
+        argv = [str(BIN / "orders-bot"), "run", "--http", "--workers", str(workers)]
+        return ServerProcess(name, [*argv, "--threads", str(HTTP_THREADS)], env, log_dir)
+
+
+@dataclass(frozen=True)
+class TodaysMain(AppUnderTest):
+    """The runtime before the rewrite: waitress in HTTP_PROCESSES forked processes, the work
+    behind each ack in LISTENER_PROCESSES more, slash commands answered on their response_url."""
+
+    answers_in_ack = False
+
+    def server(
+        self, name: str, database_url: str, slack_api_url: str, log_dir: Path, *, busy: bool = False
+    ) -> ServerProcess:
+        """`orders-bot run --http`, with main's production setting for two cores when `busy`."""
+        processes = MAIN_CLICK_PROCESSES if busy else 1
+        listeners = MAIN_CLICK_LISTENER_PROCESSES if busy else 0
+        env = _env(
+            slack_api_url,
+            free_port(),
+            self.source,
+            DATABASE_URL=database_url,
+            HTTP_PROCESSES=str(processes),
+            LISTENER_PROCESSES=str(listeners),
+        )
+        return ServerProcess(name, [str(BIN / "orders-bot"), "run", "--http"], env, log_dir)
+
+
+OURS = AppUnderTest("ours", ROOT)
+
+
+def apps_under_test() -> list[AppUnderTest]:
+    """Ours, and today's main when BENCH_APP_SOURCE names a checkout of it."""
+    source = os.environ.get("BENCH_APP_SOURCE")
+    if not source:
+        return [OURS]
+    tree = Path(source).resolve()
+    if not (tree / "bot").is_dir() or not (tree / "orders_core").is_dir():
+        raise SystemExit(f"BENCH_APP_SOURCE={source}: no bot/ and orders_core/ there")
+    if tree == ROOT:
+        raise SystemExit(f"BENCH_APP_SOURCE={source} is this checkout: name a checkout of main")
+    return [OURS, TodaysMain("main", tree, Schema("main", tree))]
 
 
 def bare_bolt(
@@ -164,11 +219,12 @@ def bare_bolt(
     slack_api_url: str,
     log_dir: Path,
     *,
-    processes: int = 1,
+    workers: int = 1,
     database_url: str | None = None,
 ) -> ServerProcess:
-    """The baseline bare Bolt app, under the same server with the same threads and processes;
-    with `database_url`, the hand-written app (the click's writes in raw SQL there)."""
+    """The baseline bare Bolt app under gunicorn (gthread) with as many workers and threads as
+    ours; with `database_url`, the hand-written app (the click's writes in raw SQL there)."""
     extra = {"BARE_DATABASE_URL": database_url} if database_url else {}
-    env = _env(slack_api_url, free_port(), HTTP_PROCESSES=str(processes), **extra)
-    return ServerProcess(name, [sys.executable, "-m", "benchmarks.bare_bolt"], env, log_dir)
+    env = _env(slack_api_url, free_port(), ROOT, HTTP_WORKERS=str(workers), **extra)
+    argv = [str(BIN / "gunicorn"), "-c", "python:benchmarks.bare_bolt", "benchmarks.bare_bolt:app"]
+    return ServerProcess(name, argv, env, log_dir)

@@ -1,16 +1,20 @@
 """The baseline: a bare Bolt app that acks a click and makes the same `chat.update` call.
 
-It runs under the very server our app runs under (waitress, through `bot.http.HttpServer`, with
-as many threads), with Bolt's own WSGI adapter and a listener pool of the same size, so the
-difference in a benchmark is what our app does, not how it is served.
+It runs under the very server our app runs under: gunicorn, gthread workers, with as many
+workers and threads, over Bolt's own WSGI adapter, each worker building its app after the fork
+(`post_fork`) as ours does. The difference in a benchmark is what our app does, not how it is
+served. Its listener acks, then redraws the clicked message in Bolt's listener thread.
 
-With `BARE_DATABASE_URL` set it is the *hand-written* app instead: before its `chat.update` the
-listener commits what a Confirm must write — the guarded status change, the timeline row, the
-provider's card queued — as one transaction of raw SQL on the bare driver (`sqlite3`,
-`psycopg`), no ORM, no framework of ours. It measures what the click's work costs at the least,
-so the distance from bare Bolt that no implementation can close is a figure, not a guess.
+With `BARE_DATABASE_URL` set it is the *hand-written* app instead: before it acks, the listener
+commits what a Confirm must write — the guarded status change, the timeline row, the provider's
+card queued — as one transaction of raw SQL on the bare driver (`sqlite3`, `psycopg`), no ORM,
+no framework of ours; so its ack, like ours, is a promise. It measures what the click's work
+costs at the least, so the distance from bare Bolt that no implementation can close is a
+figure, not a guess.
 
-    python -m benchmarks.bare_bolt     # PORT, HOST, HTTP_THREADS, SLACK_*, BARE_DATABASE_URL
+    gunicorn -c python:benchmarks.bare_bolt benchmarks.bare_bolt:app
+    # HOST, PORT, HTTP_WORKERS, HTTP_THREADS, SLACK_SIGNING_SECRET, SLACK_API_URL,
+    # SLACK_BOT_TOKEN, BARE_DATABASE_URL
 """
 
 from __future__ import annotations
@@ -18,19 +22,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import sys
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt import Ack, App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
-
-from bot.http import HttpServer, fork_processes, listening_socket, stop_processes
 
 
 class ClickWrites:
@@ -133,28 +132,29 @@ def build_app(
     signing_secret: str,
     api_url: str,
     token: str,
-    threads: int,
     writes: ClickWrites | None = None,
 ) -> App:
-    """A Bolt app with one action listener: ack, (commit the click's writes,) then redraw the
+    """A Bolt app with one action listener: (commit the click's writes,) ack, then redraw the
     clicked message."""
     app = App(
         signing_secret=signing_secret,
         client=WebClient(base_url=api_url, token=token),
         process_before_response=False,
-        listener_executor=ThreadPoolExecutor(max_workers=threads, thread_name_prefix="listener"),
     )
 
     @app.action(re.compile("^order:"))
     def on_click(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
         container = body["container"]
         message = body.get("message") or {}
         user = body["user"]["id"]
         if writes is not None:
             value = json.loads(body["actions"][0]["value"])
-            if not writes.confirm(body["team"]["id"], user, int(value["n"]), int(value["v"])):
+            confirmed = writes.confirm(body["team"]["id"], user, int(value["n"]), int(value["v"]))
+            ack()
+            if not confirmed:
                 return  # not confirmable (already confirmed): nothing to redraw
+        else:
+            ack()
         # The message as it was, minus its buttons, plus who acted: what any bot would draw.
         blocks = [b for b in message.get("blocks") or [] if b.get("type") != "actions"]
         blocks.append(
@@ -176,42 +176,40 @@ Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 def with_health(handler: Wsgi) -> Wsgi:
     """Answer GET /healthz like our app, so both are started and probed the same way."""
 
-    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    def serve(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == "/healthz":
             start_response("200 OK", [("Content-Type", "text/plain")])
             return [b"ok"]
         return handler(environ, start_response)
 
-    return app
+    return serve
 
 
-def main() -> None:
-    """Serve until SIGTERM."""
-    threads = int(os.environ.get("HTTP_THREADS", "8"))
-    processes = int(os.environ.get("HTTP_PROCESSES", "1"))
-    host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "3000"))
-    # Like `orders-bot run --http` with HTTP_PROCESSES: one socket, forked before any thread.
-    sock = listening_socket(host, port) if processes > 1 else None
-    index, children = fork_processes(processes) if sock else (0, [])
-    app = build_app(
+# -- gunicorn: this module is its configuration, as bot.wsgi is ours ----------------------------
+
+worker_class = "gthread"
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '3000')}"
+workers = int(os.environ.get("HTTP_WORKERS", "1"))
+threads = int(os.environ.get("HTTP_THREADS", "8"))
+graceful_timeout = 5
+control_socket_disable = True
+_served: Wsgi | None = None
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """In each worker: its own Bolt app (its Web API client, its listener threads)."""
+    global _served
+    url = os.environ.get("BARE_DATABASE_URL")
+    bolt = build_app(
         signing_secret=os.environ["SLACK_SIGNING_SECRET"],
         api_url=os.environ["SLACK_API_URL"],
         token=os.environ["SLACK_BOT_TOKEN"],
-        threads=max(4, threads),  # our app's listener pool: max(4, HTTP_THREADS)
-        writes=ClickWrites(url) if (url := os.environ.get("BARE_DATABASE_URL")) else None,
+        writes=ClickWrites(url) if url else None,
     )
-    server = HttpServer(
-        with_health(SlackRequestHandler(app)), host=host, port=port, threads=threads, sock=sock
-    )
-    signal.signal(signal.SIGTERM, lambda *_: server.request_stop())
-    signal.signal(signal.SIGINT, lambda *_: server.request_stop())
-    if index == 0:
-        print(f"bare Bolt app listening on {server.url}", file=sys.stderr, flush=True)
-    server.serve_forever(grace=5)
-    if index > 0:
-        os._exit(0)
-    stop_processes(children)
+    _served = with_health(SlackRequestHandler(bolt))
 
 
-if __name__ == "__main__":
-    main()
+def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """The WSGI entry point: this worker's app, built in `post_fork`."""
+    assert _served is not None, "run under gunicorn with -c python:benchmarks.bare_bolt"
+    return _served(environ, start_response)

@@ -9,13 +9,16 @@ still matches. Datasets the benchmarks change (clicks, the sweep) are copied bef
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
+import os
 import random
 import shutil
 import sqlite3
+import subprocess
+import sys
 import time
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +31,7 @@ from orders_core.lifecycle import Action, OrderStatus, Party, transition_for
 from orders_core.names import name_key
 
 GENERATOR_VERSION = 3
+ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(__file__).resolve().parent / "data"
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 CHUNK = 20_000
@@ -496,7 +500,22 @@ def read_orders(db: Database, team_id: str, status: OrderStatus | None = None) -
 
 
 class Sink:
-    """Receives chunks of rows by table."""
+    """Receives chunks of rows by table, and stores the columns its tables have.
+
+    The generator writes the columns of this checkout's schema; an older schema (today's main,
+    at an earlier revision) lacks some of them (`name_key`), which are left out for it.
+    """
+
+    def __init__(self, present: dict[str, set[str]]) -> None:
+        self.columns = {t: tuple(c for c in COLUMNS[t] if c in present[t]) for t in COLUMNS}
+        self.keep = {t: [i for i, c in enumerate(COLUMNS[t]) if c in present[t]] for t in COLUMNS}
+
+    def project(self, table: str, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """The rows, with only the columns the table has."""
+        keep = self.keep[table]
+        if len(keep) == len(COLUMNS[table]):
+            return rows
+        return [tuple(row[i] for i in keep) for row in rows]
 
     def write(self, tables: dict[str, list[tuple[Any, ...]]]) -> None:
         """Store one chunk."""
@@ -508,16 +527,20 @@ class SqliteSink(Sink):
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        super().__init__(
+            {t: {row[1] for row in conn.execute(f"PRAGMA table_info({t})")} for t in COLUMNS}
+        )
 
     def write(self, tables: dict[str, list[tuple[Any, ...]]]) -> None:
         """Insert each table's rows (parents first, so foreign keys hold)."""
         for table in LOAD_ORDER:
             rows = tables.get(table)
             if rows:
-                cols = COLUMNS[table]
+                cols = self.columns[table]
                 marks = ", ".join("?" for _ in cols)
                 self.conn.executemany(
-                    f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})", rows
+                    f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})",
+                    self.project(table, rows),
                 )
 
 
@@ -526,6 +549,14 @@ class PostgresSink(Sink):
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self.conn = conn
+        present: dict[str, set[str]] = {t: set() for t in COLUMNS}
+        for table, column in conn.execute(
+            "SELECT table_name, column_name FROM information_schema.columns"
+            " WHERE table_schema = 'public' AND table_name = ANY(%s)",
+            (list(COLUMNS),),
+        ):
+            present[table].add(column)
+        super().__init__(present)
 
     def write(self, tables: dict[str, list[tuple[Any, ...]]]) -> None:
         """COPY each table's rows (parents first, so foreign keys hold)."""
@@ -533,9 +564,77 @@ class PostgresSink(Sink):
             for table in LOAD_ORDER:
                 rows = tables.get(table)
                 if rows:
-                    with cur.copy(f"COPY {table} ({', '.join(COLUMNS[table])}) FROM STDIN") as copy:
-                        for row in rows:
+                    cols = ", ".join(self.columns[table])
+                    with cur.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
+                        for row in self.project(table, rows):
                             copy.write_row(row)
+
+
+# -- schemas: whose migrations made the tables ---------------------------------------------------
+
+_HEAD = (
+    "from orders_core.db import Database\n"
+    "db = Database('sqlite:///head-revision-probe.sqlite3')  # never connects\n"
+    "print(db.head_revision())\n"
+)
+_UPGRADE = (
+    "import sys\n"
+    "from orders_core.db import Database\n"
+    "db = Database(sys.argv[1])\n"
+    "db.upgrade()\n"
+    "db.dispose()\n"
+)
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The tables of one app under test, made by its own source tree's migrations.
+
+    This checkout and today's main are at different revisions, so each gets datasets of its own,
+    migrated by its own code (in a process importing that tree), never a shared database.
+    """
+
+    label: str
+    """Empty for this checkout; else a suffix of its datasets' names ("main")."""
+    source: Path
+
+    def _python(self, code: str, *args: str) -> str:
+        # The tree's own directory is the working directory and the only path added: `-c` puts
+        # the working directory first on sys.path, ahead of PYTHONPATH.
+        env = {**os.environ, "PYTHONPATH": str(self.source)}
+        done = subprocess.run(
+            [sys.executable, "-c", code, *args],
+            cwd=self.source,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{self.source}: {done.stderr.strip()[-2000:]}")
+        return done.stdout.strip()
+
+    @property
+    def revision(self) -> str:
+        """The tree's head revision (its migration scripts, read once)."""
+        return _revision(self)
+
+    def upgrade(self, url: str) -> None:
+        """Create the tables in an empty database, as the tree's `db upgrade` does."""
+        self._python(_UPGRADE, url)
+
+    def dataset(self, name: str) -> str:
+        """The cache name of a dataset with these tables."""
+        return f"{name}-{self.label}" if self.label else name
+
+
+@functools.cache
+def _revision(schema: Schema) -> str:
+    return schema._python(_HEAD).splitlines()[-1]
+
+
+THIS_SCHEMA = Schema("", ROOT)
+"""This checkout's tables."""
 
 
 # -- targets: one database kind each ---------------------------------------------------------------
@@ -556,8 +655,10 @@ class DatabaseKind:
 
     name = "?"
 
-    def prepare(self, spec: DatasetSpec, *, log: Any = print) -> Built:
-        """The dataset, from the cache or freshly made."""
+    def prepare(
+        self, spec: DatasetSpec, *, schema: Schema = THIS_SCHEMA, log: Any = print
+    ) -> Built:
+        """The dataset with `schema`'s tables, from the cache or freshly made."""
         raise NotImplementedError
 
     def working_copy(self, built: Built, label: str) -> str:
@@ -567,19 +668,6 @@ class DatabaseKind:
     def drop_copy(self, url: str) -> None:
         """Remove a working copy."""
         raise NotImplementedError
-
-    def fresh(self, label: str) -> str:
-        """An empty migrated database; its URL."""
-        raise NotImplementedError
-
-
-def _head_revision() -> str | None:
-    # Only the migration scripts are read: the engine never connects.
-    db = Database("sqlite:///head-revision-probe.sqlite3")
-    try:
-        return db.head_revision()
-    finally:
-        db.dispose()
 
 
 class SqliteKind(DatabaseKind):
@@ -594,25 +682,26 @@ class SqliteKind(DatabaseKind):
     def _path(self, name: str) -> Path:
         return self.root / f"{name}.sqlite3"
 
-    def prepare(self, spec: DatasetSpec, *, log: Any = print) -> Built:
+    def prepare(
+        self, spec: DatasetSpec, *, schema: Schema = THIS_SCHEMA, log: Any = print
+    ) -> Built:
         """Reuse the file while its marker's signature matches; else make it again."""
-        path = self._path(spec.name)
+        name = schema.dataset(spec.name)
+        path = self._path(name)
         marker = path.with_suffix(".json")
-        signature = spec.signature(_head_revision())
+        signature = spec.signature(schema.revision)
         if path.exists() and marker.exists():
             meta = json.loads(marker.read_text())
             if meta.get("signature") == signature:
                 return Built(f"sqlite:///{path}", datetime.fromisoformat(meta["now"]), 0.0)
-        log(f"generating {spec.name} on SQLite ({spec.order_count:,} orders)")
+        log(f"generating {name} on SQLite ({spec.order_count:,} orders)")
         started = time.perf_counter()
         tmp = path.with_suffix(".tmp")
         for leftover in (tmp, marker, path):
             leftover.unlink(missing_ok=True)
         for suffix in ("-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
-        migrated = Database(f"sqlite:///{tmp}")
-        migrated.upgrade()
-        migrated.dispose()
+        schema.upgrade(f"sqlite:///{tmp}")
         now = datetime.now(UTC).replace(microsecond=0)
         conn = sqlite3.connect(tmp, isolation_level=None)
         try:
@@ -643,15 +732,6 @@ class SqliteKind(DatabaseKind):
         for p in (path, Path(str(path) + "-wal"), Path(str(path) + "-shm")):
             p.unlink(missing_ok=True)
 
-    def fresh(self, label: str) -> str:
-        """A new migrated file."""
-        url = f"sqlite:///{self.root / f'work-{label}.sqlite3'}"
-        self.drop_copy(url)
-        db = Database(url)
-        db.upgrade()
-        db.dispose()
-        return url
-
 
 class PostgresKind(DatabaseKind):
     """One PostgreSQL database per dataset, `orders_bench_<name>`; copies use it as a template."""
@@ -674,10 +754,12 @@ class PostgresKind(DatabaseKind):
         """The SQLAlchemy URL of a database on this server."""
         return f"{self.base}/{db_name}".replace("postgresql://", "postgresql+psycopg://")
 
-    def prepare(self, spec: DatasetSpec, *, log: Any = print) -> Built:
+    def prepare(
+        self, spec: DatasetSpec, *, schema: Schema = THIS_SCHEMA, log: Any = print
+    ) -> Built:
         """Reuse the database while its comment carries the same signature; else make it again."""
-        name = self.db_name(spec.name)
-        signature = spec.signature(_head_revision())
+        name = self.db_name(schema.dataset(spec.name))
+        signature = spec.signature(schema.revision)
         with self._admin() as admin:
             row = admin.execute(
                 "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
@@ -687,14 +769,12 @@ class PostgresKind(DatabaseKind):
                 meta = json.loads(row[0])
                 if meta.get("signature") == signature:
                     return Built(self.url(name), datetime.fromisoformat(meta["now"]), 0.0)
-            log(f"generating {spec.name} on PostgreSQL ({spec.order_count:,} orders)")
+            log(f"generating {name} on PostgreSQL ({spec.order_count:,} orders)")
             started = time.perf_counter()
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             admin.execute(f'CREATE DATABASE "{name}"')
         url = self.url(name)
-        migrated = Database(url)
-        migrated.upgrade()
-        migrated.dispose()
+        schema.upgrade(url)
         now = datetime.now(UTC).replace(microsecond=0)
         libpq = f"{self.base}/{name}"
         with psycopg.connect(libpq) as conn:
@@ -718,7 +798,7 @@ class PostgresKind(DatabaseKind):
     def working_copy(self, built: Built, label: str) -> str:
         """CREATE DATABASE … TEMPLATE: a file-level copy, far faster than loading again."""
         source = built.url.rpartition("/")[2]
-        target = f"orders_bench_work_{label}"
+        target = "orders_bench_work_" + label.replace("-", "_")
         with self._admin() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
             admin.execute(f'CREATE DATABASE "{target}" TEMPLATE "{source}"')
@@ -729,17 +809,6 @@ class PostgresKind(DatabaseKind):
         name = url.rpartition("/")[2]
         with self._admin() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    def fresh(self, label: str) -> str:
-        """A new migrated database."""
-        name = f"orders_bench_work_{label}"
-        with self._admin() as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            admin.execute(f'CREATE DATABASE "{name}"')
-        db = Database(self.url(name))
-        db.upgrade()
-        db.dispose()
-        return self.url(name)
 
     def available(self) -> str | None:
         """None when the server answers, else why not."""
@@ -755,9 +824,3 @@ def _reset_sequence(conn: psycopg.Connection[Any], table: str) -> None:
         f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
         f"COALESCE((SELECT max(id) FROM {table}), 0) + 1, false)"
     )
-
-
-def kinds(names: Sequence[str]) -> Iterator[DatabaseKind]:
-    """The database kinds asked for, by name."""
-    for name in names:
-        yield SqliteKind() if name == "sqlite" else PostgresKind()

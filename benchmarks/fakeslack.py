@@ -77,10 +77,10 @@ class FakeSlack:
         """How many calls were recorded so far (count from here later)."""
         return int(self._call("mark"))
 
-    def updated(self, since: int, targets: Sequence[tuple[str, str]]) -> tuple[int, float]:
-        """Of these (channel, ts), how many were chat.update-d since `since`; and the last time."""
-        count, last = self._call("updated", since, list(targets))
-        return int(count), float(last)
+    def update_times(self, since: int, targets: Sequence[tuple[str, str]]) -> list[float | None]:
+        """For each (channel, ts), when (epoch s) its first chat.update since `since` arrived,
+        or None when none did."""
+        return list(self._call("update_times", since, list(targets)))
 
     def response_time(self, url: str, timeout: float = 30.0) -> tuple[float, dict[str, Any]]:
         """Wait for the first POST to a response_url: its arrival time (epoch s) and its body."""
@@ -169,18 +169,16 @@ class _Handlers:
     def mark(self) -> int:
         return len(self.slack.calls())
 
-    def updated(self, since: int, targets: list[tuple[str, str]]) -> tuple[int, float]:
+    def update_times(self, since: int, targets: list[tuple[str, str]]) -> list[float | None]:
         wanted = {tuple(t) for t in targets}
-        seen: set[tuple[str, str]] = set()
-        last = 0.0
+        first: dict[tuple[str, str], float] = {}
         for call in self.slack.calls()[since:]:
             if call.method != "chat.update" or not call.ok:
                 continue
             key = (str(call.args.get("channel")), str(call.args.get("ts")))
-            if key in wanted and key not in seen:
-                seen.add(key)
-                last = max(last, call.time)
-        return len(seen), last
+            if key in wanted and key not in first:
+                first[key] = call.time
+        return [first.get((str(c), str(ts))) for c, ts in targets]
 
     def response_time(self, url: str, timeout: float) -> tuple[float, dict[str, Any]]:
         url_id = url.rstrip("/").rsplit("/", 1)[-1]

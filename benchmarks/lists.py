@@ -1,10 +1,12 @@
 """List and search at 10k, 100k and 1M orders: whole signed commands, and the query layer alone.
 
-One app process per dataset size runs at once; samples go round the sizes in turn, so a noisy
-moment weighs on every size alike. A command is timed from sending it until its answer reaches
-the fake Slack's response_url (the app acks first and answers through response_url). The query
-layer (`list_orders`, `search_orders`) is timed against one hand-written SQL query fetching the
-same rows through the bare driver, in the same process, alternately.
+One app process per dataset size (and per app under test) runs at once; samples go round the
+sizes in turn, so a noisy moment weighs on every size alike. A command is timed from sending it
+until its answer: the body of the HTTP answer, where the app answers in its ack (ours), or the
+answer's arrival at the fake Slack's response_url (today's main, and a Next page click, whose
+list is redrawn through its response_url). Each answer is checked to be the list, not an error.
+The query layer (`list_orders`, `search_orders`) is timed against one hand-written SQL query
+fetching the same rows through the bare driver, in the same process, alternately.
 """
 
 from __future__ import annotations
@@ -37,7 +39,6 @@ from orders_core.orders import PartyRef, list_orders, resolve_caller, search_ord
 
 TEAM = "T0BIG"
 LIST_TEXT = "list pending confirmation"
-SEARCH = "4321"
 COMMANDS = ("list", "next page", "search")
 QUERY_BUDGET_S = 5.0
 
@@ -52,6 +53,8 @@ class ListPlan:
     shared machine (a 100k p95 of 18 ms beside a p50 of 5.6 ms, once) decided the row."""
     warmup: int = 5
     query_samples: int = 300
+    search: str = "4321"
+    """What `/orders search` looks for: a number every size has (SO-004321)."""
 
     def others(self, size: int) -> int:
         """Orders in each of the 99 other workspaces: 1% of the big one, at most 2,000."""
@@ -64,49 +67,71 @@ def run(
     slack: FakeSlack,
     log_dir: Path,
     log: Callable[[str], None],
+    under_test: Sequence[apps.AppUnderTest] = (apps.OURS,),
 ) -> list[Row]:
     """Commands and queries at every size; rows comparing the largest with the smallest."""
     urls = {
-        size: kind.prepare(list_spec(size, plan.others(size)), log=log).url for size in plan.sizes
+        (app.name, size): kind.prepare(
+            list_spec(size, plan.others(size)), schema=app.schema, log=log
+        ).url
+        for app in under_test
+        for size in plan.sizes
     }
     log(f"list and search on {kind.name}: " + ", ".join(size_label(s) for s in plan.sizes))
     servers = {
-        size: apps.orders_bot(
-            f"orders-bot-list-{size_label(size)}-{kind.name}", url, slack.base_url, log_dir
+        (app.name, size): app.server(
+            f"orders-bot-list-{app.name}-{size_label(size)}-{kind.name}",
+            urls[app.name, size],
+            slack.base_url,
+            log_dir,
         )
-        for size, url in urls.items()
+        for app in under_test
+        for size in plan.sizes
     }
-    command_ms: dict[str, dict[int, list[float]]] = {
-        c: {s: [] for s in plan.sizes} for c in COMMANDS
+    command_ms: dict[str, dict[str, dict[int, list[float]]]] = {
+        app.name: {c: {s: [] for s in plan.sizes} for c in COMMANDS} for app in under_test
     }
     try:
         for server in servers.values():
             server.start()
-        senders = {size: CommandSender(server, slack) for size, server in servers.items()}
+        senders = {
+            (app.name, size): CommandSender(servers[app.name, size], slack, app, plan.search)
+            for app in under_test
+            for size in plan.sizes
+        }
         for sender in senders.values():
             for _ in range(plan.warmup):
                 sender.all_three()
+        names = [app.name for app in under_test]
         for i in range(plan.samples):
-            # Rotate which size goes first, so no size always follows another.
-            order = list(plan.sizes[i % len(plan.sizes) :] + plan.sizes[: i % len(plan.sizes)])
-            for size in order:
-                for command, ms in senders[size].all_three().items():
-                    command_ms[command][size].append(ms)
+            # Rotate which size (and app) goes first, so none always follows another.
+            sizes = list(plan.sizes[i % len(plan.sizes) :] + plan.sizes[: i % len(plan.sizes)])
+            for size in sizes:
+                for name in names[i % len(names) :] + names[: i % len(names)]:
+                    for command, ms in senders[name, size].all_three().items():
+                        command_ms[name][command][size].append(ms)
         for sender in senders.values():
             sender.close()
     finally:
         for server in servers.values():
             server.stop()
-    queries = {size: compare_queries(url, plan.query_samples) for size, url in urls.items()}
+    queries = {
+        size: compare_queries(urls["ours", size], plan.query_samples, plan.search)
+        for size in plan.sizes
+    }
     return _rows(kind.name, plan, command_ms, queries)
 
 
 class CommandSender:
     """Signed `/orders` commands and Next page clicks to one app, timed to their answer."""
 
-    def __init__(self, server: apps.ServerProcess, slack: FakeSlack) -> None:
+    def __init__(
+        self, server: apps.ServerProcess, slack: FakeSlack, app: apps.AppUnderTest, search: str
+    ) -> None:
         self.client = Client(server.url, apps.SIGNING_SECRET)
         self.slack = slack
+        self.in_ack = app.answers_in_ack
+        self.search = search
         self.user = merchant_user(TEAM)
         self.channel = merchant_channel(TEAM)
         self.next_value: str | None = None
@@ -114,37 +139,53 @@ class CommandSender:
     def _url(self) -> str:
         return self.slack.response_urls(1, channel=self.channel, user=self.user, team=TEAM)[0]
 
-    def _timed(self, body: str, response_url: str) -> tuple[float, dict[str, Any]]:
+    def _timed(self, body: str, response_url: str, in_ack: bool) -> tuple[float, dict[str, Any]]:
         sent = time.time()
-        status, _ = self.client.post(body)
+        status, seconds, content = self.client.exchange(body)
         if status != 200:
             raise RuntimeError(f"the app answered {status}")
+        if in_ack:
+            return seconds * 1000, json.loads(content)
         arrived, answer = self.slack.response_time(response_url)
         return (arrived - sent) * 1000, answer
 
     def command(self, text: str) -> tuple[float, dict[str, Any]]:
         """`/orders TEXT`: milliseconds until the answer arrived, and the answer."""
         url = self._url()
-        return self._timed(slash_command_body(TEAM, self.user, self.channel, text, url), url)
+        body = slash_command_body(TEAM, self.user, self.channel, text, url)
+        return self._timed(body, url, self.in_ack)
 
     def next_page(self) -> tuple[float, dict[str, Any]]:
-        """Press Next page on the first page of the list."""
+        """Press Next page on the first page of the list (redrawn through its response_url)."""
         assert self.next_value is not None
         url = self._url()
-        return self._timed(next_page_body(TEAM, self.user, self.channel, self.next_value, url), url)
+        return self._timed(
+            next_page_body(TEAM, self.user, self.channel, self.next_value, url), url, False
+        )
 
     def all_three(self) -> dict[str, float]:
         """The list's first page, its next page, and a search: milliseconds each."""
         list_ms, first_page = self.command(LIST_TEXT)
+        check_list(first_page, "/orders " + LIST_TEXT)
         if self.next_value is None:
             self.next_value = next_page_value(first_page)
-        page_ms, _ = self.next_page()
-        search_ms, _ = self.command(f"search {SEARCH}")
+        page_ms, second_page = self.next_page()
+        check_list(second_page, "Next page")
+        search_ms, found = self.command(f"search {self.search}")
+        check_list(found, f"/orders search {self.search}")
         return {"list": list_ms, "next page": page_ms, "search": search_ms}
 
     def close(self) -> None:
         """Close the connection."""
         self.client.close()
+
+
+def check_list(answer: dict[str, Any], asked: str) -> None:
+    """Refuse an answer that is not a list of orders (an error, an empty answer)."""
+    blocks = answer.get("blocks") or []
+    shown = json.dumps(blocks)
+    if not blocks or ":warning:" in shown or "SO-" not in shown:
+        raise AssertionError(f"{asked} was not answered with a list: {shown[:300]}")
 
 
 def slash_command_body(team: str, user: str, channel: str, text: str, response_url: str) -> str:
@@ -246,14 +287,14 @@ class QueryPair:
     raw: Callable[[], list[int]]
 
 
-def compare_queries(url: str, samples: int) -> dict[str, dict[str, float]]:
+def compare_queries(url: str, samples: int, search: str) -> dict[str, dict[str, float]]:
     """Median and p95 (µs) of each core query and its raw SQL twin, run alternately."""
     db = Database(url)
     try:
         with db.read() as s:
             ref = resolve_caller(s, TEAM, merchant_user(TEAM)).ref
             first = list_orders(s, ref, [OrderStatus.PENDING_CONFIRMATION], limit=10)
-        pairs = _pairs(db, ref, first.next_cursor)
+        pairs = _pairs(db, ref, first.next_cursor, search)
         out: dict[str, dict[str, float]] = {}
         for pair in pairs:
             core_ids, raw_ids = pair.core(), pair.raw()
@@ -281,11 +322,11 @@ def compare_queries(url: str, samples: int) -> dict[str, dict[str, float]]:
         db.dispose()
 
 
-def _pairs(db: Database, ref: PartyRef, cursor: str | None) -> list[QueryPair]:
+def _pairs(db: Database, ref: PartyRef, cursor: str | None, search: str) -> list[QueryPair]:
     status = OrderStatus.PENDING_CONFIRMATION
     after = int(cursor[1:]) if cursor else 0
     marker = "%s" if not db.is_sqlite else "?"
-    ranges = [(int(SEARCH), int(SEARCH)), *prefix_ranges(SEARCH)]
+    ranges = [(int(search), int(search)), *prefix_ranges(search)]
     # As one would write it by hand for both planners: each range on the (workspace_id, number)
     # index (SQLite: a multi-index OR; PostgreSQL: a BitmapOr), `+` keeping SQLite's planner
     # off the party's index, which would read every order of the party.
@@ -304,7 +345,7 @@ def _pairs(db: Database, ref: PartyRef, cursor: str | None) -> list[QueryPair]:
             RAW_SELECT
             + f"WHERE +o.merchant_id = ? AND ({by_number}) "
             + "ORDER BY o.number <> ?, o.number LIMIT 10",
-            [ref.id, *[x for lo, hi in ranges for x in (ref.workspace_id, lo, hi)], int(SEARCH)],
+            [ref.id, *[x for lo, hi in ranges for x in (ref.workspace_id, lo, hi)], int(search)],
         ),
     }
 
@@ -334,7 +375,7 @@ def _pairs(db: Database, ref: PartyRef, cursor: str | None) -> list[QueryPair]:
 
     def core_search() -> list[int]:
         with db.read() as s:
-            return [o.id for o in search_orders(s, ref, SEARCH, limit=10)]
+            return [o.id for o in search_orders(s, ref, search, limit=10)]
 
     return [
         QueryPair("list first page", core_list(None), raw(*queries["list first page"], 10)),
@@ -346,35 +387,47 @@ def _pairs(db: Database, ref: PartyRef, cursor: str | None) -> list[QueryPair]:
 def _rows(
     db_name: str,
     plan: ListPlan,
-    command_ms: dict[str, dict[int, list[float]]],
+    command_ms: dict[str, dict[str, dict[int, list[float]]]],
     queries: dict[int, dict[str, dict[str, float]]],
 ) -> list[Row]:
     smallest, largest = plan.sizes[0], plan.sizes[-1]
     rows = []
     for command in COMMANDS:
-        p95 = {size: percentile(ms, 95) for size, ms in command_ms[command].items()}
-        ratios = {size: p95[size] / max(p95[smallest], 1e-9) for size in plan.sizes}
-        passed = all(ratios[s] <= 1.5 and p95[s] < 50 for s in plan.sizes)
+        p95 = {
+            name: {size: percentile(ms, 95) for size, ms in by_command[command].items()}
+            for name, by_command in command_ms.items()
+        }
+        ours = p95["ours"]
+        ratios = {size: ours[size] / max(ours[smallest], 1e-9) for size in plan.sizes}
+        passed = all(ratios[s] <= 1.5 and ours[s] < 50 for s in plan.sizes)
+        main = p95["main"][largest] if "main" in p95 else None
         rows.append(
             Row(
                 key=f"lists.command_p95.{command.replace(' ', '_')}",
                 what=f"/orders {command} p95 at {size_label(largest)} vs {size_label(smallest)}, ms",
                 db=db_name,
-                value=p95[largest],
-                baseline=p95[smallest],
+                value=ours[largest],
+                baseline=ours[smallest],
                 ratio=ratios[largest],
+                main=main,
+                main_ratio=None if main is None else ours[largest] / max(main, 1e-9),
                 target="≤ 1.5 x at the smallest and < 50 ms",
                 passed=passed,
                 unit="ms",
                 details={
-                    size_label(s): {
-                        "p50_ms": round(percentile(command_ms[command][s], 50), 2),
-                        "p95_ms": round(p95[s], 2),
-                        "max_ms": round(max(command_ms[command][s]), 2),
-                        "samples": len(command_ms[command][s]),
-                        "ratio_to_smallest": round(ratios[s], 2),
+                    name: {
+                        size_label(s): {
+                            "p50_ms": round(percentile(by_command[command][s], 50), 2),
+                            "p95_ms": round(p95[name][s], 2),
+                            "max_ms": round(max(by_command[command][s]), 2),
+                            "samples": len(by_command[command][s]),
+                            "ratio_to_smallest": round(
+                                p95[name][s] / max(p95[name][smallest], 1e-9), 2
+                            ),
+                        }
+                        for s in plan.sizes
                     }
-                    for s in plan.sizes
+                    for name, by_command in command_ms.items()
                 },
             )
         )

@@ -77,6 +77,11 @@ class Client:
 
     def post(self, body: str) -> tuple[int, float]:
         """POST a signed body to /slack/events; (status, seconds to the answer)."""
+        status, seconds, _ = self.exchange(body)
+        return status, seconds
+
+    def exchange(self, body: str) -> tuple[int, float, bytes]:
+        """POST a signed body to /slack/events; (status, seconds to the answer, its body)."""
         data = body.encode()
         for attempt in (1, 2):
             if self.conn is None:
@@ -85,8 +90,8 @@ class Client:
             try:
                 self.conn.request("POST", EVENTS_PATH, data, sign(self.secret, body))
                 answer = self.conn.getresponse()
-                answer.read()
-                return answer.status, time.perf_counter() - started
+                content = answer.read()
+                return answer.status, time.perf_counter() - started, content
             except (http.client.HTTPException, ConnectionError):
                 # The server closed an idle keep-alive connection: reconnect once.
                 self.close()

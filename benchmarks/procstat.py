@@ -76,14 +76,42 @@ def cpu_seconds(pid: int | str = "self") -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """CPU time of a process and of its children (a server's forked processes)."""
-    total = cpu_seconds(pid)
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (a server's forked workers)."""
+    found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rpartition(")")[2].split()
         except OSError:
             continue
         if fields and int(fields[1]) == pid:  # the parent pid is field 4, the 2nd after ")"
-            total += cpu_seconds(stat.parent.name)
-    return total
+            found.append(int(stat.parent.name))
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and of its children (a server's forked processes)."""
+    return cpu_seconds(pid) + sum(cpu_seconds(child) for child in children(pid))
+
+
+def uss_mb(pid: int | str = "self") -> float:
+    """Memory only this process maps (its private pages, clean or dirty), in MiB."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0.0
+    kb = 0.0
+    for line in text.splitlines():
+        if line.startswith(("Private_Clean:", "Private_Dirty:")):
+            kb += float(line.split()[1])
+    return kb / 1024
+
+
+def tree_memory_mb(pid: int) -> tuple[float, list[float]]:
+    """What a process and its children (gunicorn's master and workers) take together, MiB: the
+    largest one's RSS, plus the private memory of each other one (the pages the master shares
+    with its workers after the fork are counted once); and the RSS of each, largest first."""
+    pids = [pid, *children(pid)]
+    rss = sorted(((rss_mb(p), p) for p in pids), reverse=True)
+    together = rss[0][0] + sum(uss_mb(p) for _, p in rss[1:])
+    return together, [round(r, 1) for r, _ in rss]

@@ -28,6 +28,10 @@ class Row:
     passed: bool | None = None
     """None: reported for information, no target."""
     details: dict[str, Any] = field(default_factory=dict)
+    main: float | None = None
+    """The same figure measured on today's main in the same run (BENCH_APP_SOURCE)."""
+    main_ratio: float | None = None
+    """value / main."""
 
 
 def _number(value: float | None, unit: str = "") -> str:
@@ -38,6 +42,10 @@ def _number(value: float | None, unit: str = "") -> str:
     if abs(value) >= 10:
         return f"{value:.1f}"
     return f"{value:.2f}"
+
+
+def _ratio(ratio: float | None) -> str:
+    return "—" if ratio is None or math.isnan(ratio) else f"{ratio:.2f}x"
 
 
 def render_table(rows: list[Row], machine: dict[str, Any], console: Console | None = None) -> None:
@@ -51,27 +59,26 @@ def render_table(rows: list[Row], machine: dict[str, Any], console: Console | No
         ),
         title_justify="left",
     )
-    for column, justify in (
-        ("what", "left"),
-        ("db", "left"),
-        ("measured", "right"),
-        ("baseline", "right"),
-        ("ratio", "right"),
-        ("target", "left"),
-        ("", "center"),
-    ):
+    with_main = any(row.main is not None for row in rows)
+    columns = [("what", "left"), ("db", "left"), ("ours", "right"), ("baseline", "right")]
+    columns.append(("ratio", "right"))
+    if with_main:  # only when today's main ran beside ours (BENCH_APP_SOURCE)
+        columns += [("main", "right"), ("vs main", "right")]
+    columns += [("target", "left"), ("", "center")]
+    for column, justify in columns:
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for row in rows:
         verdict = {True: "[green]met[/]", False: "[red]MISSED[/]", None: "[dim]info[/]"}[row.passed]
-        table.add_row(
+        cells = [
             row.what,
             row.db,
             _number(row.value, row.unit),
             _number(row.baseline, row.unit),
-            "—" if row.ratio is None else f"{row.ratio:.2f}x",
-            row.target,
-            verdict,
-        )
+            _ratio(row.ratio),
+        ]
+        if with_main:
+            cells += [_number(row.main, row.unit), _ratio(row.main_ratio)]
+        table.add_row(*cells, row.target, verdict)
     console.print(table)
 
 

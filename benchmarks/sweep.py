@@ -1,25 +1,28 @@
 """The reminder sweep: 1,000 workspaces x 100 due orders, one policy each, posted to the fake Slack.
 
-The sweep runs in a fresh process (so its memory is its own): `Reminders.run_due()` claims every
-policy's slot and queues its digest, then the outbox worker delivers them all (`drain()`).
-The growth in memory is the peak resident size while it runs over the size just before: the
-kernel's high-water mark, reset at the start (`/proc/self/clear_refs`), or where that is
-refused, a sample every 10 ms.
+Each sweeper is a fresh process (so its memory is its own) running one app's code
+(`benchmarks/sweeper.py`): `Reminders.run_due()` claims every policy's slot and queues its
+digest, then the outbox worker delivers them all (`drain()`). Each app sweeps a fresh copy of
+its own dataset, one after the other: ours, then today's main when it runs beside ours.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import threading
+import json
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
+from benchmarks import apps
 from benchmarks.datasets import DatabaseKind, merchant_channel, sweep_spec
 from benchmarks.fakeslack import TOKEN, FakeSlack
-from benchmarks.procstat import cpu_seconds, peak_rss_mb, reset_peak_rss, rss_mb
 from benchmarks.report import Row
+
+SWEEPER = Path(__file__).resolve().with_name("sweeper.py")
 
 
 @dataclass(frozen=True)
@@ -37,69 +40,86 @@ class SweepPlan:
 
 
 def run(
-    kind: DatabaseKind, plan: SweepPlan, slack: FakeSlack, log: Callable[[str], None]
+    kind: DatabaseKind,
+    plan: SweepPlan,
+    slack: FakeSlack,
+    log_dir: Path,
+    log: Callable[[str], None],
+    under_test: Sequence[apps.AppUnderTest] = (apps.OURS,),
 ) -> list[Row]:
-    """One sweep per process count over a fresh copy of the dataset; time, posts and memory."""
+    """Each sweep (per process count, then with Slack late) by each app, on a fresh copy of its
+    dataset; time, posts and memory, ours beside main's."""
     spec = sweep_spec(plan.workspaces, plan.due)
-    built = kind.prepare(spec, log=log)
     channels = [merchant_channel(t.team_id) for t in spec.tenants]
-    rows: list[Row] = []
-    for processes in plan.processes:
-        url = kind.working_copy(built, "sweep")
-        log(
-            f"reminder sweep on {kind.name}: {plan.workspaces:,} workspaces x {plan.due} due"
-            f" orders, {processes} process{'es' if processes > 1 else ''}"
-        )
-        try:
-            mark = slack.mark()
-            figures = _sweep_with(processes, url, slack.base_url)
-            posts = slack.posts_by_channel(mark)
-        finally:
-            kind.drop_copy(url)
-        rows += _rows(kind, plan, processes, figures, posts, channels)
+    built = {app.name: kind.prepare(spec, schema=app.schema, log=log) for app in under_test}
+    runs: list[tuple[int, int | None]] = [(n, None) for n in plan.processes]
     if plan.slack_latency is not None:
-        url = kind.working_copy(built, "sweep")
-        latency_ms = round(plan.slack_latency * 1000)
-        log(f"reminder sweep on {kind.name}: Slack answering posts in {latency_ms} ms")
-        slack.delay("chat.postMessage", plan.slack_latency)
-        try:
-            mark = slack.mark()
-            figures = _sweep_with(1, url, slack.base_url)
-            posts = slack.posts_by_channel(mark)
-        finally:
-            slack.clear_faults()
-            kind.drop_copy(url)
-        rows += _rows(kind, plan, 1, figures, posts, channels, latency_ms=latency_ms)
+        runs.append((1, round(plan.slack_latency * 1000)))
+    rows: list[Row] = []
+    for processes, latency_ms in runs:
+        measured: dict[str, tuple[dict[str, Any], dict[str, int]]] = {}
+        for app in under_test:
+            url = kind.working_copy(built[app.name], f"sweep-{app.name}")
+            late = f", Slack answering posts in {latency_ms} ms" if latency_ms else ""
+            log(
+                f"reminder sweep on {kind.name}: {app.name}, {plan.workspaces:,} workspaces x"
+                f" {plan.due} due orders, {processes} process{'es' if processes > 1 else ''}{late}"
+            )
+            if latency_ms:
+                slack.delay("chat.postMessage", latency_ms / 1000)
+            try:
+                mark = slack.mark()
+                figures = _sweep_with(app, processes, url, slack.base_url, log_dir)
+                measured[app.name] = (figures, slack.posts_by_channel(mark))
+            finally:
+                if latency_ms:
+                    slack.clear_faults()
+                kind.drop_copy(url)
+        rows += _rows(kind, plan, processes, measured, channels, latency_ms=latency_ms)
     return rows
 
 
-def _sweep_with(processes: int, url: str, slack_api_url: str) -> dict[str, Any]:
-    """Start `processes` sweepers, let them go at the same moment, and gather their figures."""
-    ctx = multiprocessing.get_context("spawn")
-    go = ctx.Event()
-    pipes = []
-    children = []
-    for k in range(processes):
-        parent, child = ctx.Pipe()
-        process = ctx.Process(
-            target=_sweep, args=(child, url, slack_api_url, go), name=f"sweep-{k}"
-        )
-        process.start()
-        pipes.append(parent)
-        children.append(process)
-    for parent in pipes:  # every sweeper has built its runtime and waits
-        if parent.recv() != "ready":
-            raise RuntimeError("a sweeper did not start")
-    started = time.time()
-    go.set()
-    results = []
-    for parent, process in zip(pipes, children, strict=True):
-        ok, figures = parent.recv()
-        process.join(30)
-        parent.close()
-        if not ok:
-            raise RuntimeError(f"the sweep failed: {figures}")
-        results.append(figures)
+def _sweep_with(
+    app: apps.AppUnderTest, processes: int, url: str, slack_api_url: str, log_dir: Path
+) -> dict[str, Any]:
+    """Start `processes` sweepers of one app, let them go at the same moment, gather figures."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    env = apps.environment(app.source)
+    children: list[tuple[subprocess.Popen[str], IO[str]]] = []
+    try:
+        for k in range(processes):
+            log = (log_dir / f"sweep-{app.name}-{k}.log").open("a")
+            child = subprocess.Popen(
+                [sys.executable, str(SWEEPER), url, slack_api_url, TOKEN],
+                env=env,
+                cwd=log_dir,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+            )
+            children.append((child, log))
+        for child, _ in children:  # every sweeper has built its runtime and waits
+            if _line(child) != {"ready": True}:
+                raise RuntimeError(f"a sweeper of {app.name} did not start: see {log_dir}")
+        started = time.time()
+        for child, _ in children:
+            assert child.stdin is not None
+            child.stdin.write("go\n")
+            child.stdin.flush()
+        results = []
+        for child, _ in children:
+            report = _line(child)
+            child.wait(30)
+            if not report.get("ok"):
+                raise RuntimeError(f"the sweep of {app.name} failed: {report.get('error')}")
+            results.append(report["figures"])
+    finally:
+        for child, log in children:
+            if child.poll() is None:
+                child.kill()
+                child.wait(5)
+            log.close()
     outcomes: dict[str, int] = {}
     for figures in results:
         for name, count in figures["outcomes"].items():
@@ -121,25 +141,45 @@ def _sweep_with(processes: int, url: str, slack_api_url: str) -> dict[str, Any]:
     }
 
 
+def _line(child: subprocess.Popen[str]) -> dict[str, Any]:
+    """The sweeper's next line of JSON (anything else it prints is skipped)."""
+    assert child.stdout is not None
+    for line in child.stdout:
+        if line.startswith("{"):
+            report: dict[str, Any] = json.loads(line)
+            return report
+    return {}
+
+
 def _rows(
     kind: DatabaseKind,
     plan: SweepPlan,
     processes: int,
-    figures: dict[str, Any],
-    posts: dict[str, int],
+    measured: dict[str, tuple[dict[str, Any], dict[str, int]]],
     channels: list[str],
     *,
     latency_ms: int | None = None,
 ) -> list[Row]:
-    exactly_one = sum(1 for c in channels if posts.get(c) == 1)
-    stray = sum(n for c, n in posts.items() if c not in set(channels))
-    figures.update(
-        policies=len(channels),
-        channels_with_exactly_one_post=exactly_one,
-        posts=sum(posts.values()),
-        posts_elsewhere=stray,
-    )
-    one_each = exactly_one == len(channels) and stray == 0
+    """Three rows (time, one post per policy, memory) of ours, with main's figures beside."""
+    wanted = set(channels)
+    verdicts: dict[str, dict[str, Any]] = {}
+    for name, (figures, posts) in measured.items():
+        exactly_one = sum(1 for c in channels if posts.get(c) == 1)
+        stray = sum(n for c, n in posts.items() if c not in wanted)
+        figures.update(
+            policies=len(channels),
+            channels_with_exactly_one_post=exactly_one,
+            posts=sum(posts.values()),
+            posts_elsewhere=stray,
+        )
+        verdicts[name] = {
+            "figures": figures,
+            "exactly_one": exactly_one,
+            "one_each": exactly_one == len(channels) and stray == 0,
+        }
+    ours = verdicts["ours"]
+    main = verdicts.get("main")
+    figures = ours["figures"]
     suffix = "" if processes == 1 else f", {processes} scheduler processes"
     key = "" if processes == 1 else f".{processes}p"
     if latency_ms is not None:
@@ -149,6 +189,14 @@ def _rows(
         seconds_target, seconds_limit = "< 60 s (inside its minute)", 60.0
     else:
         seconds_target, seconds_limit = "< 10 s", 10.0
+
+    def versus(value: float, of_main: Callable[[dict[str, Any]], float]) -> dict[str, Any]:
+        if main is None:
+            return {}
+        theirs = of_main(main)
+        return {"main": theirs, "main_ratio": value / theirs if theirs else None}
+
+    main_details = {"main": main["figures"]} if main is not None else {}
     return [
         Row(
             key=f"sweep.seconds{key}",
@@ -158,19 +206,21 @@ def _rows(
             unit="s",
             target=seconds_target,
             passed=figures["seconds"] < seconds_limit and figures["drained"],
-            details=figures,
+            details={**figures, **main_details},
+            **versus(figures["seconds"], lambda m: float(m["figures"]["seconds"])),
         ),
         Row(
             key=f"sweep.posts{key}",
             what=f"reminder sweep{suffix}, policies posted exactly once",
             db=kind.name,
-            value=float(exactly_one),
+            value=float(ours["exactly_one"]),
             baseline=float(len(channels)),
             unit="policies",
-            ratio=exactly_one / max(len(channels), 1),
+            ratio=ours["exactly_one"] / max(len(channels), 1),
             target="exactly one post per policy",
-            passed=one_each,
+            passed=ours["one_each"],
             details={k: figures[k] for k in ("policies", "posts", "posts_elsewhere")},
+            **versus(float(ours["exactly_one"]), lambda m: float(m["exactly_one"])),
         ),
         Row(
             key=f"sweep.memory{key}",
@@ -181,93 +231,6 @@ def _rows(
             target="< 50 MB",
             passed=figures["peak_growth_mb"] < 50,
             details={k: figures[k] for k in ("rss_before_mb", "rss_peak_mb")},
+            **versus(figures["peak_growth_mb"], lambda m: float(m["figures"]["peak_growth_mb"])),
         ),
     ]
-
-
-def _sweep(conn: Any, url: str, slack_api_url: str, go: Any) -> None:
-    """A child: build the runtime, say ready, sweep when told, drain, and report figures."""
-    try:
-        conn.send((True, sweep_once(url, slack_api_url, ready=lambda: _ready(conn, go))))
-    except Exception as exc:  # reported to the parent
-        conn.send((False, f"{exc.__class__.__name__}: {exc}"))
-    finally:
-        conn.close()
-
-
-def _ready(conn: Any, go: Any) -> None:
-    conn.send("ready")
-    go.wait()
-
-
-def sweep_once(
-    url: str, slack_api_url: str, ready: Callable[[], None] | None = None
-) -> dict[str, Any]:
-    """Run every policy now and deliver every digest; time, outcomes and memory."""
-    from pydantic import SecretStr
-
-    from bot.app import build_runtime, freeze_startup_heap
-    from bot.settings import Settings
-
-    settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
-        database_url=url,
-        slack_bot_token=SecretStr(TOKEN),
-        slack_api_url=slack_api_url,
-        scheduler_enabled=False,
-    )
-    runtime = build_runtime(settings, mode=None, migrate=False)
-    freeze_startup_heap()  # as `orders-bot scheduler` does
-    try:
-        done = threading.Event()
-
-        def sample() -> None:
-            while not done.wait(0.01):
-                peak[0] = max(peak[0], rss_mb())
-
-        if ready is not None:
-            ready()  # built: wait for the other sweepers
-        before = rss_mb()
-        peak = [before]
-        # The kernel keeps the peak when it can (no thread of ours in the measured process);
-        # otherwise a thread samples every 10 ms.
-        kernel_peak = reset_peak_rss()
-        sampler = threading.Thread(target=sample, daemon=True)
-        if not kernel_peak:
-            sampler.start()
-        started = time.perf_counter()
-        cpu_before = cpu_seconds()
-        # As in production, the outbox worker delivers in the background while slots are run;
-        # drain() then delivers whatever is left and returns once nothing is due.
-        runtime.start_background()
-        outcomes = runtime.reminders.run_due()
-        queued_at = time.perf_counter()
-        drained = runtime.worker.drain(timeout=600)
-        finished_at = time.time()
-        seconds = time.perf_counter() - started
-        cpu = cpu_seconds() - cpu_before
-        runtime.worker.stop()
-        done.set()
-        if kernel_peak:
-            peak[0] = max(peak[0], peak_rss_mb())
-        else:
-            sampler.join()
-        peak[0] = max(peak[0], rss_mb())
-        results: dict[str, int] = {}
-        for outcome in outcomes:
-            results[outcome.result] = results.get(outcome.result, 0) + 1
-        return {
-            "finished_at": finished_at,
-            "seconds": seconds,
-            "run_due_seconds": queued_at - started,
-            "drain_after_run_due_seconds": seconds - (queued_at - started),
-            "drained": drained,
-            "cpu_seconds": round(cpu, 2),
-            "cpu_ms_per_policy": round(cpu * 1000 / max(len(outcomes), 1), 2),
-            "outcomes": results,
-            "rss_before_mb": round(before, 1),
-            "rss_peak_mb": round(peak[0], 1),
-            "peak_growth_mb": round(peak[0] - before, 1),
-        }
-    finally:
-        runtime.db.dispose()
