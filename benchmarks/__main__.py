@@ -19,7 +19,7 @@ from benchmarks.datasets import DATA_DIR, DatabaseKind, PostgresKind, SqliteKind
 from benchmarks.fakeslack import FakeSlack
 from benchmarks.load import LoadProcess
 from benchmarks.procstat import machine
-from benchmarks.report import Row, render_table, write_json
+from benchmarks.report import Row, render_markdown, render_table, write_json
 
 SUITES = ("footprint", "lists", "clicks", "sweep")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -145,7 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     render_table(rows, facts)
     write_json(args.out, rows, facts, settings)
-    log(f"results written to {args.out}")
+    args.out.with_suffix(".md").write_text(render_markdown(rows, facts))
+    log(f"results written to {args.out} (and the table to {args.out.with_suffix('.md')})")
     return 0
 
 

@@ -516,7 +516,7 @@ def _rows(
     rows = [
         row(
             "clicks.handled_per_s",
-            f"clicks handled per second ({clients} clients)",
+            f"clicks handled per second, {clients} clients",
             tp,
             "handled_per_s",
             "clicks/s",
@@ -525,7 +525,7 @@ def _rows(
         ),
         row(
             "clicks.handled_per_s_vs_hand",
-            f"clicks handled per second ({clients} clients), against bare Bolt + the writes in raw SQL",
+            f"clicks handled per second, {clients} clients, against the hand-written app",
             tp,
             "handled_per_s",
             "clicks/s",
@@ -535,7 +535,7 @@ def _rows(
         # What the click's writes cost at the least: bare Bolt committing them in raw SQL.
         Row(
             key="clicks.handled_per_s_by_hand",
-            what=f"clicks handled per second ({clients} clients), bare Bolt + the writes in raw SQL (hand-written)",
+            what=f"clicks handled per second, {clients} clients, hand-written app (bare Bolt + the writes in raw SQL)",
             db=db_name,
             value=hand.handled_per_s,
             baseline=results["bare"][tp].handled_per_s,
@@ -550,7 +550,7 @@ def _rows(
         ),
         row(
             "clicks.cpu_per_click",
-            f"CPU per click ({clients} clients), ms",
+            f"CPU per click, {clients} clients, ms",
             tp,
             "cpu_ms_per_click",
             "ms",

@@ -74,7 +74,7 @@ def run(
     return [
         Row(
             key="footprint.memory",
-            what="orders-bot idle after start, memory of its processes, MB",
+            what="orders-bot idle after start, memory (its processes together), MB",
             db=kind.name,
             value=ours["memory_mb"],
             baseline=bare_memory,

@@ -51,7 +51,7 @@ def _ratio(ratio: float | None) -> str:
 def render_table(rows: list[Row], machine: dict[str, Any], console: Console | None = None) -> None:
     """Print every row: measured, baseline, ratio, target and verdict."""
     # Not a terminal (a pipe, a file): still wide enough that each row stays on one line.
-    console = console or Console(width=None if sys.stdout.isatty() else 150)
+    console = console or Console(width=None if sys.stdout.isatty() else 220)
     table = Table(
         title=(
             f"orders-bot benchmarks — {machine['cores']} cores, {machine['memory_gib']} GiB, "
@@ -80,6 +80,39 @@ def render_table(rows: list[Row], machine: dict[str, Any], console: Console | No
             cells += [_number(row.main, row.unit), _ratio(row.main_ratio)]
         table.add_row(*cells, row.target, verdict)
     console.print(table)
+
+
+def render_markdown(rows: list[Row], machine: dict[str, Any]) -> str:
+    """The same table in Markdown (for the READMEs), with the machine it was measured on."""
+    with_main = any(row.main is not None for row in rows)
+    head = ["what", "db", "ours", "baseline", "ratio"]
+    head += ["main", "vs main"] if with_main else []
+    head += ["target", "result"]
+    lines = [
+        f"{machine['cores']} cores, {machine['memory_gib']} GiB, {machine['cpu']}, "
+        f"Python {machine['python']}, {machine['date']}",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|"
+        + "|".join(
+            "---:" if c in ("ours", "baseline", "ratio", "main", "vs main") else "---" for c in head
+        )
+        + "|",
+    ]
+    for row in rows:
+        cells = [
+            row.what,
+            row.db,
+            _number(row.value, row.unit),
+            _number(row.baseline, row.unit),
+            _ratio(row.ratio),
+        ]
+        if with_main:
+            cells += [_number(row.main, row.unit), _ratio(row.main_ratio)]
+        verdict = {True: "met", False: "**missed**", None: "—"}[row.passed]
+        cells += [row.target, verdict]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def write_json(
