@@ -7,7 +7,6 @@ reminders, the docs) reads `TRANSITIONS`; there is no second copy of these rules
 from __future__ import annotations
 
 import enum
-import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -158,14 +157,11 @@ def transition_for(status: OrderStatus | None, action: Action) -> Transition | N
     return _BY_KEY.get((status, action))
 
 
-@functools.cache
 def transitions_from(status: OrderStatus) -> tuple[Transition, ...]:
-    """Every action possible in `status`, in table order (the table never changes: worked out
-    once per status; a digest asks some sixty times)."""
+    """Every action possible in `status`, in table order."""
     return tuple(t for t in TRANSITIONS if t.source is status)
 
 
-@functools.cache
 def actions_for(status: OrderStatus, party: Party) -> tuple[Transition, ...]:
     """The actions `party` may take on an order in `status` (the buttons it sees)."""
     return tuple(t for t in transitions_from(status) if t.party is party)

@@ -6,7 +6,6 @@ from the lifecycle table (`actions_for`), for the party looking at it.
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -118,27 +117,6 @@ class ListSpec:
         )
 
 
-_compact = json.JSONEncoder(separators=(",", ":")).encode
-
-
-def _where_json(where: Mapping[str, Any]) -> str:
-    # Every button of a message carries the same `where`: its text is worked out once.
-    # Cached only for text keys and str/int/bool/None values, with each value's type in the key
-    # (1 and True are equal keys but different JSON); anything else is encoded each time.
-    items = tuple((k, type(v), v) for k, v in where.items())
-    if all(type(k) is str and t in _CACHED_TYPES for k, t, _ in items):
-        return _flat_where_json(items)
-    return _compact(where)
-
-
-_CACHED_TYPES = frozenset({str, int, bool, type(None)})
-
-
-@functools.lru_cache(maxsize=1024)
-def _flat_where_json(items: tuple[tuple[str, type, Any], ...]) -> str:
-    return _compact({k: v for k, _, v in items})
-
-
 @dataclass(frozen=True)
 class ButtonValue:
     """What an order button carries: the order, the version it was drawn at, and where it is."""
@@ -148,10 +126,9 @@ class ButtonValue:
     where: dict[str, Any] = field(default_factory=dict)
 
     def encode(self) -> str:
-        """As a button value (under Slack's 2,000 characters): compact JSON, the same text as
-        `json.dumps({"n": …, "v": …, "w": …}, separators=(",", ":"))` at a third of the cost
-        (a digest draws some sixty of them)."""
-        return f'{{"n":{int(self.number)},"v":{int(self.version)},"w":{_where_json(self.where)}}}'
+        """As a button value (under Slack's 2,000 characters): compact JSON."""
+        data = {"n": self.number, "v": self.version, "w": self.where}
+        return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def decode(cls, value: str | None) -> ButtonValue | None:
