@@ -7,8 +7,6 @@ that these models and the migrated schema never drift apart.
 from __future__ import annotations
 
 import enum
-import functools
-import json
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -68,33 +66,12 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC).replace(tzinfo=None)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        """Read back as aware UTC."""
-        return None if value is None else value.replace(tzinfo=UTC)
-
-    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
-        """On SQLite, parse the stored text straight into an aware datetime: one C call per
-        value instead of SQLAlchemy's parse and then ours (a list reads dozens of them)."""
-        if dialect.name == "sqlite":
-            return _utc_from_sqlite
-        if dialect.name == "postgresql":
-            return _utc_from_naive  # the driver's datetime as it comes, no wrapper per value
-        return super().result_processor(dialect, coltype)
-
-
-def _utc_from_naive(value: datetime | None) -> datetime | None:
-    return None if value is None else value.replace(tzinfo=UTC)
-
-
-def _utc_from_sqlite(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return datetime.fromisoformat(value + "+00:00")
-    except ValueError:  # not written by us (an offset of its own, a different spelling)
-        parsed = datetime.fromisoformat(value)
-        if parsed.tzinfo is None:
-            return parsed.replace(tzinfo=UTC)
-        return parsed.astimezone(UTC)
+        """Read back as aware UTC (a time another tool wrote with an offset, converted)."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 E = TypeVar("E", bound=enum.StrEnum)
@@ -114,25 +91,13 @@ class StrEnumType(TypeDecorator[E], Generic[E]):
         """Store the value."""
         return None if value is None else self.enum_cls(value).value
 
-    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
-        """Read back the enum member: a dict lookup per value (no Python call for a known one)."""
-        return _Members(self.enum_cls).__getitem__
-
-
-class _Members(dict[Any, Any]):
-    """An enum's members by value; None reads as None, an unknown value raises ValueError."""
-
-    def __init__(self, enum_cls: type[enum.Enum]) -> None:
-        super().__init__((m.value, m) for m in enum_cls)
-        self.enum_cls = enum_cls
-
-    def __missing__(self, value: Any) -> Any:
+    def process_result_value(self, value: str | None, dialect: Dialect) -> E | None:
+        """Read back the member (an unknown value raises ValueError)."""
         return None if value is None else self.enum_cls(value)
 
 
 class StringTuple(TypeDecorator[tuple[str, ...]]):
-    """A JSON list of strings read as a tuple (read models); on SQLite the same texts (a
-    service's apps, repeated on each of its orders) are decoded once."""
+    """A JSON list of strings read as a tuple (read models)."""
 
     impl = JSON
     cache_ok = True
@@ -140,17 +105,6 @@ class StringTuple(TypeDecorator[tuple[str, ...]]):
     def process_result_value(self, value: Any, dialect: Dialect) -> tuple[str, ...]:
         """Any list, as a tuple (NULL as empty)."""
         return tuple(value or ())
-
-    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
-        """On SQLite, the stored text decoded through a small cache."""
-        if dialect.name == "sqlite":
-            return _string_tuple_from_text
-        return super().result_processor(dialect, coltype)
-
-
-@functools.lru_cache(maxsize=4096)
-def _string_tuple_from_text(value: str | None) -> tuple[str, ...]:
-    return tuple(json.loads(value) or ()) if value is not None else ()
 
 
 class TimelineActionType(TypeDecorator[Action | Note]):
