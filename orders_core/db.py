@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 from alembic import command
@@ -32,15 +32,12 @@ from sqlalchemy import (
     bindparam,
     create_engine,
     event,
-    exc,
     func,
-    literal_column,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
-from sqlalchemy.sql.selectable import GenerativeSelect
 from sqlalchemy.types import TypeDecorator
 
 DEFAULT_DATABASE_URL = "sqlite:///orders-bot.db"
@@ -48,7 +45,6 @@ SQLITE_BUSY_SECONDS = 30
 """How long a SQLite writer waits for the database's write lock before giving up."""
 WRITE_PROBE_SECONDS = 0.5
 """How long the write probe (readiness) waits for a lock before answering that it got none."""
-_Query = TypeVar("_Query", bound=GenerativeSelect)
 
 
 def database_url_from_env() -> str:
@@ -141,13 +137,6 @@ def _probe_engine(url: str, sqlite_file: str | None) -> Engine:
     return create_engine("sqlite://", poolclass=NullPool, creator=connect)
 
 
-def fixed_limit(query: _Query, n: int) -> _Query:
-    """`query` with `LIMIT n OFFSET 0` written into its SQL. A statement built once per shape
-    then binds no values for them on each run (SQLite's compiler would bind two: the limit,
-    and an OFFSET it always adds)."""
-    return query.limit(literal_column(str(int(n)))).offset(literal_column("0"))
-
-
 class JsonIds(TypeDecorator[list[int]]):
     """A list of ids bound as one JSON array (SQLite's json_each reads it)."""
 
@@ -162,98 +151,14 @@ class JsonIds(TypeDecorator[list[int]]):
 def id_source(dialect_name: str, name: str = "ids") -> Any:
     """A table of the ids in one parameter, `name` (a list of ints), with one column, `value`.
 
-    `x.in_(select(id_source(...).c.value))`, and `INSERT … SELECT` from it, run the same
-    statement for any number of ids: no IN list expanded into a hundred parameters, no
-    `executemany`. SQLite reads a JSON array (json_each), PostgreSQL an array (unnest).
+    For `INSERT … SELECT` from a list of ids in one statement (a message's order links, in
+    bot/delivery/deliveries.py); a query's `WHERE id IN (…)` is plain `in_()`. SQLite reads a
+    JSON array (json_each), PostgreSQL an array (unnest).
     """
     if dialect_name == "postgresql":
         array = bindparam(name, type_=ARRAY(BigInteger))
         return func.unnest(array).table_valued("value").render_derived()
     return func.json_each(bindparam(name, type_=JsonIds())).table_valued("value")
-
-
-class PreparedRead:
-    """A SELECT built once, compiled once for a dialect, and run straight on the driver.
-
-    SQLAlchemy still writes the SQL, orders the parameters and reads each column back through
-    its type (`TypeEngine.bind_processor` / `result_processor`); what is skipped is its
-    per-execution work (hashing the statement's cache key, building the parameters, an execution
-    context and a result), which costs more than a short indexed read on SQLite. A driver error
-    is raised wrapped, as SQLAlchemy raises it (`DBAPIError`); after a lost connection the
-    statement is run once more through `Connection.execute`, which fails the same way and has
-    SQLAlchemy renew the pool.
-    """
-
-    def __init__(self, statement: Any, dialect: Any) -> None:
-        compiled = statement.compile(dialect=dialect)
-        if compiled.post_compile_params:
-            raise ValueError("a prepared read cannot expand parameters (IN lists)")
-        self.statement = statement
-        self.sql = compiled.string
-        self.defaults = {
-            name: bind.value
-            for name, bind in compiled.binds.items()
-            if not bind.required and bind.value is not None
-        }
-        self.positional = tuple(compiled.positiontup) if compiled.positional else None
-        # Each type as this dialect runs it (`dialect_impl`): SQLite's DATETIME, for one, binds
-        # a datetime as the same text it stores, which comparisons depend on.
-        self.binds = {
-            name: processor
-            for name, bind in compiled.binds.items()
-            if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
-        }
-        self.converters = tuple(
-            (index, processor)
-            for index, column in enumerate(statement.selected_columns)
-            if (processor := column.type.dialect_impl(dialect).result_processor(dialect, None))
-            is not None
-        )
-
-    def rows(self, session: Session, params: dict[str, Any]) -> list[Any]:
-        """The rows for `params`, each a list of values as their column types read them."""
-        connection = session.connection()
-        values = {**self.defaults, **params}
-        for name, bind in self.binds.items():
-            if name in values:
-                values[name] = bind(values[name])
-        arguments: Any = (
-            values if self.positional is None else [values[name] for name in self.positional]
-        )
-        dbapi = connection.dialect.loaded_dbapi
-        cursor = connection.connection.cursor()
-        try:
-            cursor.execute(self.sql, arguments)
-            fetched = cursor.fetchall()
-        except dbapi.Error as error:
-            dbapi_connection = connection.connection.dbapi_connection
-            if connection.dialect.is_disconnect(error, dbapi_connection, cursor):
-                # Run it again through SQLAlchemy: on the dead connection it fails the same
-                # way, and SQLAlchemy then renews the pool as it does for any statement.
-                connection.execute(self.statement, params)
-            raise exc.DBAPIError.instance(
-                self.sql, arguments, error, dbapi.Error, dialect=connection.dialect
-            ) from error
-        finally:
-            cursor.close()
-        rows = [list(row) for row in fetched]
-        for index, convert in self.converters:
-            for row in rows:
-                row[index] = convert(row[index])
-        return rows
-
-
-_PREPARED: dict[tuple[Any, str, str], PreparedRead] = {}
-
-
-def prepared_read(statement: Any, dialect: Any) -> PreparedRead:
-    """`statement` compiled once per kind of database. Only for statements that are themselves
-    built once (module-level, or cached per shape): each one is kept for good."""
-    key = (statement, dialect.name, dialect.driver)
-    prepared = _PREPARED.get(key)
-    if prepared is None:
-        prepared = _PREPARED.setdefault(key, PreparedRead(statement, dialect))
-    return prepared
 
 
 class Database:

@@ -7,7 +7,6 @@ layer adds its notifications to the same transaction).
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -30,7 +29,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from orders_core import errors
-from orders_core.db import fixed_limit, id_source, prepared_read
 from orders_core.lifecycle import (
     MAX_REASON_LENGTH,
     TRANSITIONS,
@@ -241,7 +239,6 @@ def parse_order_number(text: str) -> int | None:
     return int(digits) if digits is not None else None
 
 
-@functools.lru_cache(maxsize=1024)
 def _prefix_ranges(digits: str) -> tuple[tuple[int, int], ...]:
     """The number ranges whose printed form (SO-000123, SO-1234567) starts with `digits`."""
     ranges = []
@@ -268,26 +265,14 @@ def find_workspace(session: Session, team_id: str) -> Workspace:
     return workspace
 
 
-@functools.cache
-def _caller_query() -> Any:
-    return (
-        select(Workspace.id, PartyOrg.id, PartyOrg.kind, PartyOrg.name, PartyOrg.channel_id)
-        .select_from(Workspace)
-        .join(
-            Member,
-            and_(Member.workspace_id == Workspace.id, Member.user_id == bindparam("user_id")),
-        )
-        .join(PartyOrg, PartyOrg.id == Member.party_id)
-        .where(Workspace.team_id == bindparam("team_id"))
-    )
-
-
 def resolve_caller(session: Session, team_id: str, user_id: str) -> Caller:
     """The member `user_id` of workspace `team_id`, with their party; refuses strangers."""
-    rows = prepared_read(_caller_query(), session.get_bind().dialect).rows(
-        session, {"team_id": team_id, "user_id": user_id}
-    )
-    row = rows[0] if rows else None
+    row = session.execute(
+        select(Workspace.id, PartyOrg.id, PartyOrg.kind, PartyOrg.name, PartyOrg.channel_id)
+        .join(Member, Member.workspace_id == Workspace.id)
+        .join(PartyOrg, PartyOrg.id == Member.party_id)
+        .where(Workspace.team_id == team_id, Member.user_id == user_id)
+    ).first()
     if row is None:
         find_workspace(session, team_id)  # a stranger workspace gets its own explanation
         raise errors.NotAMember(user_id, team_id)
@@ -301,8 +286,8 @@ def resolve_caller(session: Session, team_id: str, user_id: str) -> Caller:
 
 _MERCHANT = aliased(PartyOrg, name="merchant")
 _PROVIDER = aliased(PartyOrg, name="provider")
-# Plain columns, labelled as OrderView's fields: no ORM objects are built for a read model, which
-# keeps a list's query within a small factor of the raw SQL.
+# Plain columns, labelled as OrderView's fields and in their order: each row is a read model's
+# arguments (no ORM objects are loaded for it).
 _VIEW_COLUMNS = (
     Order.id,
     Order.workspace_id,
@@ -329,103 +314,27 @@ _VIEW_COLUMNS = (
 )
 
 
-@functools.cache
-def _view_query() -> Select[Any]:
-    """The read model's select, built once (a Select is immutable: callers refine copies)."""
-    query: Select[Any] = select(*_VIEW_COLUMNS)  # type: ignore[assignment]
-    return (
-        query.join(Service, Service.id == Order.service_id)
-        .join(_MERCHANT, _MERCHANT.id == Order.merchant_id)
-        .join(_PROVIDER, _PROVIDER.id == Order.provider_id)
-    )
-
+_ORDER_VIEWS: Select[*tuple[Any, ...]] = (
+    select(*_VIEW_COLUMNS)
+    .join(Service, Service.id == Order.service_id)
+    .join(_MERCHANT, _MERCHANT.id == Order.merchant_id)
+    .join(_PROVIDER, _PROVIDER.id == Order.provider_id)
+)
+"""The read model's select (a Select is immutable: queries refine copies of it)."""
 
 assert [c.key for c in _VIEW_COLUMNS] == [f.name for f in fields(OrderView)]
 
 
-_VIEW_FIELDS = tuple(f.name for f in fields(OrderView))
-_new = object.__new__
-# Read models are built by the hundred (a digest, a page, a redraw): straight from the row's
-# values, without the frozen dataclass's __init__ (a setattr call per field, twice the cost).
-# That is only right while __init__ does nothing else:
-assert not hasattr(OrderView, "__post_init__") and not hasattr(OrderView, "__slots__")
-
-
-def _to_view(row: Any) -> OrderView:
+def _views(session: Session, query: Select[*tuple[Any, ...]]) -> list[OrderView]:
     # The columns are OrderView's fields in order (checked above).
-    view = _new(OrderView)
-    view.__dict__.update(zip(_VIEW_FIELDS, row, strict=True))
-    return view
+    return [OrderView(*row) for row in session.execute(query)]
 
 
-def _views(
-    session: Session, query: Select[Any], params: dict[str, Any] | None = None
-) -> list[OrderView]:
-    # Plain columns need no ORM: running them on the session's connection skips its overhead.
-    return [_to_view(row) for row in session.connection().execute(query, params)]
-
-
-def _prepared_views(session: Session, query: Any, params: dict[str, Any]) -> list[OrderView]:
-    """`_views` for a statement built once per shape: compiled once, run on the driver."""
-    dialect = session.get_bind().dialect
-    return [_to_view(row) for row in prepared_read(query, dialect).rows(session, params)]
-
-
-# Statements used on every click, list and digest are built once per shape, with their values
-# as bound parameters: SQLAlchemy then neither rebuilds them nor recomputes their cache keys.
-
-
-@functools.cache
-def _by_ids_query(dialect: str) -> Select[Any]:
-    return (
-        _view_query()
-        .where(Order.id.in_(select(id_source(dialect).c.value)))
-        .order_by(Order.id.desc())
-    )
-
-
-@functools.cache
-def _by_id_query() -> Select[Any]:
-    return _view_query().where(Order.id == bindparam("id"))
-
-
-@functools.cache
-def _by_number_query(kind: Party) -> Select[Any]:
-    return _view_query().where(
-        Order.workspace_id == bindparam("workspace_id"),
-        Order.number == bindparam("number"),
-        _party_column(kind) == bindparam("party_id"),
-    )
-
-
-@functools.cache
-def _page_query(kind: Party, single_status: bool, after: bool, within: bool, limit: int) -> Any:
-    query = _view_query().where(_party_column(kind) == bindparam("party_id"))
-    if single_status:
-        query = query.where(Order.status == bindparam("status"))
-    if after:
-        query = query.where(Order.id < bindparam("after"))
-    if within:
-        query = query.where(Order.id >= bindparam("within"))
-    return fixed_limit(query.order_by(Order.id.desc()), limit + 1)
-
-
-@functools.cache
-def _union_page_query(kind: Party, statuses: int, after: bool, within: bool, limit: int) -> Any:
-    """Several statuses: the newest `limit + 1` ids of each (one range scan each), then the page."""
-    column = _party_column(kind)
-    parts = []
-    for k in range(statuses):
-        ids = select(Order.id).where(column == bindparam("party_id"))
-        ids = ids.where(Order.status == bindparam(f"status_{k}"))
-        if after:
-            ids = ids.where(Order.id < bindparam("after"))
-        if within:
-            ids = ids.where(Order.id >= bindparam("within"))
-        parts.append(select(fixed_limit(ids.order_by(Order.id.desc()), limit + 1).subquery().c.id))
-    return fixed_limit(
-        _view_query().where(Order.id.in_(union_all(*parts))).order_by(Order.id.desc()), limit + 1
-    )
+# Built once and run on the connection: a reminder digest reads its orders so, and building it
+# per call, through the ORM, doubled the reminder sweep (1,000 digests, target < 10 s).
+_BY_IDS = _ORDER_VIEWS.where(Order.id.in_(bindparam("ids", expanding=True))).order_by(
+    Order.id.desc()
+)
 
 
 def _party_column(party: Party) -> Any:
@@ -452,24 +361,34 @@ def list_orders(
     wanted = sorted(set(statuses or ()))
     if len(wanted) == len(OrderStatus):
         wanted = []
-    params: dict[str, Any] = {"party_id": party.id}
-    if after is not None:
-        params["after"] = after
-    if within is not None:
-        params["within"] = within[0]
+    column = _party_column(party.kind)
+
+    def newest_first(query: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
+        query = query.where(column == party.id)
+        if after is not None:
+            query = query.where(Order.id < after)
+        if within is not None:
+            query = query.where(Order.id >= within[0])
+        return query.order_by(Order.id.desc()).limit(limit + 1)
+
     # One statement, one index range scan per status asked for — (party, status, id), or
     # (party, id) for every status — so the first page costs the same at ten orders or a million.
     if len(wanted) <= 1:
-        if wanted:
-            params["status"] = wanted[0]
-        query = _page_query(party.kind, bool(wanted), after is not None, within is not None, limit)
-    else:
-        for k, status in enumerate(wanted):
-            params[f"status_{k}"] = status
-        query = _union_page_query(
-            party.kind, len(wanted), after is not None, within is not None, limit
+        query = newest_first(
+            _ORDER_VIEWS.where(Order.status == wanted[0]) if wanted else _ORDER_VIEWS
         )
-    views = _prepared_views(session, query, params)
+    else:
+        # The newest `limit + 1` ids of each status (a range scan each), then the page of them.
+        ids = [
+            select(newest_first(select(Order.id).where(Order.status == status)).subquery().c.id)
+            for status in wanted
+        ]
+        query = (
+            _ORDER_VIEWS.where(Order.id.in_(union_all(*ids)))
+            .order_by(Order.id.desc())
+            .limit(limit + 1)
+        )
+    views = _views(session, query)
     has_more = len(views) > limit
     views = views[:limit]
     return OrderPage(tuple(views), _encode_cursor(views[-1].id) if has_more and views else None)
@@ -485,7 +404,7 @@ def waiting_on(
     if older_than is not None:
         where.append(Order.status_changed_at <= older_than)
     total = session.scalar(select(func.count()).select_from(Order).where(*where)) or 0
-    query = _view_query().where(*where).order_by(Order.status_changed_at, Order.id).limit(limit)
+    query = _ORDER_VIEWS.where(*where).order_by(Order.status_changed_at, Order.id).limit(limit)
     return _views(session, query), total
 
 
@@ -494,8 +413,7 @@ def recently_changed(
 ) -> list[tuple[OrderView, TimelineEntry]]:
     """The party's orders that changed last, newest first, each with its last timeline entry."""
     query = (
-        _view_query()
-        .where(_party_column(party.kind) == party.id)
+        _ORDER_VIEWS.where(_party_column(party.kind) == party.id)
         .order_by(Order.updated_at.desc(), Order.id.desc())
         .limit(limit)
     )
@@ -531,51 +449,38 @@ def search_orders(
         raise errors.InvalidInput(
             {"number": f"{text.strip()!r} is not an order number: try 123 or SO-000123."}
         )
-    ranges = _prefix_ranges(digits)
-    params: dict[str, Any] = {"party_id": party.id, "exact": int(digits)}
-    for k, (low, high) in enumerate(ranges):
-        params[f"low_{k}"], params[f"high_{k}"] = low, high
-    query = _search_query(party.kind, len(ranges), limit)
+    column = _party_column(party.kind)
+    exact = int(digits)
+    hits = [
+        select(Order.id, literal_column("0").label("rank"), Order.number)
+        .where(column == party.id, Order.number == exact)
+        .subquery()
+    ]
+    for rank, (low, high) in enumerate(_prefix_ranges(digits), start=1):
+        in_range: Select[*tuple[Any, ...]] = (
+            select(Order.id, literal_column(str(rank)).label("rank"), Order.number)
+            .where(column == party.id, Order.number.between(low, high), Order.number != exact)
+            .order_by(Order.number)
+            .limit(limit)
+        )
+        hits.append(in_range.subquery())
+    found = union_all(*[select(h.c.id, h.c.rank, h.c.number) for h in hits]).subquery()
+    query = (
+        _ORDER_VIEWS.join(found, found.c.id == Order.id)
+        .order_by(found.c.rank, found.c.number)
+        .limit(limit)
+    )
     connection = session.connection()
     if connection.dialect.name != "postgresql":
-        return tuple(_prepared_views(session, query, params))
+        return tuple(_views(session, query))
     # PostgreSQL would plan this statement of up to eight range scans afresh on every run (about
     # 2 ms, several times the scans themselves): its generic plan, the same index range scans
     # whatever the numbers, is kept for the prepared statement instead.
     connection.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
     try:
-        return tuple(_prepared_views(session, query, params))
+        return tuple(_views(session, query))
     finally:
         connection.exec_driver_sql("RESET plan_cache_mode")
-
-
-@functools.cache
-def _search_query(kind: Party, ranges: int, limit: int) -> Any:
-    """One statement: the exact number, then each prefix range as its own short range scan of
-    (party, number), smallest numbers first."""
-    column = _party_column(kind)
-    exact: Any = bindparam("exact")
-    parts = [
-        select(Order.id, literal_column("0").label("rank"), Order.number)
-        .where(column == bindparam("party_id"), Order.number == exact)
-        .subquery()
-    ]
-    for k in range(ranges):
-        branch: Any = (
-            select(Order.id, literal_column(str(k + 1)).label("rank"), Order.number)
-            .where(
-                column == bindparam("party_id"),
-                Order.number.between(bindparam(f"low_{k}"), bindparam(f"high_{k}")),
-                Order.number != exact,
-            )
-            .order_by(Order.number)
-        )
-        parts.append(fixed_limit(branch, limit).subquery())
-    hits = union_all(*[select(p.c.id, p.c.rank, p.c.number) for p in parts]).subquery()
-    return fixed_limit(
-        _view_query().join(hits, hits.c.id == Order.id).order_by(hits.c.rank, hits.c.number),
-        limit,
-    )
 
 
 def get_order(session: Session, party: PartyRef, number: str | int) -> OrderView:
@@ -583,10 +488,13 @@ def get_order(session: Session, party: PartyRef, number: str | int) -> OrderView
     n = number if isinstance(number, int) else parse_order_number(number)
     if n is None:
         raise errors.OrderNotFound(str(number).strip())
-    views = _prepared_views(
+    views = _views(
         session,
-        _by_number_query(party.kind),
-        {"workspace_id": party.workspace_id, "number": n, "party_id": party.id},
+        _ORDER_VIEWS.where(
+            Order.workspace_id == party.workspace_id,
+            Order.number == n,
+            _party_column(party.kind) == party.id,
+        ),
     )
     if not views:
         raise errors.OrderNotFound(format_order_number(n))
@@ -599,15 +507,11 @@ def get_orders(
     """Some of the party's orders by number, newest first (numbers it cannot see are skipped)."""
     if not numbers:
         return ()
-    query = (
-        _view_query()
-        .where(
-            Order.workspace_id == party.workspace_id,
-            Order.number.in_(list(numbers)),
-            _party_column(party.kind) == party.id,
-        )
-        .order_by(Order.id.desc())
-    )
+    query = _ORDER_VIEWS.where(
+        Order.workspace_id == party.workspace_id,
+        Order.number.in_(list(numbers)),
+        _party_column(party.kind) == party.id,
+    ).order_by(Order.id.desc())
     return tuple(_views(session, query))
 
 
@@ -615,13 +519,13 @@ def get_orders_by_id(session: Session, order_ids: Collection[int]) -> list[Order
     """Orders by database id, newest first (the bot's bookkeeping, not user input)."""
     if not order_ids:
         return []
-    dialect = session.get_bind().dialect.name
-    return _prepared_views(session, _by_ids_query(dialect), {"ids": list(order_ids)})
+    rows = session.connection().execute(_BY_IDS, {"ids": list(order_ids)})
+    return [OrderView(*row) for row in rows]
 
 
 def get_order_by_id(session: Session, order_id: int) -> OrderView:
     """One order by its database id (for the bot's own bookkeeping, not for user input)."""
-    views = _prepared_views(session, _by_id_query(), {"id": order_id})
+    views = _views(session, _ORDER_VIEWS.where(Order.id == order_id))
     if not views:
         raise errors.OrderNotFound(f"#{order_id}")
     return views[0]
@@ -647,25 +551,22 @@ def last_entries(session: Session, order_ids: Collection[int]) -> dict[int, Time
     """The newest timeline entry of each order, in one query (for lists and cards)."""
     if not order_ids:
         return {}
-    rows = session.connection().execute(_last_entries_query(), {"ids": list(order_ids)})
+    newest = (
+        select(OrderEvent.order_id, func.max(OrderEvent.seq).label("seq"))
+        .where(OrderEvent.order_id.in_(list(order_ids)), _IS_TRANSITION)
+        .group_by(OrderEvent.order_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(OrderEvent.order_id, *_ENTRY_COLUMNS).join(
+            newest, and_(OrderEvent.order_id == newest.c.order_id, OrderEvent.seq == newest.c.seq)
+        )
+    )
     return {row[0]: TimelineEntry(*row[1:]) for row in rows}
 
 
 def order_card(session: Session, order_id: int) -> tuple[OrderView, TimelineEntry | None]:
     """An order and its newest timeline entry, in one query: what a card draws."""
-    rows = prepared_read(_card_query(), session.get_bind().dialect).rows(session, {"id": order_id})
-    if not rows:
-        raise errors.OrderNotFound(f"#{order_id}")
-    row = rows[0]
-    entry = TimelineEntry(*row[_ENTRY_AT:]) if row[_ENTRY_AT] is not None else None
-    return _to_view(row[:_ENTRY_AT]), entry
-
-
-_ENTRY_AT = len(_VIEW_COLUMNS)
-
-
-@functools.cache
-def _card_query() -> Any:
     earlier = aliased(OrderEvent, name="earlier")
     newest_seq = (
         select(func.max(earlier.seq))
@@ -675,41 +576,31 @@ def _card_query() -> Any:
         )
         .scalar_subquery()
     )
-    return (
-        _view_query()
-        .add_columns(*_entry_columns())
+    row = session.execute(
+        _ORDER_VIEWS.add_columns(*_ENTRY_COLUMNS)
         .outerjoin(OrderEvent, and_(OrderEvent.order_id == Order.id, OrderEvent.seq == newest_seq))
-        .where(Order.id == bindparam("id"))
-    )
+        .where(Order.id == order_id)
+    ).first()
+    if row is None:
+        raise errors.OrderNotFound(f"#{order_id}")
+    at = len(_VIEW_COLUMNS)
+    entry = TimelineEntry(*row[at:]) if row[at] is not None else None
+    return OrderView(*row[:at]), entry
 
 
-def _entry_columns() -> tuple[Any, ...]:
-    """A timeline entry's columns, in TimelineEntry's order (files aside)."""
-    return (
-        OrderEvent.id,
-        OrderEvent.seq,
-        OrderEvent.action,
-        OrderEvent.actor_user_id,
-        OrderEvent.actor_party,
-        OrderEvent.from_status,
-        OrderEvent.to_status,
-        OrderEvent.reason,
-        OrderEvent.source,
-        OrderEvent.created_at,
-    )
-
-
-@functools.cache
-def _last_entries_query() -> Any:
-    newest = (
-        select(OrderEvent.order_id, func.max(OrderEvent.seq).label("seq"))
-        .where(OrderEvent.order_id.in_(bindparam("ids", expanding=True)), _IS_TRANSITION)
-        .group_by(OrderEvent.order_id)
-        .subquery()
-    )
-    return select(OrderEvent.order_id, *_entry_columns()).join(
-        newest, and_(OrderEvent.order_id == newest.c.order_id, OrderEvent.seq == newest.c.seq)
-    )
+_ENTRY_COLUMNS = (
+    OrderEvent.id,
+    OrderEvent.seq,
+    OrderEvent.action,
+    OrderEvent.actor_user_id,
+    OrderEvent.actor_party,
+    OrderEvent.from_status,
+    OrderEvent.to_status,
+    OrderEvent.reason,
+    OrderEvent.source,
+    OrderEvent.created_at,
+)
+"""A timeline entry's columns, in TimelineEntry's order (files aside)."""
 
 
 def get_order_detail(session: Session, party: PartyRef, number: str | int) -> OrderDetail:
@@ -880,23 +771,6 @@ def check_action(
     return order, transition
 
 
-_GUARDED_UPDATE = (
-    update(Order)
-    .where(
-        Order.id == bindparam("b_id"),
-        Order.status == bindparam("b_status"),
-        Order.version == bindparam("b_version"),
-    )
-    .values(
-        status=bindparam("b_target", type_=Order.__table__.c.status.type),
-        version=Order.version + 1,
-        updated_at=bindparam("b_now", type_=Order.__table__.c.updated_at.type),
-        status_changed_at=bindparam("b_now", type_=Order.__table__.c.updated_at.type),
-    )
-)
-"""The conditional UPDATE every action is: it matches only the status and version read."""
-
-
 def act(
     session: Session,
     caller: Caller,
@@ -941,16 +815,21 @@ def act(
     _check_files(transition, files, verb)
 
     # The conditional update is the lock: of two concurrent actions only one matches the
-    # status and version it read; the other updates nothing and is told who was first.
+    # status and version it read; the other updates nothing (the rowcount of the Core result)
+    # and is told who was first.
     result = session.connection().execute(
-        _GUARDED_UPDATE,
-        {
-            "b_id": order.id,
-            "b_status": order.status,
-            "b_version": order.version,
-            "b_target": transition.target,
-            "b_now": now,
-        },
+        update(Order)
+        .where(
+            Order.id == order.id,
+            Order.status == order.status,
+            Order.version == order.version,
+        )
+        .values(
+            status=transition.target,
+            version=Order.version + 1,
+            updated_at=now,
+            status_changed_at=now,
+        )
     )
     if result.rowcount != 1:
         replayed = _replay(session, caller.workspace_id, idempotency_key)
@@ -983,31 +862,6 @@ def act(
     return ActionOutcome(after, event)
 
 
-# One statement: the next seq of the order's timeline is computed by the INSERT itself.
-# (Two actions on one order never race here: the order's guarded UPDATE came first.)
-_INSERT_EVENT = (
-    insert(OrderEvent)
-    .values(
-        order_id=bindparam("b_order"),
-        workspace_id=bindparam("b_workspace"),
-        seq=select(func.coalesce(func.max(OrderEvent.seq), 0) + 1)
-        .where(OrderEvent.order_id == bindparam("b_order"))
-        .scalar_subquery(),
-        action=bindparam("b_action", type_=OrderEvent.__table__.c.action.type),
-        actor_user_id=bindparam("b_user"),
-        actor_party_id=bindparam("b_party_id"),
-        actor_party=bindparam("b_party", type_=OrderEvent.__table__.c.actor_party.type),
-        from_status=bindparam("b_from", type_=OrderEvent.__table__.c.from_status.type),
-        to_status=bindparam("b_to", type_=OrderEvent.__table__.c.to_status.type),
-        reason=bindparam("b_reason"),
-        source=bindparam("b_source", type_=OrderEvent.__table__.c.source.type),
-        idempotency_key=bindparam("b_key"),
-        created_at=bindparam("b_now", type_=OrderEvent.__table__.c.created_at.type),
-    )
-    .returning(OrderEvent.id, OrderEvent.seq)
-)
-
-
 def _record(
     session: Session,
     *,
@@ -1025,26 +879,32 @@ def _record(
 ) -> TimelineEntry:
     # One statement: the next seq of the order's timeline is computed by the INSERT itself.
     # (Two actions on one order never race here: the order's guarded UPDATE came first.)
-    connection = session.connection()
-    event_id, seq = connection.execute(
-        _INSERT_EVENT,
-        {
-            "b_order": order_id,
-            "b_workspace": workspace_id,
-            "b_action": action,
-            "b_user": caller.user_id,
-            "b_party_id": caller.party_id,
-            "b_party": caller.party,
-            "b_from": from_status,
-            "b_to": to_status,
-            "b_reason": reason,
-            "b_source": source,
-            "b_key": idempotency_key,
-            "b_now": now,
-        },
+    next_seq = (
+        select(func.coalesce(func.max(OrderEvent.seq), 0) + 1)
+        .where(OrderEvent.order_id == order_id)
+        .scalar_subquery()
+    )
+    event_id, seq = session.execute(
+        insert(OrderEvent)
+        .values(
+            order_id=order_id,
+            workspace_id=workspace_id,
+            seq=next_seq,
+            action=action,
+            actor_user_id=caller.user_id,
+            actor_party_id=caller.party_id,
+            actor_party=caller.party,
+            from_status=from_status,
+            to_status=to_status,
+            reason=reason,
+            source=source,
+            idempotency_key=idempotency_key,
+            created_at=now,
+        )
+        .returning(OrderEvent.id, OrderEvent.seq)
     ).one()
     if files:
-        connection.execute(
+        session.execute(
             insert(EventFile),
             [
                 {

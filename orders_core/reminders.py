@@ -7,7 +7,6 @@ claimed once in the database, so however many schedulers run, a digest is posted
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,12 +14,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import and_, bindparam, exists, func, select, update
+from sqlalchemy import Select, and_, bindparam, exists, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from orders_core import errors
-from orders_core.db import fixed_limit, id_source, prepared_read
 from orders_core.lifecycle import EventSource, Note, OrderStatus, Party
 from orders_core.models import (
     Escalation,
@@ -248,14 +247,12 @@ _POLICY_COLUMNS = (
 )
 
 
-@functools.cache
-def _policy_query() -> Any:
-    return (
-        select(*_POLICY_COLUMNS)
-        .select_from(ReminderPolicy)
-        .join(PartyOrg, PartyOrg.id == ReminderPolicy.party_id)
-        .join(Workspace, Workspace.id == ReminderPolicy.workspace_id)
-    )
+_POLICIES = (
+    select(*_POLICY_COLUMNS)
+    .select_from(ReminderPolicy)
+    .join(PartyOrg, PartyOrg.id == ReminderPolicy.party_id)
+    .join(Workspace, Workspace.id == ReminderPolicy.workspace_id)
+)
 
 
 def _view(row: Any) -> PolicyView:
@@ -383,16 +380,11 @@ def get_policy(session: Session, policy_id: int) -> PolicyView:
     return policy
 
 
-@functools.cache
-def _some_policies_query() -> Any:
-    return _policy_query().where(ReminderPolicy.id.in_(bindparam("ids", expanding=True)))
-
-
 def get_policies(session: Session, policy_ids: Sequence[int]) -> dict[int, PolicyView]:
     """Some policies by id (deleted ones too), in one query; missing ids are left out."""
     if not policy_ids:
         return {}
-    rows = session.connection().execute(_some_policies_query(), {"ids": list(policy_ids)})
+    rows = session.execute(_POLICIES.where(ReminderPolicy.id.in_(list(policy_ids))))
     return {row.id: _view(row) for row in rows}
 
 
@@ -404,14 +396,14 @@ def list_policies(
     enabled_only: bool = False,
 ) -> list[PolicyView]:
     """Policies that are not deleted, oldest first; of one workspace or channel when asked."""
-    query = _policy_query().where(ReminderPolicy.deleted_at.is_(None)).order_by(ReminderPolicy.id)
+    query = _POLICIES.where(ReminderPolicy.deleted_at.is_(None)).order_by(ReminderPolicy.id)
     if workspace_id is not None:
         query = query.where(ReminderPolicy.workspace_id == workspace_id)
     if channel_id is not None:
         query = query.where(ReminderPolicy.channel_id == channel_id)
     if enabled_only:
         query = query.where(ReminderPolicy.enabled.is_(True))
-    return [_view(row) for row in session.connection().execute(query)]
+    return [_view(row) for row in session.execute(query)]
 
 
 # -- time slots ---------------------------------------------------------------------------------
@@ -492,36 +484,30 @@ class DueOrder:
         return format_order_number(self.number)
 
 
-def _due_columns() -> Any:
-    return select(Order.id, Order.number, Order.status, Order.status_changed_at)
+_DUE_COLUMNS = (Order.id, Order.number, Order.status, Order.status_changed_at)
 
 
-@functools.cache
-def _light_query(dialect: str) -> Any:
-    snoozed_until = (
-        select(func.max(OrderSnooze.until))
-        .where(
-            OrderSnooze.party_id == bindparam("party_id"),
-            OrderSnooze.order_id == Order.id,
-            OrderSnooze.until > bindparam("now"),
-        )
-        .scalar_subquery()
+# The reminder sweep runs the next three statements for every digest. Each is built once and
+# run on the session's connection: building them per call, through the ORM, doubled the sweep
+# (1,000 digests, target < 10 s: benchmarks/README.md, "Plain SQLAlchemy").
+_LIGHT_ORDERS = select(
+    *_DUE_COLUMNS,
+    select(func.max(OrderSnooze.until))
+    .where(
+        OrderSnooze.party_id == bindparam("party_id"),
+        OrderSnooze.order_id == Order.id,
+        OrderSnooze.until > bindparam("now"),
     )
+    .scalar_subquery(),
+).where(Order.id.in_(bindparam("ids", expanding=True)))
+
+
+def _due_orders(party_column: Any) -> Select[*tuple[Any, ...]]:
     return (
-        _due_columns()
-        .add_columns(snoozed_until)
-        .where(Order.id.in_(select(id_source(dialect).c.value)))
-    )
-
-
-@functools.cache
-def _due_query(kind: Party, statuses: int) -> Any:
-    column = Order.merchant_id if kind is Party.MERCHANT else Order.provider_id
-    return fixed_limit(
-        _due_columns()
+        select(*_DUE_COLUMNS)
         .where(
-            column == bindparam("party_id"),
-            Order.status.in_([bindparam(f"status_{k}") for k in range(statuses)]),
+            party_column == bindparam("party_id"),
+            Order.status.in_(bindparam("statuses", expanding=True)),
             Order.status_changed_at <= bindparam("changed_by"),
             ~exists().where(
                 OrderSnooze.party_id == bindparam("party_id"),
@@ -529,9 +515,15 @@ def _due_query(kind: Party, statuses: int) -> Any:
                 OrderSnooze.until > bindparam("now"),
             ),
         )
-        .order_by(Order.status_changed_at, Order.id),
-        MAX_DIGEST_ORDERS * 2,
+        .order_by(Order.status_changed_at, Order.id)
+        .limit(MAX_DIGEST_ORDERS * 2)
     )
+
+
+_DUE_ORDERS = {
+    Party.MERCHANT: _due_orders(Order.merchant_id),
+    Party.PROVIDER: _due_orders(Order.provider_id),
+}
 
 
 def light_orders(
@@ -541,20 +533,24 @@ def light_orders(
     at `now` (in the same query)."""
     if not order_ids:
         return []
-    query = _light_query(session.get_bind().dialect.name)
-    params = {"ids": list(order_ids), "party_id": party_id, "now": now}
-    rows = prepared_read(query, session.get_bind().dialect).rows(session, params)
+    rows = session.connection().execute(
+        _LIGHT_ORDERS, {"ids": list(order_ids), "party_id": party_id, "now": now}
+    )
     return sorted((DueOrder(*row) for row in rows), key=lambda o: (o.status_changed_at, o.id))
 
 
 def due_orders(session: Session, policy: PolicyView, now: datetime) -> list[DueOrder]:
     """The orders the policy's digest lists at `now`: its statuses, old enough, not snoozed; oldest first."""
     # Calendar age is never less than working-day age: a cheap bound before the exact count.
-    query = _due_query(policy.party, len(policy.statuses))
-    params = {"party_id": policy.party_id, "changed_by": now - policy.min_age, "now": now}
-    for k, status in enumerate(policy.statuses):
-        params[f"status_{k}"] = status
-    rows = prepared_read(query, session.get_bind().dialect).rows(session, params)
+    rows = session.connection().execute(
+        _DUE_ORDERS[policy.party],
+        {
+            "party_id": policy.party_id,
+            "statuses": list(policy.statuses),
+            "changed_by": now - policy.min_age,
+            "now": now,
+        },
+    )
     orders = [DueOrder(*row) for row in rows]
     return [o for o in orders if order_age(policy, o, now) >= policy.min_age][:MAX_DIGEST_ORDERS]
 
@@ -579,42 +575,10 @@ def taken_slots(
     return {(policy_id, slot) for policy_id, slot in rows}
 
 
-@functools.cache
-def _claim_statement(dialect: str) -> Any:
-    """`INSERT … ON CONFLICT DO NOTHING RETURNING id` of a run, for SQLite or PostgreSQL."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (
-        insert(ReminderRun)
-        .on_conflict_do_nothing()
-        .returning(ReminderRun.id, ReminderRun.policy_id, ReminderRun.slot)
-    )
-
-
 def _open_to_takeover(expired: Any) -> Any:
     """A run another worker may take: failed, or claimed by one that died (before `expired`)."""
     return (ReminderRun.status == FAILED) | and_(
         ReminderRun.status == CLAIMED, ReminderRun.claimed_at < expired
-    )
-
-
-@functools.cache
-def _takeover_statement() -> Any:
-    return (
-        update(ReminderRun)
-        .where(
-            ReminderRun.policy_id == bindparam("b_policy"),
-            ReminderRun.slot == bindparam("b_slot"),
-            _open_to_takeover(bindparam("b_expired")),
-        )
-        .values(
-            status=bindparam("b_status"),
-            order_ids=bindparam("b_order_ids", type_=ReminderRun.order_ids.type),
-            claimed_by=bindparam("b_worker"),
-            claimed_at=bindparam("b_now"),
-        )
-        .returning(ReminderRun.id)
     )
 
 
@@ -661,11 +625,14 @@ def claim_runs(
     # In key order, as every claimant inserts: two sweeps claiming overlapping chunks then
     # lock the unique keys in the same order and never deadlock.
     claims = sorted(claims, key=lambda c: (c.policy_id, c.slot))
-    connection = session.connection()
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     # One statement however many rows (SQLAlchemy's "insertmanyvalues"); a slot whose run
     # exists inserts nothing and returns no row.
-    inserted = connection.execute(
-        _claim_statement(connection.dialect.name),
+    inserted = session.execute(
+        insert(ReminderRun)
+        .on_conflict_do_nothing()
+        .returning(ReminderRun.id, ReminderRun.policy_id, ReminderRun.slot),
         [
             {
                 "policy_id": c.policy_id,
@@ -684,37 +651,32 @@ def claim_runs(
         if (c.policy_id, c.slot) in claimed:
             continue
         # The slot has a run already: take it over only if it failed or was abandoned.
-        taken = connection.execute(
-            _takeover_statement(),
-            {
-                "b_policy": c.policy_id,
-                "b_slot": c.slot,
-                "b_expired": now - CLAIM_LEASE,
-                "b_worker": worker,
-                "b_now": now,
-                "b_status": c.status,
-                "b_order_ids": list(c.order_ids),
-            },
+        taken = session.execute(
+            update(ReminderRun)
+            .where(
+                ReminderRun.policy_id == c.policy_id,
+                ReminderRun.slot == c.slot,
+                _open_to_takeover(now - CLAIM_LEASE),
+            )
+            .values(
+                status=c.status,
+                order_ids=list(c.order_ids),
+                claimed_by=worker,
+                claimed_at=now,
+            )
+            .returning(ReminderRun.id)
         ).scalar()
         if taken is not None:
             claimed[(c.policy_id, c.slot)] = int(taken)
     return claimed
 
 
-@functools.cache
-def _set_run_statement(columns: tuple[str, ...]) -> Any:
-    return (
-        update(ReminderRun)
-        .where(ReminderRun.id == bindparam("run_id"))
-        .values({c: bindparam(f"new_{c}") for c in columns})
-    )
-
-
 def set_run(session: Session, run_id: int, **values: Any) -> None:
     """Update a run's columns."""
+    # On the connection: the ORM's UPDATE (which also looks for the run among loaded objects)
+    # took twice as long, inside the write lock each digest of the reminder sweep takes.
     session.connection().execute(
-        _set_run_statement(tuple(sorted(values))),
-        {"run_id": run_id, **{f"new_{c}": v for c, v in values.items()}},
+        update(ReminderRun).where(ReminderRun.id == run_id).values(**values)
     )
 
 
@@ -759,20 +721,17 @@ class RunView:
     order_ids: tuple[int, ...]
 
 
-@functools.cache
-def _run_query() -> Any:
-    return select(
-        ReminderRun.id,
-        ReminderRun.policy_id,
-        ReminderRun.kind,
-        ReminderRun.status,
-        ReminderRun.order_ids,
-    ).where(ReminderRun.id == bindparam("run_id"))
-
-
 def get_run(session: Session, run_id: int) -> RunView | None:
     """A run, or None."""
-    row = session.connection().execute(_run_query(), {"run_id": run_id}).first()
+    row = session.execute(
+        select(
+            ReminderRun.id,
+            ReminderRun.policy_id,
+            ReminderRun.kind,
+            ReminderRun.status,
+            ReminderRun.order_ids,
+        ).where(ReminderRun.id == run_id)
+    ).first()
     if row is None:
         return None
     return RunView(row.id, row.policy_id, row.kind, row.status, tuple(row.order_ids or ()))
@@ -788,35 +747,32 @@ class DigestRun:
     previous_message_id: int | None
 
 
-@functools.cache
-def _digest_run_query() -> Any:
-    earlier = aliased(ReminderRun, name="earlier")
-    previous = fixed_limit(
-        select(earlier.message_id)
+_EARLIER = aliased(ReminderRun, name="earlier")
+# Built once and run on the connection, as the statements the sweep runs per digest above.
+_DIGEST_RUN = (
+    _POLICIES.add_columns(
+        ReminderRun.kind.label("run_kind"),
+        ReminderRun.status.label("run_status"),
+        ReminderRun.order_ids.label("run_order_ids"),
+        select(_EARLIER.message_id)
         .where(
-            earlier.policy_id == ReminderRun.policy_id,
-            earlier.status == POSTED,
-            earlier.id != ReminderRun.id,
+            _EARLIER.policy_id == ReminderRun.policy_id,
+            _EARLIER.status == POSTED,
+            _EARLIER.id != ReminderRun.id,
         )
-        .order_by(earlier.posted_at.desc(), earlier.id.desc()),
-        1,
-    ).scalar_subquery()
-    return (
-        _policy_query()
-        .add_columns(
-            ReminderRun.kind.label("run_kind"),
-            ReminderRun.status.label("run_status"),
-            ReminderRun.order_ids.label("run_order_ids"),
-            previous.label("previous_message_id"),
-        )
-        .join(ReminderRun, ReminderRun.policy_id == ReminderPolicy.id)
-        .where(ReminderRun.id == bindparam("run_id"))
+        .order_by(_EARLIER.posted_at.desc(), _EARLIER.id.desc())
+        .limit(1)
+        .scalar_subquery()
+        .label("previous_message_id"),
     )
+    .join(ReminderRun, ReminderRun.policy_id == ReminderPolicy.id)
+    .where(ReminderRun.id == bindparam("run_id"))
+)
 
 
 def get_digest_run(session: Session, run_id: int) -> DigestRun | None:
     """A run with its policy and the previous digest's message, in one query; None if gone."""
-    row = session.connection().execute(_digest_run_query(), {"run_id": run_id}).first()
+    row = session.connection().execute(_DIGEST_RUN, {"run_id": run_id}).first()
     if row is None:
         return None
     run = RunView(run_id, row.id, row.run_kind, row.run_status, tuple(row.run_order_ids or ()))
@@ -895,22 +851,13 @@ def active_snoozes(
     """Until when each of these orders is snoozed for the party (only those snoozed now)."""
     if not order_ids:
         return {}
-    connection = session.connection()
-    rows = connection.execute(
-        _active_snoozes_query(connection.dialect.name),
-        {"party_id": party_id, "ids": list(order_ids), "now": now},
-    )
-    return {order_id: until for order_id, until in rows}
-
-
-@functools.cache
-def _active_snoozes_query(dialect: str) -> Any:
-    return (
+    rows = session.execute(
         select(OrderSnooze.order_id, func.max(OrderSnooze.until))
         .where(
-            OrderSnooze.party_id == bindparam("party_id"),
-            OrderSnooze.order_id.in_(select(id_source(dialect).c.value)),
-            OrderSnooze.until > bindparam("now"),
+            OrderSnooze.party_id == party_id,
+            OrderSnooze.order_id.in_(list(order_ids)),
+            OrderSnooze.until > now,
         )
         .group_by(OrderSnooze.order_id)
     )
+    return {order_id: until for order_id, until in rows}

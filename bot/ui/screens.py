@@ -6,12 +6,11 @@ redrawn message is exactly what a fresh one would be.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.ui.home import HOME_RECENT, HOME_WAITING, render_home
@@ -118,14 +117,14 @@ class PostedView:
     """The first order it shows (a card shows one)."""
 
 
-@functools.cache
-def _posted_query() -> Any:
+def posted_message(session: Session, message_id: int, now: datetime) -> tuple[PostedView, Message]:
+    """A message we posted, drawn again from the current state of what it shows."""
     first_order = (
         select(func.min(PostedMessageOrder.order_id))
         .where(PostedMessageOrder.message_id == PostedMessage.id)
         .scalar_subquery()
     )
-    return (
+    row = session.execute(
         select(
             PostedMessage.id,
             PostedMessage.channel_id,
@@ -137,13 +136,8 @@ def _posted_query() -> Any:
             first_order,
         )
         .outerjoin(PartyOrg, PartyOrg.id == PostedMessage.viewer_party_id)
-        .where(PostedMessage.id == bindparam("message_id"))
-    )
-
-
-def posted_message(session: Session, message_id: int, now: datetime) -> tuple[PostedView, Message]:
-    """A message we posted, drawn again from the current state of what it shows."""
-    row = session.connection().execute(_posted_query(), {"message_id": message_id}).first()
+        .where(PostedMessage.id == message_id)
+    ).first()
     if row is None:
         raise LookupError(f"no posted message {message_id}")
     posted = PostedView(*row)

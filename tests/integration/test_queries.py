@@ -10,7 +10,6 @@ from sqlalchemy.exc import DataError
 from sqlalchemy.pool import NullPool
 
 from orders_core import errors
-from orders_core.db import prepared_read
 from orders_core.lifecycle import Action, OrderStatus
 from orders_core.orders import (
     count_by_status,
@@ -209,11 +208,11 @@ def test_a_connection_the_server_dropped_is_replaced_before_the_read(world_pg: W
 
 @pytest.mark.postgres
 def test_a_failing_read_in_a_transaction_reports_its_own_cause(world_pg: World) -> None:
-    """A prepared read that fails inside a write transaction raises what went wrong, wrapped as
+    """A read that fails inside a write transaction raises what went wrong, wrapped as
     SQLAlchemy wraps it, not PostgreSQL's "current transaction is aborted" from a second try."""
     failing = select(literal_column("1") / bindparam("zero", type_=Integer))
     with pytest.raises(DataError, match="division by zero"), world_pg.db.transaction() as s:
-        prepared_read(failing, s.get_bind().dialect).rows(s, {"zero": 0})
+        s.execute(failing, {"zero": 0})
 
 
 def test_a_card_shows_the_order_with_its_newest_change_not_a_later_note(world: World) -> None:
