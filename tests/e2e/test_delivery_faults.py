@@ -39,7 +39,9 @@ def deliver_all(bot: Bot, minutes: int = 30) -> None:
 def items(bot: Bot, kind: str) -> list[OutboxItem]:
     """The outbox items of a kind."""
     with bot.db.read() as s:
-        return list(s.scalars(select(OutboxItem).where(OutboxItem.kind == kind)))
+        return list(
+            s.scalars(select(OutboxItem).where(OutboxItem.kind == kind).order_by(OutboxItem.id))
+        )
 
 
 def test_a_token_refused_for_a_while_holds_the_cards_then_delivers_them(

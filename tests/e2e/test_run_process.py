@@ -225,9 +225,9 @@ def test_sigterm_finishes_the_work_in_hand(tmp_path: Path, sqlite_db: Database) 
                         is not None
                     )
 
-            for _ in range(300):
-                if card_in_hand():
-                    break
+            deadline = time.monotonic() + 60
+            while not card_in_hand():
+                assert time.monotonic() < deadline, "the card was never in a worker's hands"
                 time.sleep(0.05)
             probe.dispose()
         finally:

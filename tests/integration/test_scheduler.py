@@ -191,24 +191,30 @@ def test_two_scheduler_processes_post_one_digest(world_pg: World) -> None:
         }
         processes = [
             subprocess.Popen(
-                [EXE, "scheduler"],
+                [EXE, command],
                 env=env,
                 stderr=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 text=True,
             )
-            for _ in range(2)
+            for command in (
+                "scheduler",
+                "scheduler",
+                "worker",
+            )  # the worker delivers what they queue
         ]
-        logs: list[list[str]] = [[], []]
+        logs: list[list[str]] = [[], [], []]
         readers = [
             threading.Thread(target=lambda i=i: logs[i].extend(processes[i].stderr), daemon=True)
-            for i in range(2)
+            for i in range(3)
         ]  # type: ignore[arg-type]
         for r in readers:
             r.start()
         try:
             wait_until(
-                lambda: all(any("scheduler running" in line for line in lines) for lines in logs),
+                lambda: all(
+                    any("scheduler running" in line for line in lines) for lines in logs[:2]
+                ),
                 30,
             )
             slack.wait_for(
