@@ -19,7 +19,7 @@ from bot.delivery.outbox import PENDING
 from bot.ui.orders import ButtonValue
 from orders_core.lifecycle import Action, OrderStatus
 from orders_core.models import Order, OrderEvent, OutboxItem
-from tests.e2e.test_instances import EXE, bot_env, free_port, wait
+from tests.e2e.test_instances import EXE, bot_env, children_of, free_port, wait
 from tests.support.slackbot import SIGNING_SECRET, TOKEN
 from tests.support.world import TEAM, World
 
@@ -36,7 +36,16 @@ def start(world: World, slack: LocalSlack, port: int) -> subprocess.Popen[bytes]
         env={**bot_env(world, slack), "SCHEDULER_ENABLED": "false"},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # gunicorn and its worker: one process group, killed as one
     )
+
+
+def crash(process: subprocess.Popen[bytes]) -> list[int]:
+    """kill -9 gunicorn and its workers at once (a lost host); the pids that died."""
+    pids = [process.pid, *children_of(process.pid)]
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(10)
+    return pids
 
 
 def ready(port: int) -> bool:
@@ -48,16 +57,19 @@ def ready(port: int) -> bool:
         return False
 
 
-def held_by(world: World, pid: int) -> set[int]:
-    """The pending items a worker of process `pid` holds the lease of (its name has the pid)."""
+def held_by(world: World, pids: list[int]) -> set[int]:
+    """The pending items the outbox workers of these processes hold the lease of (a worker's
+    name has its pid)."""
     with world.db.read() as s:
-        return set(
-            s.scalars(
+        return {
+            item_id
+            for pid in pids
+            for item_id in s.scalars(
                 select(OutboxItem.id).where(
                     OutboxItem.status == PENDING, OutboxItem.locked_by.like(f"%:{pid}:%")
                 )
             )
-        )
+        }
 
 
 def test_a_killed_bots_notifications_are_taken_over_within_seconds(world: World) -> None:
@@ -108,9 +120,9 @@ def test_a_killed_bots_notifications_are_taken_over_within_seconds(world: World)
                 return count == ORDERS
 
             wait(confirmed)  # every click's change is committed: now kill it mid-delivery
-            held = held_by(world, first.pid)
-            os.kill(first.pid, signal.SIGKILL)
-            first.wait(10)
+            pids = [first.pid, *children_of(first.pid)]
+            held = held_by(world, pids)
+            crash(first)
             killed = time.monotonic()
             assert held, "the dead process held no item: nothing to take over"
             slack.clear_faults()
@@ -123,7 +135,7 @@ def test_a_killed_bots_notifications_are_taken_over_within_seconds(world: World)
             restarted = time.monotonic() - killed
 
             def taken_over() -> bool:
-                return not held_by(world, first.pid)
+                return not held_by(world, pids)
 
             wait(taken_over, TAKEOVER_DEADLINE + 30)
             took = time.monotonic() - killed
@@ -209,8 +221,7 @@ def test_every_acknowledged_click_survives_a_kill_in_the_middle_of_a_burst(world
             for t in clickers:
                 t.start()
             time.sleep(0.3)  # the point of the test: a kill at an arbitrary moment of the burst
-            os.kill(first.pid, signal.SIGKILL)
-            first.wait(10)
+            crash(first)
             for t in clickers:
                 t.join(30)
             slack.clear_faults()
