@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
             warmup=4,
             throughput=20,
             throughput_clients=4,
-            latency=((1, 5), (8, 16), (32, 32)),
+            acks=((8, 16), (32, 32)),
+            handled=((1, 5), (8, 16)),
         )
         if args.quick
         else clicks.ClickPlan()

@@ -721,7 +721,7 @@ class SqliteKind(DatabaseKind):
     def working_copy(self, built: Built, label: str) -> str:
         """A file copy beside the original."""
         source = Path(built.url.removeprefix("sqlite:///"))
-        target = self.root / f"work-{label}.sqlite3"
+        target = self.root / f"work-{label}-{os.getpid()}.sqlite3"  # runs at once never share
         self.drop_copy(f"sqlite:///{target}")
         shutil.copyfile(source, target)
         return f"sqlite:///{target}"
@@ -798,7 +798,7 @@ class PostgresKind(DatabaseKind):
     def working_copy(self, built: Built, label: str) -> str:
         """CREATE DATABASE … TEMPLATE: a file-level copy, far faster than loading again."""
         source = built.url.rpartition("/")[2]
-        target = "orders_bench_work_" + label.replace("-", "_")
+        target = f"orders_bench_work_{label.replace('-', '_')}_{os.getpid()}"  # nor here
         with self._admin() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{target}" WITH (FORCE)')
             admin.execute(f'CREATE DATABASE "{target}" TEMPLATE "{source}"')

@@ -1,7 +1,9 @@
 """LocalSlack (the local Slack Web API) in a process of its own, driven through a pipe.
 
 The servers under test and the load generator each have their own process too: on two cores the
-fake Slack must not share a GIL with either side of the measurement.
+fake Slack must not share a GIL with either side of the measurement. Beside the Web API it
+answers one question over HTTP, for the load generator's clients that wait, as a person does,
+until the card they clicked is redrawn (`GET /redrawn?channel=C&ts=T&since=N`).
 """
 
 from __future__ import annotations
@@ -10,12 +12,15 @@ import contextlib
 import json
 import multiprocessing
 import threading
+import time
 import urllib.request
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.connection import Connection
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from benchmarks.procstat import rss_mb
 
@@ -31,13 +36,16 @@ class FakeSlack:
         self._process = ctx.Process(target=_serve, args=(child,), name="fake-slack", daemon=True)
         self._lock = threading.Lock()
         self.base_url = ""
+        self.redrawn_url = ""
+        """GET it with ?channel=C&ts=T&since=N: when (epoch s) message (C, T) was first
+        chat.update-d by the call numbered N (`mark()`) or later; it answers once that happened."""
         self.pid = 0
 
     def start(self) -> FakeSlack:
         """Start the process and wait until it serves."""
         self._process.start()
         self.pid = self._process.pid or 0
-        self.base_url = str(self._conn.recv())
+        self.base_url, self.redrawn_url = self._conn.recv()
         return self
 
     def stop(self) -> None:
@@ -119,7 +127,11 @@ def _serve(conn: Connection) -> None:
     # one per call) overflows it, and the dropped SYNs are retried a whole second later.
     socketserver.TCPServer.request_queue_size = 1024
     slack = LocalSlack().start()
-    conn.send(slack.base_url)
+    redraws = Redraws(slack)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _redrawn_handler(redraws))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, name="redrawn", daemon=True).start()
+    conn.send((slack.base_url, f"http://127.0.0.1:{server.server_address[1]}/redrawn"))
     handlers = _Handlers(slack)
     while True:
         try:
@@ -133,7 +145,91 @@ def _serve(conn: Connection) -> None:
             conn.send((True, getattr(handlers, command)(*args)))
         except Exception as exc:  # report it to the parent, keep serving
             conn.send((False, f"{exc.__class__.__name__}: {exc}"))
+    server.shutdown()
+    redraws.stop()
     slack.stop()
+
+
+class Redraws:
+    """When each message was chat.update-d, for the clients waiting to see their card redrawn.
+
+    While anyone waits, one thread reads the calls recorded since its last look every 2 ms (a
+    waiting client's next click leaves at most that much later; the time reported is the
+    call's own arrival)."""
+
+    def __init__(self, slack: Any) -> None:
+        self.slack = slack
+        self.updates: dict[tuple[str, str], list[tuple[int, float]]] = {}
+        self.seen = 0
+        self.waiting = 0
+        self.changed = threading.Condition()
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._watch, name="redraws", daemon=True)
+        self.thread.start()
+
+    def _watch(self) -> None:
+        while not self.stopping.wait(0.002):
+            with self.changed:
+                while not self.waiting and not self.stopping.is_set():
+                    self.changed.wait()
+            calls = self.slack.calls()
+            if len(calls) == self.seen:
+                continue
+            with self.changed:
+                for index in range(self.seen, len(calls)):
+                    call = calls[index]
+                    if call.method == "chat.update" and call.ok:
+                        key = (str(call.args.get("channel")), str(call.args.get("ts")))
+                        self.updates.setdefault(key, []).append((index, call.time))
+                self.seen = len(calls)
+                self.changed.notify_all()
+
+    def wait(self, channel: str, ts: str, since: int, timeout: float) -> float | None:
+        """When (channel, ts) was first updated by call `since` or later; None after `timeout`."""
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            self.waiting += 1
+            self.changed.notify_all()
+            try:
+                while True:
+                    for index, when in self.updates.get((channel, ts), ()):
+                        if index >= since:
+                            return when
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0 or self.stopping.is_set():
+                        return None
+                    self.changed.wait(remaining)
+            finally:
+                self.waiting -= 1
+
+    def stop(self) -> None:
+        """Stop watching; waiters are answered None."""
+        self.stopping.set()
+        with self.changed:
+            self.changed.notify_all()
+        self.thread.join(5)
+
+
+def _redrawn_handler(redraws: Redraws) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive: one connection per waiting client
+
+        def do_GET(self) -> None:
+            query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+            when = redraws.wait(
+                query["channel"], query["ts"], int(query["since"]), float(query.get("timeout", 30))
+            )
+            body = json.dumps({"redrawn_at": when}).encode()
+            self.send_response(200 if when is not None else 504)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # one line per click would only cost time
+
+    return Handler
 
 
 class _Handlers:

@@ -2,7 +2,9 @@
 
 Each client is a thread with one persistent `http.client` connection, sending its next request as
 soon as the last one was answered (a closed loop): with N clients at most N requests are in
-flight. Requests are signed just before they are sent, as Slack signs them.
+flight. Requests are signed just before they are sent, as Slack signs them. Given a `Redrawn`,
+each client instead waits, as the person who clicked does, until the fake Slack has seen the
+clicked card redrawn before it clicks again: N clients are N people clicking.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 FORM = "application/x-www-form-urlencoded"
 EVENTS_PATH = "/slack/events"
@@ -32,6 +34,16 @@ class Sent:
     sent_at: float
     latency: float
     status: int
+
+
+@dataclass(frozen=True)
+class Redrawn:
+    """Where to ask when each request's card was redrawn (`FakeSlack.redrawn_url`): a card
+    (channel, ts) per body, updated by the fake Slack's call number `since` or later."""
+
+    url: str
+    since: int
+    cards: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -106,7 +118,21 @@ class Client:
             self.conn = None
 
 
-def run_load(url: str, secret: str, bodies: Sequence[str], concurrency: int) -> LoadResult:
+def wait_redrawn(conn: http.client.HTTPConnection, redrawn: Redrawn, index: int) -> None:
+    """Wait until the card of request `index` was redrawn (or the fake Slack gave up on it)."""
+    channel, ts = redrawn.cards[index]
+    query = urlencode({"channel": channel, "ts": ts, "since": redrawn.since, "timeout": 60})
+    conn.request("GET", f"{urlsplit(redrawn.url).path}?{query}")
+    conn.getresponse().read()
+
+
+def run_load(
+    url: str,
+    secret: str,
+    bodies: Sequence[str],
+    concurrency: int,
+    redrawn: Redrawn | None = None,
+) -> LoadResult:
     """Send every body with `concurrency` clients (threads of this process); wait for all."""
     counter = itertools.count()
     results: list[Sent] = []
@@ -116,6 +142,10 @@ def run_load(url: str, secret: str, bodies: Sequence[str], concurrency: int) -> 
 
     def client_loop() -> None:
         client = Client(url, secret)
+        watch = None
+        if redrawn is not None:
+            parts = urlsplit(redrawn.url)
+            watch = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=90)
         mine: list[Sent] = []
         try:
             ready.wait()
@@ -123,10 +153,14 @@ def run_load(url: str, secret: str, bodies: Sequence[str], concurrency: int) -> 
                 sent_at = time.time()
                 status, latency = client.post(bodies[index])
                 mine.append(Sent(index, sent_at, latency, status))
+                if watch is not None and redrawn is not None and status == 200:
+                    wait_redrawn(watch, redrawn, index)
         except BaseException as exc:  # reported to the caller below
             failures.append(exc)
         finally:
             client.close()
+            if watch is not None:
+                watch.close()
             with lock:
                 results.extend(mine)
 
@@ -167,9 +201,17 @@ class LoadProcess:
                 self._process.kill()
         self._conn.close()
 
-    def run(self, url: str, secret: str, bodies: Sequence[str], concurrency: int) -> LoadResult:
-        """Send the bodies from the load process; wait for every answer."""
-        self._conn.send((url, secret, list(bodies), concurrency))
+    def run(
+        self,
+        url: str,
+        secret: str,
+        bodies: Sequence[str],
+        concurrency: int,
+        redrawn: Redrawn | None = None,
+    ) -> LoadResult:
+        """Send the bodies from the load process; wait for every answer (and, with `redrawn`,
+        each client for its card redrawn before its next click)."""
+        self._conn.send((url, secret, list(bodies), concurrency, redrawn))
         ok, value = self._conn.recv()
         if not ok:
             raise RuntimeError(f"load generator failed: {value}")
