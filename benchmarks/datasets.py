@@ -5,6 +5,8 @@ step by the party the lifecycle table names), so lists, cards and digests draw r
 dataset is cached by name: a SQLite file under benchmarks/data/, or a PostgreSQL database
 `orders_bench_<name>`, reused while its signature (generator version, schema revision, shape)
 still matches. Datasets the benchmarks change (clicks, the sweep) are copied before each use.
+Each app under test has datasets of its own (`Schema`): its tables made by its own migrations,
+filled with the columns they have; today's main's are named `<name>-main`.
 """
 
 from __future__ import annotations

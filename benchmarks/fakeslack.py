@@ -213,6 +213,7 @@ class Redraws:
 def _redrawn_handler(redraws: Redraws) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive: one connection per waiting client
+        disable_nagle_algorithm = True  # else a kept-alive answer waits on a delayed ACK: 40 ms
 
         def do_GET(self) -> None:
             query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
