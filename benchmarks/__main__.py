@@ -7,6 +7,7 @@ and writes the same rows, with every detail and the machine's description, as JS
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the suites asked for on each database; print and save the rows."""
     args = parse_args(argv)
     started = time.monotonic()
+    load_at_start = os.getloadavg()  # the machine is shared: how busy it was, beside the figures
 
     def log(message: str) -> None:
         print(f"[{time.monotonic() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
@@ -143,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
         "apps_under_test": {a.name: str(a.source) for a in under_test},
         "ours": _checkout(),
         "seconds": round(time.monotonic() - started, 1),
+        "load_average_at_start": [round(x, 2) for x in load_at_start],
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
     }
     render_table(rows, facts)
     write_json(args.out, rows, facts, settings)
