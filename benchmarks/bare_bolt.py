@@ -149,7 +149,11 @@ def build_app(
         user = body["user"]["id"]
         if writes is not None:
             value = json.loads(body["actions"][0]["value"])
-            confirmed = writes.confirm(body["team"]["id"], user, int(value["n"]), int(value["v"]))
+            number, version = (
+                value.get("order", value.get("n")),
+                value.get("version", value.get("v")),
+            )
+            confirmed = writes.confirm(body["team"]["id"], user, int(number), int(version))
             ack()
             if not confirmed:
                 return  # not confirmable (already confirmed): nothing to redraw

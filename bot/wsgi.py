@@ -150,6 +150,7 @@ GUNICORN_SETTINGS = (
 )
 """What `orders-bot run --http` takes from this module (bind, workers and threads it sets)."""
 
+
 class GunicornLogger(glogging.Logger):  # type: ignore[misc]
     """gunicorn's own lines through the bot's handler, so LOG_FORMAT=json holds for them too;
     no access log (the bot logs each request it handles under its request id)."""
@@ -191,7 +192,7 @@ def when_ready(server: Any) -> None:
     """The master listens: say where."""
     where = ", ".join(f"{address}/slack/events" for address in server.LISTENERS)
     log.info(
-        "orders-bot listening on %s (%s workers × %s threads)",
+        "orders-bot listening on %s (%s workers x %s threads)",
         where,
         server.cfg.workers,
         server.cfg.threads,

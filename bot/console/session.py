@@ -34,6 +34,7 @@ from pydantic import SecretStr
 
 from bot.app import Runtime, build_runtime
 from bot.clock import MovableClock
+from bot.console.http import LocalServer
 from bot.console.localslack import (
     AppResponse,
     LocalSlack,
@@ -57,10 +58,9 @@ from bot.console.render import (
     plain,
     text_of,
 )
-from bot.console.http import LocalServer
-from bot.wsgi import OrdersApp
 from bot.listeners.common import COMMAND
 from bot.settings import Settings, SettingsError, load_settings
+from bot.wsgi import OrdersApp
 from orders_core.db import Database, SchemaNotCurrent
 from orders_core.fixtures import demo_fixture_path, load_fixture, parse_age
 from orders_core.lifecycle import Party

@@ -25,7 +25,7 @@ from bot.delivery.clients import SlackClients
 from bot.delivery.outbox import Claimed, Failure, Kind, Lane, Permanent, Retry
 from bot.scheduling.reminders import owner_notice
 from bot.ui.format import SLACK_FORMAT, escape
-from bot.ui.orders import ListSpec, Message, render_error, render_order_card
+from bot.ui.orders import ListSpec, Message, render_error, render_order_card, where_kind
 from bot.ui.reminders import render_collapsed
 from bot.ui.screens import (
     detail_message,
@@ -302,7 +302,7 @@ def respond(d: Deliveries, item: Claimed) -> None:
     with d.db.read() as s:
         try:
             caller = resolve_caller(s, p["team"], p["user"])
-            if where.get("k") == "list":
+            if where_kind(where) == "list":
                 include = (int(p["number"]),) if p.get("number") is not None else ()
                 message = list_screen(
                     s, caller, ListSpec.from_json(where), now, p.get("notice"), include
@@ -323,7 +323,7 @@ def refresh_view(d: Deliveries, item: Claimed) -> None:
     where = p.get("where") or {}
     with d.db.read() as s:
         caller = resolve_caller(s, p["team"], p["user"])
-        if where.get("k") == "list":
+        if where_kind(where) == "list":
             include = (int(p["number"]),) if p.get("number") is not None else ()
             view = list_modal(s, caller, ListSpec.from_json(where), now, p.get("notice"), include)
         else:

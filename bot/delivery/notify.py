@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from bot.delivery import outbox
 from bot.delivery.outbox import Kind, Lane
-from bot.ui.orders import action_notice
+from bot.ui.orders import action_notice, value_of
 from orders_core.lifecycle import Party
 from orders_core.models import HomeViewer, Member, PostedMessage, PostedMessageOrder
 from orders_core.orders import ActionOutcome, Caller, OrderView
@@ -43,13 +43,13 @@ class Origin:
 
     def to_json(self) -> dict[str, Any]:
         """For a modal's private_metadata (the origin of a Reject opened from a message)."""
-        data: dict[str, Any] = {"k": self.kind, "t": self.team_id, "u": self.user_id}
+        data: dict[str, Any] = {"surface": self.kind, "team": self.team_id, "user": self.user_id}
         for key, value in (
-            ("r", self.response_url),
-            ("w", self.where),
-            ("c", self.channel_id),
-            ("s", self.ts),
-            ("v", self.view_id),
+            ("response_url", self.response_url),
+            ("where", self.where),
+            ("channel", self.channel_id),
+            ("ts", self.ts),
+            ("view", self.view_id),
         ):
             if value:
                 data[key] = value
@@ -59,14 +59,14 @@ class Origin:
     def from_json(cls, data: dict[str, Any]) -> Origin:
         """Read back from private_metadata (the team and user are re-checked by the caller)."""
         return cls(
-            kind=str(data.get("k", "none")),
-            team_id=str(data.get("t", "")),
-            user_id=str(data.get("u", "")),
-            response_url=data.get("r"),
-            where=data.get("w") or {},
-            channel_id=data.get("c"),
-            ts=data.get("s"),
-            view_id=data.get("v"),
+            kind=str(value_of(data, "surface", "k") or "none"),
+            team_id=str(value_of(data, "team", "t") or ""),
+            user_id=str(value_of(data, "user", "u") or ""),
+            response_url=value_of(data, "response_url", "r"),
+            where=value_of(data, "where", "w") or {},
+            channel_id=value_of(data, "channel", "c"),
+            ts=value_of(data, "ts", "s"),
+            view_id=value_of(data, "view", "v"),
         )
 
 

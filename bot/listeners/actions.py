@@ -249,7 +249,13 @@ def ask_for_reason(
         refused(deps, body, client, exc, origin, value.number)
         return
     metadata = seal(
-        client, {"n": value.number, "v": value.version, "a": action.value, "o": origin.to_json()}
+        client,
+        {
+            "order": value.number,
+            "version": value.version,
+            "action": action.value,
+            "origin": origin.to_json(),
+        },
     )
     modal = render_reason_modal(order, action, metadata)
     if origin.kind == "modal":

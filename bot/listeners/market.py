@@ -24,7 +24,7 @@ from bot.ui.market import (
     render_order_placed,
     render_services,
 )
-from bot.ui.orders import Message, render_error
+from bot.ui.orders import Message, render_error, value_of
 from orders_core import errors
 from orders_core.catalog import ServiceView, get_service, online_services
 from orders_core.lifecycle import Party
@@ -63,7 +63,7 @@ def new_order(deps: Deps, command: dict[str, Any], rest: str, client: WebClient)
                 f"No Online service is called `{escape(rest[:60])}`. You can order: {names}."
             )
         chosen = chosen_or_none
-    form = render_order_form(offered, chosen, {"c": command.get("channel_id")})
+    form = render_order_form(offered, chosen, {"channel": command.get("channel_id")})
     client.views_open(trigger_id=command["trigger_id"], view=seal_view(client, form))
     return None
 
@@ -123,7 +123,7 @@ def order_button(
         channel = (body.get("container") or {}).get("channel_id") or (
             body.get("channel") or {}
         ).get("id")
-        form = render_order_form(offered, chosen, {"c": channel})
+        form = render_order_form(offered, chosen, {"channel": channel})
         client.views_open(trigger_id=body["trigger_id"], view=seal_view(client, form))
     ack()
 
@@ -195,7 +195,7 @@ def place(
                 s, caller, draft, idempotency_key=f"view:{view.get('id')}", now=now
             )
             notify.after_action(s, outcome, caller, None, now=now)
-            channel = meta.get("c")
+            channel = value_of(meta, "channel", "c")
             if channel and not outcome.replayed:
                 outbox.enqueue(
                     s,

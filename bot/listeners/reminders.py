@@ -25,7 +25,7 @@ from bot.listeners.common import (
 )
 from bot.scheduling.reminders import Reminders
 from bot.ui.format import FIELD_ERROR_FORMAT, SLACK_FORMAT, channel_link, escape, when
-from bot.ui.orders import Message, render_error
+from bot.ui.orders import Message, render_error, value_of
 from bot.ui.reminders import (
     DIGEST_MORE_ACTION,
     REMIND_ADD,
@@ -174,11 +174,12 @@ def channel_of(client: WebClient, body: dict[str, Any]) -> str:
     """The channel the reminders list is about (sealed in it: the list shows every party's
     reminders of that channel, so a forged channel could show another party's)."""
     meta = unseal(client, (body.get("view") or {}).get("private_metadata"))
-    if meta is None or not meta.get("c"):
+    channel = value_of(meta, "channel", "c") if meta is not None else None
+    if not channel:
         raise errors.NotFound(
             "This list of reminders is out of date: type `/orders remind` in the channel again."
         )
-    return str(meta["c"])
+    return str(channel)
 
 
 def own_policy(s: Any, caller: Caller, policy_id: int) -> PolicyView:
@@ -226,13 +227,13 @@ def save(
     deps = deps_of(context)
     # The channel, the policy and the list to redraw: sealed when the form was opened.
     meta = unseal(client, view.get("private_metadata"))
-    if meta is None or not meta.get("c"):
+    if meta is None or not value_of(meta, "channel", "c"):
         ack(
             response_action="errors",
             errors={"times": "This form is out of date: close it and open it again."},
         )
         return
-    channel = str(meta["c"])
+    channel = str(value_of(meta, "channel", "c"))
     now = deps.clock.now()
     try:
         with deps.db.transaction() as s:
@@ -241,7 +242,7 @@ def save(
             spec, problems = spec_from_form(values, channel, caller.party)
             if problems:
                 raise errors.InvalidInput(problems)
-            policy = save_policy(s, caller, spec, policy_id=meta.get("p"), now=now)
+            policy = save_policy(s, caller, spec, policy_id=value_of(meta, "policy", "p"), now=now)
     except errors.InvalidInput as exc:
         blocks = {"days", "times", "time_zone", "statuses", "min_age", "escalate_after"}
         ack(

@@ -12,7 +12,7 @@ from bot.delivery import notify
 from bot.deps import Deps
 from bot.listeners.common import deps_of, unseal, who
 from bot.ui.format import FIELD_ERROR_FORMAT
-from bot.ui.orders import FILES_BLOCK, ORDER_ACTION_CALLBACK, REASON_BLOCK
+from bot.ui.orders import FILES_BLOCK, ORDER_ACTION_CALLBACK, REASON_BLOCK, value_of
 from orders_core import errors
 from orders_core.lifecycle import Action
 from orders_core.orders import AttachedFile, act, resolve_caller
@@ -54,8 +54,10 @@ def submit_reason(
         meta = unseal(client, view.get("private_metadata"))
         if meta is None:
             raise ValueError("metadata not ours")
-        number, version, action = int(meta["n"]), int(meta["v"]), Action(meta["a"])
-        origin_data = meta.get("o") or {}
+        number = int(value_of(meta, "order", "n"))
+        version = int(value_of(meta, "version", "v"))
+        action = Action(value_of(meta, "action", "a"))
+        origin_data = value_of(meta, "origin", "o") or {}
     except (ValueError, KeyError, TypeError):
         ack(
             response_action="errors",
@@ -63,7 +65,7 @@ def submit_reason(
         )
         return
     # The origin came back from the client: only its surface is used, never its user or team.
-    origin = notify.Origin.from_json({**origin_data, "t": team, "u": user})
+    origin = notify.Origin.from_json({**origin_data, "team": team, "user": user})
     values = (view.get("state") or {}).get("values") or {}
     reason = ((values.get(REASON_BLOCK) or {}).get(REASON_BLOCK) or {}).get("value")
     now = deps.clock.now()

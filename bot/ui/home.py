@@ -71,7 +71,7 @@ def render_home(
     for order in waiting[:HOME_WAITING]:
         # The Home tab stays as drawn until an order changes: it says since when, not how long.
         blocks += order_row(
-            order, caller.party, last_entries.get(order.id), now, {"k": "home"}, fresh=False
+            order, caller.party, last_entries.get(order.id), now, {"kind": "home"}, fresh=False
         )
     if waiting_total > len(waiting[:HOME_WAITING]):
         more = waiting_total - len(waiting[:HOME_WAITING])

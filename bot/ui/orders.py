@@ -79,27 +79,28 @@ class ListSpec:
     next_cursor: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """Compact form for button values."""
-        data: dict[str, Any] = {"k": "list"}
+        """For button values (Slack allows 2,000 characters: the keys can be words)."""
+        data: dict[str, Any] = {"kind": "list"}
         if self.statuses:
-            data["s"] = [s.value for s in self.statuses]
+            data["statuses"] = [s.value for s in self.statuses]
         if self.cursor:
-            data["c"] = self.cursor
+            data["cursor"] = self.cursor
         if self.query:
-            data["q"] = self.query[:40]
+            data["query"] = self.query[:40]
         if self.window:
-            data["r"] = list(self.window)
+            data["window"] = list(self.window)
         if self.next_cursor:
-            data["n"] = self.next_cursor
+            data["next"] = self.next_cursor
         return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ListSpec:
         """Read back; anything unknown is ignored (the value came from a client)."""
-        statuses = tuple(s for s in (parse_status(str(x)) for x in data.get("s") or []) if s)
-        cursor = data.get("c")
-        query = data.get("q")
-        window = data.get("r")
+        raw = value_of(data, "statuses", "s") or []
+        statuses = tuple(s for s in (parse_status(str(x)) for x in raw) if s)
+        cursor = value_of(data, "cursor", "c")
+        query = value_of(data, "query", "q")
+        window = value_of(data, "window", "r")
         bounds = None
         if (
             isinstance(window, list)
@@ -107,7 +108,7 @@ class ListSpec:
             and all(isinstance(x, int) for x in window)
         ):
             bounds = (min(window), max(window))
-        after = data.get("n")
+        after = value_of(data, "next", "n")
         return cls(
             statuses or None,
             str(cursor) if cursor else None,
@@ -127,7 +128,7 @@ class ButtonValue:
 
     def encode(self) -> str:
         """As a button value (under Slack's 2,000 characters): compact JSON."""
-        data = {"n": self.number, "v": self.version, "w": self.where}
+        data = {"order": self.number, "version": self.version, "where": self.where}
         return json.dumps(data, separators=(",", ":"))
 
     @classmethod
@@ -135,10 +136,22 @@ class ButtonValue:
         """Read a button value back; None when it is not one of ours."""
         try:
             data = json.loads(value or "")
-            where = data.get("w") or {}
-            return cls(int(data["n"]), int(data["v"]), where if isinstance(where, dict) else {})
+            where = value_of(data, "where", "w") or {}
+            number, version = value_of(data, "order", "n"), value_of(data, "version", "v")
+            return cls(int(number), int(version), where if isinstance(where, dict) else {})
         except (ValueError, TypeError, KeyError, AttributeError):
             return None
+
+
+def value_of(data: Mapping[str, Any], key: str, old_key: str) -> Any:
+    """`data[key]`, or what messages drawn before the keys were words carry under `old_key`."""
+    return data[key] if key in data else data.get(old_key)
+
+
+def where_kind(where: Mapping[str, Any]) -> str | None:
+    """Where a button was drawn: "list", "card", "detail", "modal", "home", "digest"."""
+    kind = value_of(where, "kind", "k")
+    return str(kind) if kind is not None else None
 
 
 # -- pieces -------------------------------------------------------------------------------------
@@ -381,7 +394,7 @@ def render_order_card(
     blocks: list[Block] = []
     if notice:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": clip(notice, 3000)}})
-    blocks += order_row(order, viewer, last, now, {"k": "card"}, fresh=False)  # it stays
+    blocks += order_row(order, viewer, last, now, {"kind": "card"}, fresh=False)  # it stays
     waiting = order.status.waiting_on
     if waiting is not None:
         who = "you" if waiting is viewer else order.party_name(waiting)
@@ -661,7 +674,7 @@ def render_detail_message(
         detail,
         viewer,
         now,
-        {"k": "detail"},
+        {"kind": "detail"},
         max_blocks=MAX_MESSAGE_BLOCKS - len(head),
         max_chars=MESSAGE_CHAR_BUDGET,
         can_open=True,
@@ -683,13 +696,13 @@ def render_detail_modal(
         "callback_id": DETAIL_CALLBACK,
         "title": plain_text(detail.order.code, 24),
         "close": plain_text("Close", 24),
-        "private_metadata": json.dumps({"n": detail.order.number}),
+        "private_metadata": json.dumps({"order": detail.order.number}),
         "blocks": head
         + detail_blocks(
             detail,
             viewer,
             now,
-            {"k": "modal"},
+            {"kind": "modal"},
             max_blocks=MAX_VIEW_BLOCKS - len(head),
             max_chars=60_000,
         ),

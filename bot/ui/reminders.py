@@ -52,7 +52,7 @@ def digest_row(
     run_id: int,
 ) -> list[Block]:
     """One order in a digest: summary with its age and who it waits on; buttons and a Snooze menu."""
-    where = {"k": "digest", "r": run_id}
+    where = {"kind": "digest", "run": run_id}
     # A digest is drawn for the moment it is posted (or redrawn): its ages count at that moment;
     # the next one folds it into a line that says when it was posted.
     summary = order_summary(order, policy.party, now, where, fresh=True)
@@ -287,7 +287,7 @@ def render_remind_list(
         "callback_id": REMIND_LIST_CALLBACK,
         "title": plain_text("Reminders", 24),
         "close": plain_text("Done", 24),
-        "private_metadata": json.dumps({"c": channel_id}),
+        "private_metadata": json.dumps({"channel": channel_id}),
         "blocks": blocks[:100],
     }
 
@@ -383,7 +383,7 @@ def render_remind_form(
         "submit": plain_text("Save", 24),
         "close": plain_text("Back", 24),
         "private_metadata": json.dumps(
-            {"c": channel_id, "p": policy.id if policy else None, "root": root_view_id}
+            {"channel": channel_id, "policy": policy.id if policy else None, "root": root_view_id}
         ),
         "blocks": blocks,
     }
