@@ -201,8 +201,11 @@ def _checkout() -> dict[str, object]:
         )
         return done.stdout
 
+    commit = git("rev-parse", "HEAD").strip()
+    if not commit:  # an export (git archive): its commit is the one it was made from
+        return {"commit": None, "tree": str(apps.ROOT)}
     changed = git("status", "--porcelain", "--", "bot", "orders_core").splitlines()
-    return {"commit": git("rev-parse", "HEAD").strip(), "changed": changed}
+    return {"commit": commit, "changed": changed}
 
 
 if __name__ == "__main__":
