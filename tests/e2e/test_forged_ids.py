@@ -486,9 +486,7 @@ def test_forged_ids_show_nothing_and_change_nothing(
         assert found == [], f"{forge.__name__} as {user} showed {found}:\n" + "\n".join(
             t[:400] for t in received if leaks([t])
         )
-        assert snapshot(bot.db, user) == before, (
-            f"{forge.__name__} as {user} changed the database"
-        )
+        assert snapshot(bot.db, user) == before, f"{forge.__name__} as {user} changed the database"
 
 
 def test_every_listener_is_tried(bot: Bot, victims: Victims) -> None:
