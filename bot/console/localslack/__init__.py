@@ -21,14 +21,21 @@ lasting ``times=`` calls (None: until cleared) or ``lasting=`` seconds:
 Retry-After, another error alone answers 200 {"ok": false}, a status alone answers that status;
 ``refuse(method, error=...)``, the same until cleared; ``lose_answer(method, how="close"|"timeout")``
 — the call takes effect, its answer never arrives; ``delay(method, seconds)``;
-``outage``/``recover``; ``clear_faults``. Modal inputs are given as ``inputs={block_id or
+``outage``/``recover``; ``clear_faults``.
+
+Rate limits (ratelimits.py), on by default with Slack's numbers (``SLACK_TABLE``): a call over
+its method's rate in its workspace, or chat.postMessage over a channel's, is answered 429
+"ratelimited" with Retry-After and not carried out. ``LocalSlack(tiers=...)`` (or the ``tiers``
+attribute) takes other limits (``SLACK_TIERS.with_limits({"chat.update": Limit(5, 2.0)})``,
+``Tiers(...)``) or None; ``rate_limited()`` lists the 429s answered, ``peak_calls(method)`` the
+most calls in any window, ``rate_room(method)`` what a window still lets through. Modal inputs are given as ``inputs={block_id or
 action_id: value}``: a string for text inputs, pickers and single selects (the option's value), a
 list for multi selects and checkboxes, file names or dicts for file_input.
 
 The modules: slack.py (LocalSlack), state.py (what Slack holds), server.py (HTTP), webapi.py (a
 call from arrival to answer), methods/ (one module per Web API family), faults.py, socketmode.py
 (Socket Mode; needs the `websockets` package of the test extra), payloads.py (payload shapes),
-sender.py (sending to the app).
+sender.py (sending to the app), ratelimits.py (Slack's rate limits and their windows).
 """
 
 from bot.console.localslack.payloads import (
@@ -40,6 +47,7 @@ from bot.console.localslack.payloads import (
     view_object,
     visible_text,
 )
+from bot.console.localslack.ratelimits import SLACK_TABLE, SLACK_TIERS, Limit, Tiers
 from bot.console.localslack.sender import AppResponse, SendOptions, SlackSender, SocketModeSender
 from bot.console.localslack.slack import (
     LocalSlack,
@@ -50,14 +58,18 @@ from bot.console.localslack.slack import (
 )
 
 __all__ = [
+    "SLACK_TABLE",
+    "SLACK_TIERS",
     "AppResponse",
     "JsonDict",
+    "Limit",
     "LocalSlack",
     "RecordedCall",
     "SendOptions",
     "SlackError",
     "SlackSender",
     "SocketModeSender",
+    "Tiers",
     "UserProfile",
     "Workspace",
     "action_item",

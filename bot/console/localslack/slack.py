@@ -27,6 +27,7 @@ from bot.console.localslack.faults import (
 )
 from bot.console.localslack.methods import views
 from bot.console.localslack.payloads import JsonDict, new_id, new_trigger_id, uploaded_file
+from bot.console.localslack.ratelimits import SLACK_TIERS, RateWindows, Tiers, peak
 from bot.console.localslack.server import HttpServer
 from bot.console.localslack.state import (
     MessageRef,
@@ -62,7 +63,21 @@ class LocalSlack:
         trigger_ttl: float | None = 3.0,
         response_url_uses: int = 5,
         first_ts: int | None = None,
+        tiers: Tiers | None = SLACK_TIERS,
     ) -> None:
+        """Configure (start() serves).
+
+        `tiers`: the rate limits enforced (ratelimits.py): a call over its method's rate in its
+        token's workspace, or chat.postMessage over a channel's, is answered 429 "ratelimited"
+        with Retry-After and not carried out. Slack's own numbers by default, for the tests, the
+        console and the benchmarks alike: the point of a local Slack is to answer as Slack
+        would, and a bot that bursts past a tier (a loop of chat.update, a sweep posting to one
+        channel) must be seen doing so before production sees it. A test makes a handful of
+        calls a minute, far below any tier, so this costs it nothing; one that means to burst
+        can see the 429s its bursts earn (`rate_limited()`), or give smaller windows
+        (`SLACK_TIERS.with_limits(...)`, `Tiers(...)`) to meet a limit in a few calls, or, with
+        a comment saying why, None: no limits.
+        """
         self._host = host
         self._port = port
         self._state = SlackState(
@@ -75,8 +90,9 @@ class LocalSlack:
             first_ts=first_ts,
         )
         self._faults = Faults()
+        self._rates = RateWindows(tiers)
         self._stopping = threading.Event()
-        self._web_api = WebApi(self._state, self._faults, self._stopping)
+        self._web_api = WebApi(self._state, self._faults, self._stopping, self._rates)
         self._web_api.methods["apps.connections.open"] = self._apps_connections_open
         self._server: HttpServer | None = None
         self._thread: threading.Thread | None = None
@@ -129,6 +145,15 @@ class LocalSlack:
     @response_url_uses.setter
     def response_url_uses(self, value: int) -> None:
         self._state.response_url_uses = value
+
+    @property
+    def tiers(self) -> Tiers | None:
+        """The rate limits enforced (None: none). Calls already counted stay counted."""
+        return self._rates.tiers
+
+    @tiers.setter
+    def tiers(self, value: Tiers | None) -> None:
+        self._rates.tiers = value
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -591,12 +616,66 @@ class LocalSlack:
             found = self._state.files.get(file_id)
             return copy.deepcopy(found) if found else None
 
+    def rate_limited(self, method: str | None = None) -> list[RecordedCall]:
+        """Return the calls (of method, if given) answered 429, oldest first: those over a
+        rate limit (their `rate_limit` says which) and those of a fault or outage.
+
+        `assert not slack.rate_limited()` says the bot never met a limit."""
+        return [c for c in self.calls(method) if c.status == 429]
+
+    def peak_calls(
+        self,
+        method: str,
+        seconds: float | None = None,
+        *,
+        team: str | None = None,
+        channel: str | None = None,
+        when: Predicate | None = None,
+    ) -> int:
+        """Return the most calls of method answered other than 429 in any `seconds` (by
+        default the window of the method's limit per workspace, else per channel, else 60 s),
+        counting only those of workspace `team`, about `channel`, or whose arguments `when`
+        accepts, if given.
+
+        E.g. assert slack.peak_calls("chat.update", 60, when=lambda a: a["ts"] == card_ts) <= 1
+        """
+        if seconds is None:
+            tiers = self._rates.tiers or Tiers()
+            limit = tiers.workspace.get(method) or tiers.channel.get(method)
+            seconds = limit.seconds if limit is not None else 60.0
+        resolved = self._state.channel_id(channel) if channel else None
+        times = [
+            c.time
+            for c in self.calls(method)
+            if c.status != 429
+            and (team is None or c.team_id == team)
+            and (
+                resolved is None
+                or self._state.channel_id(str(c.args.get("channel") or "")) == resolved
+            )
+            and (when is None or when(c.args))
+        ]
+        return peak(times, seconds)
+
+    def rate_room(
+        self, method: str, *, team: str | None = None, channel: str | None = None
+    ) -> int | None:
+        """Return how many calls of method would be let through now in workspace `team` (the
+        default workspace's if not given), and in `channel` for a per-channel limit; None when
+        the method is not limited. Wait for a window to free up with
+        wait_for(lambda: slack.rate_room(method)), never a sleep."""
+        workspace = team or self.default_workspace.team_id
+        return self._rates.room(
+            method, workspace, self._state.channel_id(channel) if channel else None
+        )
+
     def reset(self) -> None:
-        """Forget every call, message, view, response_url, fault and Socket Mode envelope
-        (configuration and connections stay)."""
+        """Forget every call, message, view, response_url, fault, call counted against a rate
+        limit and Socket Mode envelope (configuration and connections stay)."""
         with self._state.changed:
             self._state.clear()
             self._faults.clear()
+            self._rates.clear()
             if self._socket_mode is not None:
                 self._socket_mode.forget()
             self._state.touch()
@@ -609,6 +688,10 @@ class LocalSlack:
         lines = [f"recorded calls ({len(calls)}):"]
         for index, call in enumerate(calls[-limit:], start=max(1, len(calls) - limit + 1)):
             outcome = f"{call.status}" + (f" {call.error}" if call.error else "")
+            if call.retry_after is not None:
+                outcome += f" Retry-After {call.retry_after}"
+            if call.rate_limit:
+                outcome += f" [{call.rate_limit}]"
             if call.answer_lost:
                 outcome += " (answer lost)"
             args = json.dumps(call.args, default=str, ensure_ascii=False)

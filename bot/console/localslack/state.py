@@ -69,6 +69,13 @@ class RecordedCall:
     response_url_id: str | None = None
     answer_lost: bool = False
     """The call was handled (and took effect), but its answer never reached the client."""
+    team_id: str | None = None
+    """Whose rate limits the call is counted against: its token's workspace ("app:APP_ID" for
+    app-level and tokenless calls; None for a refused token and response_url posts)."""
+    retry_after: int | None = None
+    """The Retry-After seconds of a 429."""
+    rate_limit: str | None = None
+    """The window that refused the call (a 429 of the rate limits; None for a fault's)."""
 
     @property
     def ok(self) -> bool:
@@ -243,13 +250,21 @@ class SlackState:
         """The bot's DM channel with user_id (stable per user)."""
         with self.lock:
             if user_id not in self.dm_channels:
-                self.dm_channels[user_id] = "D" + user_id[1:]
+                self.dm_channels[user_id] = _dm_id(user_id)
             return self.dm_channels[user_id]
 
     def resolve_channel(self, channel: str) -> str:
         """A channel id as Slack stores it: a user id stands for the DM with that user."""
         if channel[:1] in {"U", "W"}:
             return self.dm_channel(channel)
+        return channel
+
+    def channel_id(self, channel: str) -> str:
+        """The channel a call's `channel` stands for, as resolve_channel, without opening a DM
+        (for a call that may be refused)."""
+        if channel[:1] in {"U", "W"}:
+            with self.lock:
+                return self.dm_channels.get(channel) or _dm_id(channel)
         return channel
 
     # ------------------------------------------------------------------ messages
@@ -345,3 +360,7 @@ class SlackState:
         del stack[index:]
         if not stack:
             self.modals.pop(user_id, None)
+
+
+def _dm_id(user_id: str) -> str:
+    return "D" + user_id[1:]

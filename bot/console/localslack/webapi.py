@@ -16,6 +16,7 @@ from bot.console.localslack.faults import Delay, Faults, LostAnswer, LostHow
 from bot.console.localslack.methods import METHODS, Method
 from bot.console.localslack.methods.responses import apply_response
 from bot.console.localslack.payloads import JsonDict
+from bot.console.localslack.ratelimits import RateWindows, Refused
 from bot.console.localslack.state import RecordedCall, Request, SlackError, SlackState
 
 # Methods that work without a bearer token (OAuth uses client credentials instead), and those
@@ -35,12 +36,19 @@ class Answer:
 
 
 class WebApi:
-    """Answers calls against one SlackState, meeting the faults in force."""
+    """Answers calls against one SlackState, meeting the faults and rate limits in force."""
 
-    def __init__(self, state: SlackState, faults: Faults, stopping: threading.Event) -> None:
+    def __init__(
+        self,
+        state: SlackState,
+        faults: Faults,
+        stopping: threading.Event,
+        rates: RateWindows | None = None,
+    ) -> None:
         self.state = state
         self.faults = faults
         self.stopping = stopping
+        self.rates = rates or RateWindows(None)
         self.methods: dict[str, Method] = dict(METHODS)
 
     def call(
@@ -63,13 +71,23 @@ class WebApi:
         args.pop("token", None)
         self._pause(method, args, token, web_api=True)
         refusal = self.faults.refusal(method, args, token, web_api=True)
+        team_id: str | None = None
+        limited: Refused | None = None
         status: int = 200
         body: JsonDict = {"ok": True}
         extra: dict[str, str] = {}
         if refusal is not None:
             status, body, extra = refusal.answer()
+        elif error := self._auth_error(method, token):
+            body = {"ok": False, "error": error}
         else:
-            body, extra = self._apply(method, args, token, headers, root_url)
+            team_id = self._rate_key(method, args, token)
+            limited = self.rates.admit(method, team_id, self._rate_channel(args))
+            if limited is not None:
+                status, body = 429, {"ok": False, "error": "ratelimited"}
+                extra = {"Retry-After": str(limited.retry_after)}
+            else:
+                body, extra = self._apply(method, args, token, headers, root_url)
         lost = self._lost(method, args, token, web_api=True)
         self.state.record(
             RecordedCall(
@@ -82,9 +100,46 @@ class WebApi:
                 error=None if body.get("ok") else str(body.get("error")),
                 response=body,
                 answer_lost=lost is not None,
+                team_id=team_id,
+                retry_after=_retry_after(extra),
+                rate_limit=limited.window if limited is not None else None,
             )
         )
         return Answer(status, body, extra, lost)
+
+    def _auth_error(self, method: str, token: str | None) -> str | None:
+        """The error Slack answers a call whose token this method does not take, if any."""
+        is_app_token = (token or "").startswith("xapp-")
+        if method in APP_TOKEN_METHODS:
+            if not token:
+                return "not_authed"
+            if not is_app_token:
+                return "not_allowed_token_type"
+        elif method not in TOKENLESS_METHODS:
+            if not token:
+                return "not_authed"
+            if is_app_token:
+                return "not_allowed_token_type"
+            if self.state.workspace_for_token(token) is None:
+                return "invalid_auth"
+        return None
+
+    def _rate_key(self, method: str, args: Mapping[str, Any], token: str | None) -> str:
+        """Whose rate limits a call (its token taken) counts against: its token's workspace;
+        the app's for an app-level or tokenless call."""
+        if method in TOKENLESS_METHODS:
+            return f"app:{args.get('client_id') or ''}"
+        workspace = self.state.workspace_for_token(token) or self.state.default_workspace
+        if method in APP_TOKEN_METHODS:
+            return f"app:{workspace.app_id}"
+        return workspace.team_id
+
+    def _rate_channel(self, args: Mapping[str, Any]) -> str | None:
+        """The channel a call's per-channel rate is counted in, if it names one."""
+        channel = args.get("channel")
+        if not channel or not isinstance(channel, str):
+            return None
+        return self.state.channel_id(channel)
 
     def _apply(
         self,
@@ -94,22 +149,9 @@ class WebApi:
         headers: dict[str, str],
         root_url: str,
     ) -> tuple[JsonDict, dict[str, str]]:
-        """Run the method as the token may; its answer body and extra headers."""
+        """Run the method (its token taken); its answer body and extra headers."""
         state = self.state
         workspace = state.workspace_for_token(token)
-        is_app_token = (token or "").startswith("xapp-")
-        if method in APP_TOKEN_METHODS:
-            if not token:
-                return {"ok": False, "error": "not_authed"}, {}
-            if not is_app_token:
-                return {"ok": False, "error": "not_allowed_token_type"}, {}
-        elif method not in TOKENLESS_METHODS:
-            if not token:
-                return {"ok": False, "error": "not_authed"}, {}
-            if is_app_token:
-                return {"ok": False, "error": "not_allowed_token_type"}, {}
-            if workspace is None:
-                return {"ok": False, "error": "invalid_auth"}, {}
         request = Request(
             method, args, token, headers, workspace or state.default_workspace, root_url
         )
@@ -167,6 +209,7 @@ class WebApi:
                 response=answer,
                 response_url_id=url_id,
                 answer_lost=lost is not None,
+                retry_after=_retry_after(extra),
             )
         )
         return Answer(status, answer, extra, lost)
@@ -204,6 +247,11 @@ class WebApi:
     ) -> LostHow | None:
         lost = self.faults.take(LostAnswer, method, args, token, web_api=web_api)
         return lost.how if lost is not None else None
+
+
+def _retry_after(headers: Mapping[str, str]) -> int | None:
+    value = headers.get("Retry-After")
+    return int(value) if value is not None else None
 
 
 def _bearer(headers: Mapping[str, str]) -> str | None:
