@@ -124,6 +124,8 @@ class Contender:
     url: str | None = None
     outbox: bool = False
     """It delivers through an outbox: let it settle before the next server's turn."""
+    app: apps.AppUnderTest = apps.OURS
+    """Whose cards are clicked (the bare apps click ours')."""
 
 
 def run(
@@ -181,6 +183,7 @@ def run(
                 ),
                 urls[app.name],
                 outbox=True,
+                app=app,
             )
             for app in under_test
         ]
@@ -222,7 +225,10 @@ def _phases(
                 if contender.name == "hand" and phase not in ("warmup", "throughput"):
                     continue
                 handled = phase.startswith("handled-")
-                r = _phase(contender.server, batch, clients, slack, load, wait_redrawn=handled)
+                bodies = [contender.app.click(c.body) for c in batch]
+                r = _phase(
+                    contender.server, batch, bodies, clients, slack, load, wait_redrawn=handled
+                )
                 results[contender.name][phase] = r
                 if contender.outbox and contender.url is not None:
                     _settle(contender.url)
@@ -370,6 +376,7 @@ def click_body(card: dict[str, Any], order: OrderRow, channel: str, ts: str) -> 
 def _phase(
     server: apps.ServerProcess,
     clicks: Sequence[Click],
+    bodies: list[str],
     clients: int,
     slack: FakeSlack,
     load: LoadProcess,
@@ -380,7 +387,7 @@ def _phase(
     targets = [(c.channel, c.ts) for c in clicks]
     redrawn = Redrawn(slack.redrawn_url, mark, tuple(targets)) if wait_redrawn else None
     cpu_before = tree_cpu_seconds(server.pid)
-    result = load.run(server.url, apps.SIGNING_SECRET, [c.body for c in clicks], clients, redrawn)
+    result = load.run(server.url, apps.SIGNING_SECRET, bodies, clients, redrawn)
     deadline = time.monotonic() + 120 + len(clicks) / 20
     updates: list[float | None] = [None] * len(clicks)
     while time.monotonic() < deadline:
