@@ -150,7 +150,7 @@ def build_runtime(
         assert settings.slack_bot_token is not None
         token = settings.slack_bot_token.get_secret_value()
         clients = SingleTokenClients(settings.slack_api_url, token, settings.slack_timeout_seconds)
-    outbox = Outbox(db, clock)
+    outbox = Outbox(db, clock, rate_limits=settings.slack_rate_limits)
     threads = settings.outbox_threads
     # Two items per thread a batch: a batch ends when its slowest call does, so a second
     # round keeps the threads busy meanwhile.

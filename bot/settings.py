@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     outbox_threads: int = Field(default=16, ge=1, le=128)
     """Slack calls one process's outbox worker makes at once, each for a different lane (a
     channel, a message): a sweep waits on Slack's answers, not on this machine."""
+    slack_rate_limits: bool = True
+    """Space each workspace's Slack calls within Slack's rate-limit tiers (bot.delivery.budget).
+    Off only against a Slack-compatible server without limits (the benchmarks' fake Slack)."""
     log_level: str = "INFO"
     log_format: str = "text"
     scheduler_enabled: bool = True

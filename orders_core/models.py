@@ -323,10 +323,10 @@ class EventFile(Base):
 
 
 class HomeViewer(Base):
-    """Someone who has opened the bot's Home tab: their tab is republished when their orders change.
-
-    People who never opened it get theirs drawn fresh when they first do (app_home_opened).
-    """
+    """Someone who had opened the bot's Home tab, when Home tabs were republished on every
+    change (before revision 0010). No longer written or read: Home is drawn when opened. Kept
+    so that processes of the previous release, still running during a rolling upgrade, work;
+    to be dropped by a later migration."""
 
     __tablename__ = "home_viewers"
     __table_args__ = (UniqueConstraint("workspace_id", "user_id"),)
@@ -396,6 +396,19 @@ class OutboxItem(Base):
     (nothing was done), no answer came (it may have landed), rate limited, or the token refused."""
     created_at: Mapped[datetime] = mapped_column()
     done_at: Mapped[datetime | None] = mapped_column()
+
+
+class RateBudget(Base):
+    """When a workspace may next call a Slack method, within Slack's rate limit for it
+    (bot.delivery.budget): shared by every process that delivers."""
+
+    __tablename__ = "rate_budgets"
+
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    method: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_at: Mapped[datetime] = mapped_column()
+    """The theoretical arrival time of the next call (GCRA): calls may run ahead of it by the
+    method's burst, never more."""
 
 
 class ReminderPolicy(Base):

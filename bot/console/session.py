@@ -249,7 +249,11 @@ def start_bot(demo: bool, start: datetime | None = None) -> LocalBot:
             tempdir.cleanup()
         raise
     workspace = Workspace(team_id=info.team_id, team_name=info.name, team_domain="demo")
-    slack = LocalSlack(workspaces={BOT_TOKEN: workspace}, default_workspace=workspace).start()
+    slack = LocalSlack(
+        workspaces={BOT_TOKEN: workspace},
+        default_workspace=workspace,
+        rate_clock=lambda: clock.now().timestamp(),  # `wait 4h` moves Slack's minute too
+    ).start()
     for person in info.people:
         slack.set_user(
             person.id,

@@ -239,14 +239,22 @@ def post_card(d: Deliveries, item: Claimed) -> None:
     p = item.payload
     channel, notice, party_id = str(p["channel"]), p.get("notice"), int(p["party_id"])
     with d.db.read() as s:
-        order, viewer, message = _draw_card(s, int(p["order_id"]), party_id, d.clock.now(), notice)
-        existing = s.scalar(
-            _EXISTING_CARD.where(
-                PostedMessageOrder.order_id == order.id,
-                PostedMessage.channel_id == channel,
-                PostedMessage.viewer_party_id == party_id,
-            )
+        order, viewer, message = _draw_card(
+            s, int(p["order_id"]), party_id, d.clock.now(), notice, p.get("viewer")
         )
+        existing: Card | None = None
+        if p.get("card"):  # found when the change was queued
+            existing = Card(p["card"]["message_id"], channel, p["card"]["ts"], p["card"]["ref"])
+        else:
+            found = s.scalar(
+                _EXISTING_CARD.where(
+                    PostedMessageOrder.order_id == order.id,
+                    PostedMessage.channel_id == channel,
+                    PostedMessage.viewer_party_id == party_id,
+                )
+            )
+            if found is not None:
+                existing = Card(found.id, found.channel_id, found.ts, found.ref or {})
     client = d.client(item.workspace_id)
     if existing is not None:
         try:
@@ -505,11 +513,31 @@ assert set(HANDLERS) == set(Kind), "every kind of outbox item needs its handler"
 # -- helpers ------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Card:
+    """A card we posted, as editing it needs."""
+
+    id: int
+    channel_id: str
+    ts: str
+    ref: dict[str, Any]
+
+
 def _draw_card(
-    session: Any, order_id: int, party_id: int, now: datetime, notice: str | None
+    session: Any,
+    order_id: int,
+    party_id: int,
+    now: datetime,
+    notice: str | None,
+    kind: str | None = None,
 ) -> tuple[OrderView, Party, Message]:
-    """An order's card as a party sees it: the order, the party's side, and the message."""
-    viewer = session.scalar(select(PartyOrg.kind).where(PartyOrg.id == party_id))
+    """An order's card as a party sees it (of `kind`, else read): the order, the party's side,
+    and the message."""
+    viewer = (
+        Party(kind)
+        if kind
+        else session.scalar(select(PartyOrg.kind).where(PartyOrg.id == party_id))
+    )
     if viewer is None:
         raise Permanent("the party is gone")
     order, last = order_card(session, order_id)

@@ -7,7 +7,7 @@ commit together; the outbox worker delivers them afterwards.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -17,7 +17,7 @@ from bot.delivery import outbox
 from bot.delivery.outbox import Kind, Lane
 from bot.ui.orders import action_notice, value_of
 from orders_core.lifecycle import Party
-from orders_core.models import HomeViewer, Member, PostedMessage, PostedMessageOrder
+from orders_core.models import PostedMessage, PostedMessageOrder
 from orders_core.orders import ActionOutcome, Caller, OrderView
 
 LIVE_KINDS = ("card", "digest")
@@ -160,35 +160,72 @@ def redraw_posted(
         redraw_message(session, message_id, now=now, workspace_id=workspace_id)
 
 
-def redraw_message(session: Session, message_id: int, *, now: datetime, workspace_id: int) -> None:
-    """Queue a redraw of one posted message (redraws of one message collapse in the outbox)."""
+COALESCE = timedelta(seconds=2)
+"""A message that was not clicked (a digest, a card elsewhere) is redrawn this long after a
+change: the redraws queued for it meanwhile, by any process, are delivered as one."""
+
+
+def redraw_message(
+    session: Session,
+    message_id: int,
+    *,
+    now: datetime,
+    workspace_id: int,
+    after: timedelta = timedelta(0),
+) -> None:
+    """Queue a redraw of one posted message (the redraws of one message pending together are
+    one delivery, of the state at that moment)."""
     outbox.enqueue(
         session,
         kind=Kind.REDRAW,
         lane=Lane.message(message_id),
-        payload={"message_id": message_id},
+        # One clicked is what a person waits for: urgent when a rate budget is short.
+        payload={"message_id": message_id, "urgent": not after},
         now=now,
         workspace_id=workspace_id,
+        due=now + after,
     )
 
 
 def redraw_order_messages(
     session: Session,
-    order_id: int,
+    order: OrderView,
     *,
     now: datetime,
-    workspace_id: int,
-    first: tuple[str | None, str | None] = (None, None),
-) -> None:
-    """Queue a redraw of every message we posted that shows this order (cards, digests); the
-    one at `first` (channel, ts: the message clicked) goes first."""
+    clicked: tuple[str | None, str | None] = (None, None),
+    carded: Party | None = None,
+) -> dict[str, Any] | None:
+    """Queue a redraw of every message we posted that shows this order (cards, digests): the
+    one clicked (channel, ts) at once, the others after COALESCE; `carded`'s card in its
+    channel is left out (its CARD item redraws it, with the news) and returned (for post_card),
+    if there is one."""
     rows = session.execute(
-        select(PostedMessageOrder.message_id, PostedMessage.channel_id, PostedMessage.ts)
+        select(
+            PostedMessageOrder.message_id,
+            PostedMessage.channel_id,
+            PostedMessage.ts,
+            PostedMessage.kind,
+            PostedMessage.viewer_party_id,
+            PostedMessage.ref,
+        )
         .join(PostedMessage, PostedMessage.id == PostedMessageOrder.message_id)
-        .where(PostedMessageOrder.order_id == order_id, PostedMessage.kind.in_(LIVE_KINDS))
+        .where(PostedMessageOrder.order_id == order.id, PostedMessage.kind.in_(LIVE_KINDS))
     ).all()
-    for row in sorted(rows, key=lambda row: (row.channel_id, row.ts) != first):
-        redraw_message(session, row.message_id, now=now, workspace_id=workspace_id)
+    skip = (order.party_id(carded), order.party_channel_id(carded)) if carded is not None else None
+    card = None
+    for row in sorted(rows, key=lambda row: row.message_id):
+        if row.kind == "card" and (row.viewer_party_id, row.channel_id) == skip:
+            card = {"message_id": row.message_id, "ts": row.ts, "ref": row.ref or {}}
+            continue
+        at_once = (row.channel_id, row.ts) == clicked
+        redraw_message(
+            session,
+            row.message_id,
+            now=now,
+            workspace_id=order.workspace_id,
+            after=timedelta(0) if at_once else COALESCE,
+        )
+    return card
 
 
 def refresh_home(
@@ -219,9 +256,12 @@ def post_card(
     *,
     now: datetime,
     actor: Origin | None = None,
+    card: dict[str, Any] | None = None,
 ) -> None:
-    """Queue a card about the order in `party`'s channel (with that party's buttons); should the
-    channel refuse the bot, the `actor` (who acted, and where) is told, with the party."""
+    """Queue a card about the order in `party`'s channel (with that party's buttons): `card`
+    (as redraw_order_messages returns it) edited, else the card found then, else a new one;
+    should the channel refuse the bot, the `actor` (who acted, and where) is told, with the
+    party."""
     channel = order.party_channel_id(party)
     if not channel:
         return
@@ -235,7 +275,9 @@ def post_card(
         payload={
             "order_id": order.id,
             "party_id": order.party_id(party),
+            "viewer": party.value,
             "channel": channel,
+            "card": card,
             "notice": notice,
             "actor": told,
         },
@@ -269,30 +311,11 @@ def after_action(
         )
     if outcome.replayed:
         return  # the first delivery already told everyone
+    # A bounded number of Slack calls, whatever the size of the teams: the surface clicked
+    # (above), the other party's card edited with the news in its thread, and the messages
+    # showing the order (coalesced). Home tabs are drawn when opened, not on every change.
+    other = caller.party.other
     clicked = (origin.channel_id, origin.ts) if origin is not None else (None, None)
-    redraw_order_messages(
-        session, order.id, now=now, workspace_id=order.workspace_id, first=clicked
-    )
-    post_card(
-        session,
-        order,
-        caller.party.other,
-        action_notice(order, outcome.entry),
-        now=now,
-        actor=origin,
-    )
-    viewers = session.scalars(
-        select(HomeViewer.user_id)
-        .join(
-            Member,
-            (Member.workspace_id == HomeViewer.workspace_id)
-            & (Member.user_id == HomeViewer.user_id),
-        )
-        .where(
-            HomeViewer.workspace_id == order.workspace_id,
-            Member.party_id.in_([order.merchant_id, order.provider_id]),
-        )
-    )
-    refresh_home(
-        session, caller.team_id, sorted(set(viewers)), now=now, workspace_id=order.workspace_id
-    )
+    card = redraw_order_messages(session, order, now=now, clicked=clicked, carded=other)
+    notice = action_notice(order, outcome.entry)
+    post_card(session, order, other, notice, now=now, actor=origin, card=card)

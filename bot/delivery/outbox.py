@@ -26,10 +26,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import and_, exists, func, insert, select, update
+from sqlalchemy import and_, event, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from bot.clock import Clock
+from bot.delivery import budget
 from bot.logs import log_context
 from orders_core.db import Database
 from orders_core.models import OutboxItem
@@ -68,6 +69,23 @@ class Kind(enum.StrEnum):
 
 REDRAWS = frozenset({Kind.REDRAW, Kind.RESPOND, Kind.VIEW, Kind.HOME})
 """Kinds that draw the state at delivery time: the later ones of a lane add nothing."""
+METHODS: dict[Kind, tuple[str, ...]] = {
+    Kind.CARD: ("chat.update", "chat.postMessage"),
+    Kind.REDRAW: ("chat.update",),
+    Kind.RESPOND: (),  # a response_url has no tier
+    Kind.VIEW: ("views.update",),
+    Kind.HOME: ("views.publish",),
+    Kind.REPLY: (),  # mostly a response_url: one person, once
+    Kind.EPHEMERAL: ("chat.postEphemeral",),
+    Kind.DIGEST: ("chat.postMessage",),
+    Kind.COLLAPSE: ("chat.getPermalink", "chat.update"),
+    Kind.DM_CARD: ("conversations.open", "chat.postMessage"),
+    Kind.DM_TEXT: ("conversations.open", "chat.postMessage"),
+}
+"""The rate-limited Slack methods each kind calls (bot.delivery.budget spaces them)."""
+URGENT = frozenset({Kind.CARD, Kind.RESPOND, Kind.VIEW, Kind.REPLY, Kind.EPHEMERAL})
+"""What a person waits for right after a click: it goes first when a budget is short (a
+redraw of the message clicked is urgent too: its payload says so)."""
 
 
 class LaneKind(enum.StrEnum):
@@ -241,9 +259,11 @@ def enqueue(
     payload: Mapping[str, Any],
     now: datetime,
     workspace_id: int | None = None,
+    due: datetime | None = None,
 ) -> None:
-    """Add a Slack call to the caller's transaction (a redraw queued twice in it, once)."""
-    enqueue_many(session, [Queued(kind, lane, payload, workspace_id)], now=now)
+    """Add a Slack call to the caller's transaction (a redraw queued twice in it, once), due
+    now or at `due`."""
+    enqueue_many(session, [Queued(kind, lane, payload, workspace_id, due)], now=now)
 
 
 @dataclass(frozen=True)
@@ -254,12 +274,14 @@ class Queued:
     lane: Lane
     payload: Mapping[str, Any]
     workspace_id: int | None = None
+    due: datetime | None = None
 
 
 def enqueue_many(session: Session, items: Sequence[Queued], *, now: datetime) -> None:
-    """`enqueue` for several items, in one INSERT (a sweep queues its digests 25 at once)."""
+    """`enqueue` for several items. Everything a transaction queues is written in one INSERT
+    as it commits (an action queues three or four items: one round trip, not four)."""
     seen: set[tuple[Kind, Lane]] = session.info.setdefault("outbox_redraws", set())
-    rows = []
+    rows: list[dict[str, Any]] = session.info.setdefault(_QUEUED, [])
     for item in items:
         if item.kind in REDRAWS:
             if (item.kind, item.lane) in seen:
@@ -273,12 +295,27 @@ def enqueue_many(session: Session, items: Sequence[Queued], *, now: datetime) ->
                 "payload": dict(item.payload),
                 "status": PENDING,
                 "attempts": 0,
-                "next_attempt_at": now,
+                "next_attempt_at": item.due or now,
                 "created_at": now,
             }
         )
+
+
+_QUEUED = "outbox_queued"
+"""session.info key: the rows a transaction queued, written as it commits."""
+
+
+@event.listens_for(Session, "before_commit")
+def _write_queued(session: Session) -> None:
+    rows = session.info.pop(_QUEUED, None)
     if rows:
         session.execute(insert(OutboxItem), rows)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_queued(session: Session) -> None:
+    session.info.pop(_QUEUED, None)
+    session.info.pop("outbox_redraws", None)
 
 
 def _lane_head() -> Any:
@@ -292,20 +329,39 @@ def _lane_head() -> Any:
 class Outbox:
     """Claiming, completing and rescheduling items in the database."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, *, rate_limits: bool = True) -> None:
         self.db = db
         self.clock = clock
+        self.rate_limits = rate_limits
+        """Spend the rate budgets (bot.delivery.budget) before each call: off only where the
+        Slack called has no limits."""
+        self.soonest: datetime | None = None
+        """When the earliest item the last claim held back for a rate limit falls due."""
 
     def claim(self, worker: str, limit: int = 20) -> list[Claimed]:
         """Lease the first due item of up to `limit` lanes that no other worker holds, with the
         later redraws of the same lane and kind (they add nothing to the one delivered)."""
         now = self.clock.now()
         due = (OutboxItem.status == PENDING) & (OutboxItem.next_attempt_at <= now)
-        with self.db.read() as s:  # idle polls stay reads: no write lock taken every second
-            if s.scalar(select(OutboxItem.id).where(due).limit(1)) is None:
-                return []
+        if self.db.is_sqlite:  # an idle poll stays a read: no write lock taken every second
+            with self.db.read() as s:
+                if s.scalar(select(OutboxItem.id).where(due).limit(1)) is None:
+                    return []
+        # The newest pending redraw of the same lane and kind says what is wanted now (a list's
+        # latest page): found with the head, delivered in its place.
+        later = aliased(OutboxItem)
+        newest = (
+            select(func.max(later.id))
+            .where(
+                later.lane == OutboxItem.lane,
+                later.kind == OutboxItem.kind,
+                later.status == PENDING,
+                OutboxItem.kind.in_([k.value for k in REDRAWS]),
+            )
+            .scalar_subquery()
+        )
         query = (
-            select(OutboxItem)
+            select(OutboxItem, newest)
             .where(
                 due,
                 OutboxItem.locked_until.is_(None) | (OutboxItem.locked_until < now),
@@ -315,9 +371,28 @@ class Outbox:
             .limit(limit)
         )
         if not self.db.is_sqlite:  # SQLite's writers queue on BEGIN IMMEDIATE instead
-            query = query.with_for_update(skip_locked=True)
+            query = query.with_for_update(of=OutboxItem, skip_locked=True)
         with self.db.transaction() as s:
-            claimed = [self._claimed(s, row) for row in s.scalars(query)]
+            rows = s.execute(query).all()
+            # Within Slack's rate limits: what does not fit waits, its lane with it.
+            asks = [
+                budget.Ask(
+                    row.id,
+                    row.workspace_id,
+                    METHODS[Kind(row.kind)],
+                    Kind(row.kind) in URGENT or bool((row.payload or {}).get("urgent")),
+                )
+                for row, _ in rows
+                if row.workspace_id is not None and self.rate_limits
+            ]
+            wait = budget.take(s, asks, now)
+            for row, _ in rows:
+                if row.id in wait:
+                    row.next_attempt_at = wait[row.id]
+            self.soonest = min(wait.values(), default=None)
+            claimed = [
+                self._claimed(s, row, upto or row.id) for row, upto in rows if row.id not in wait
+            ]
             if claimed:
                 s.execute(
                     update(OutboxItem)
@@ -327,27 +402,14 @@ class Outbox:
         return claimed
 
     @staticmethod
-    def _claimed(s: Session, row: OutboxItem) -> Claimed:
-        kind = Kind(row.kind)
-        upto, payload = row.id, row.payload
-        if kind in REDRAWS:
-            # The newest redraw of the lane says what is wanted now (a list's latest page).
-            newest = s.execute(
-                select(OutboxItem.id, OutboxItem.payload)
-                .where(
-                    OutboxItem.lane == row.lane,
-                    OutboxItem.kind == row.kind,
-                    OutboxItem.status == PENDING,
-                )
-                .order_by(OutboxItem.id.desc())
-                .limit(1)
-            ).first()
-            if newest is not None:
-                upto, payload = newest
+    def _claimed(s: Session, row: OutboxItem, upto: int) -> Claimed:
+        payload = row.payload
+        if upto != row.id:  # a later redraw of the lane: its payload
+            payload = s.scalar(select(OutboxItem.payload).where(OutboxItem.id == upto)) or payload
         return Claimed(
             row.id,
             row.workspace_id,
-            kind,
+            Kind(row.kind),
             Lane.parse(row.lane),
             dict(payload),
             row.attempts,
@@ -362,8 +424,7 @@ class Outbox:
     def complete(self, items: Sequence[Claimed]) -> None:
         """Delivered items done, in one transaction."""
         with self.db.transaction() as s:
-            for item in items:
-                mark_done(s, item, self.clock.now())
+            mark_all_done(s, items, self.clock.now())
 
     def reschedule(self, item: Claimed, retry: Retry) -> bool:
         """Try again later, as its failure says; False when it is set aside instead."""
@@ -379,6 +440,9 @@ class Outbox:
         counts = retry.failure in (Failure.REFUSED, Failure.UNCLEAR)
         set_aside = counts and attempts >= SET_ASIDE_AFTER
         with self.db.transaction() as s:
+            if retry.failure is Failure.RATE_LIMITED and item.workspace_id is not None:
+                until = self.clock.now() + timedelta(seconds=delay)
+                budget.refused(s, item.workspace_id, METHODS[item.kind], until)
             s.execute(
                 update(OutboxItem)
                 .where(OutboxItem.id == item.id)
@@ -488,35 +552,54 @@ def health(db: Database, now: datetime) -> Health:
 
 def mark_done(s: Session, item: Claimed, now: datetime) -> None:
     """Mark a delivered item done in `s` (a delivery's own transaction may do it, as it records
-    what it posted): the redraws of its lane it made redundant with it, and, on a paced lane,
-    the next item spaced out (only the next: the ones after it follow it in turn)."""
-    lane = str(item.lane)
-    if item.lane.paced:
-        following = (
-            select(func.min(OutboxItem.id))
-            .where(
-                OutboxItem.lane == lane,
-                OutboxItem.status == PENDING,
-                OutboxItem.id > item.collapse_upto,
+    what it posted): see mark_all_done."""
+    mark_all_done(s, [item], now)
+
+
+def mark_all_done(s: Session, items: Sequence[Claimed], now: datetime) -> None:
+    """Mark delivered items done in `s`, each with the redraws of its lane it made redundant,
+    in one statement; on a paced lane, the next item spaced out (only the next: the ones
+    after it follow it in turn)."""
+    if not items:
+        return
+    for item in items:
+        if item.lane.paced:
+            following = (
+                select(func.min(OutboxItem.id))
+                .where(
+                    OutboxItem.lane == str(item.lane),
+                    OutboxItem.status == PENDING,
+                    OutboxItem.id > item.collapse_upto,
+                )
+                .scalar_subquery()
             )
-            .scalar_subquery()
-        )
-        s.execute(
-            update(OutboxItem)
-            .where(OutboxItem.id == following, OutboxItem.next_attempt_at < now + CHANNEL_SPACING)
-            .values(next_attempt_at=now + CHANNEL_SPACING)
-        )
+            s.execute(
+                update(OutboxItem)
+                .where(
+                    OutboxItem.id == following,
+                    OutboxItem.next_attempt_at < now + CHANNEL_SPACING,
+                )
+                .values(next_attempt_at=now + CHANNEL_SPACING)
+            )
     s.execute(
         update(OutboxItem)
         .where(
-            OutboxItem.lane == lane,
             OutboxItem.status == PENDING,
-            OutboxItem.kind == item.kind.value,
-            OutboxItem.id.between(item.id, item.collapse_upto),
+            or_(
+                *(
+                    and_(
+                        OutboxItem.lane == str(item.lane),
+                        OutboxItem.kind == item.kind.value,
+                        OutboxItem.id.between(item.id, item.collapse_upto),
+                    )
+                    for item in items
+                )
+            ),
         )
         .values(status=DONE, done_at=now, locked_by=None, locked_until=None)
     )
-    item.completed = True
+    for item in items:
+        item.completed = True
 
 
 Deliver = Callable[[Claimed], None]
@@ -585,7 +668,11 @@ class OutboxWorker:
                 log.exception("outbox: claiming failed; retrying shortly")
                 worked = 0
             if not worked:
-                self._wake.wait(self.idle_seconds)
+                idle = self.idle_seconds
+                if self.outbox.soonest is not None:  # held back for a rate limit: due sooner
+                    until = (self.outbox.soonest - self.outbox.clock.now()).total_seconds()
+                    idle = min(idle, max(0.01, until))
+                self._wake.wait(idle)
                 self._wake.clear()
 
     def run_once(self) -> int:

@@ -68,8 +68,9 @@ ATTACKERS = [
     pytest.param((STRANGER_WORKSPACE_MEMBER, OTHER_TEAM), id="another-workspace"),
 ]
 PROVIDER_MEMBERS = ("U0RAJ",)
-NOT_SHARED = ("apscheduler_jobs", "home_viewers")
-"""Tables of no party's data: the scheduler's jobs, and who last opened their own Home tab."""
+NOT_SHARED = ("apscheduler_jobs", "home_viewers", "rate_budgets")
+"""Tables of no party's data: the scheduler's jobs, who last opened their own Home tab, and the
+workspace's Slack rate budget (spent by the answers to the forger, as by any answer)."""
 
 
 @pytest.fixture

@@ -65,7 +65,7 @@ def unclear_posts(bot: Bot) -> int:
 def test_200_actions_through_an_outage(bot: Bot, world: World) -> None:
     """500s, then 429s with Retry-After, then timeouts; then recovery: nothing lost, nothing twice."""
     numbers = [int(world.order_in(OrderStatus.PENDING_CONFIRMATION)[3:]) for _ in range(ACTIONS)]
-    for user in ("U0ANA", "U0BEN", "U0PIA"):  # their Home tabs are open: they must end current too
+    for user in ("U0ANA", "U0BEN", "U0PIA"):  # their Home tabs are open (drawn anew when reopened)
         bot.sender.app_home_opened(team_id=TEAM, user_id=user)
     bot.settle()
     bot.slack.outage(500)
@@ -146,6 +146,10 @@ def test_200_actions_through_an_outage(bot: Bot, world: World) -> None:
             and "In Development" in json.dumps(shown[-1])
             and f"SO-{n:06d}" in json.dumps(shown[-1])
         )
-    for user in ("U0ANA", "U0BEN", "U0PIA"):
+    for user in ("U0ANA", "U0BEN", "U0PIA"):  # each Home, opened now, shows where things stand
+        before = bot.slack.home_view(user)
+        bot.sender.app_home_opened(team_id=TEAM, user_id=user)
+        bot.settle()
         home = json.dumps(bot.slack.home_view(user))
+        assert home != json.dumps(before)
         assert "Pending Confirmation *0*" in home and f"In Development *{ACTIONS}*" in home

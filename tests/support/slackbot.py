@@ -197,13 +197,21 @@ def buttons(message: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 @contextmanager
-def running_bot(db: Database, *, start: datetime | None = None, **settings: Any) -> Iterator[Bot]:
-    """Start LocalSlack, the bot in HTTP mode on a free port, and its outbox worker."""
+def running_bot(
+    db: Database, *, start: datetime | None = None, worker: bool = True, **settings: Any
+) -> Iterator[Bot]:
+    """Start LocalSlack, the bot in HTTP mode on a free port, and its outbox worker (unless
+    `worker` is False: the test delivers with runtime.worker.run_once())."""
     workspaces = {
         TOKEN: Workspace(team_id=TEAM, team_name="Test", team_domain="test"),
         OTHER_TOKEN: Workspace(team_id=OTHER_TEAM, team_name="Other", team_domain="other"),
     }
-    with LocalSlack(workspaces=workspaces, default_workspace=workspaces[TOKEN]) as slack:
+    clock = MovableClock(start)
+    with LocalSlack(
+        workspaces=workspaces,
+        default_workspace=workspaces[TOKEN],
+        rate_clock=lambda: clock.now().timestamp(),  # Slack's minute is the bot's minute
+    ) as slack:
         settings = Settings(
             _env_file=None,  # type: ignore[call-arg]
             database_url=db.url,
@@ -212,10 +220,9 @@ def running_bot(db: Database, *, start: datetime | None = None, **settings: Any)
             slack_api_url=slack.base_url,
             **settings,
         )
-        clock = MovableClock(start)
         runtime = build_runtime(settings, clock=clock, db=db, migrate=False)
         server = LocalServer(OrdersApp(runtime)).start()
-        runtime.start()
+        runtime.start(worker=worker)
         try:
             yield Bot(
                 runtime,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
+from bot.clock import MovableClock
 from bot.console.localslack import (
     SLACK_TABLE,
     SLACK_TIERS,
@@ -295,3 +297,27 @@ def test_no_tiers_means_no_limits_and_a_refused_token_is_not_counted() -> None:
         web.chat_postMessage(channel="C1", text="second")
         assert [m["text"] for m in slack.channel_messages("C1")] == ["first", "second"]
         assert len(slack.rate_limited()) == 1
+
+
+def test_the_windows_can_follow_a_clock_the_test_moves() -> None:
+    """A bot whose clock is moved (a test's MovableClock, the console's `wait 4d`) posts a day's
+    reminders within a second of wall time: Slack's windows follow that clock when given it."""
+    clock = MovableClock(datetime(2026, 12, 1, 9, 0, tzinfo=UTC))  # stopped there
+    tiers = Tiers(channel={"chat.postMessage": Limit(2, 1.0)})
+    with local_slack(tiers) as slack:
+        slack.rate_clock = lambda: clock.now().timestamp()
+        web = client(slack)
+        for n in range(4):  # one a second, on the bot's clock
+            web.chat_postMessage(channel="C0ORDERS", text=f"reminder {n}")
+            clock.advance(timedelta(seconds=1))
+        web.chat_postMessage(channel="C0ORDERS", text="at once")
+        web.chat_postMessage(channel="C0ORDERS", text="at once, too")
+        error = refused(lambda: web.chat_postMessage(channel="C0ORDERS", text="too many"))
+        assert error.response.headers["Retry-After"] == "1"
+        assert slack.rate_room("chat.postMessage", channel="C0ORDERS") == 0  # stopped: stays
+
+        clock.advance(timedelta(seconds=1))
+        web.chat_postMessage(channel="C0ORDERS", text="a second later")
+        assert slack.peak_calls("chat.postMessage", channel="C0ORDERS") == 2
+        assert slack.peak_calls("chat.postMessage", 0.5, channel="C0ORDERS") == 2
+        assert slack.peak_calls("chat.postMessage", 10, channel="C0ORDERS") == 7

@@ -190,17 +190,22 @@ class RateWindows:
 
     def __init__(self, tiers: Tiers | None, clock: Callable[[], float] = time.monotonic) -> None:
         self.tiers = tiers
-        self._clock = clock
+        self.clock = clock
+        """Seconds that never go back (time.monotonic, or a clock a test moves)."""
         self._lock = threading.Lock()
         self._windows: dict[_Key, deque[float]] = {}
 
-    def admit(self, method: str, workspace: str, channel: str | None = None) -> Refused | None:
-        """Count the call in its windows and return None; or, when one of them is full,
-        count nothing and return why it is refused."""
+    def admit(
+        self, method: str, workspace: str, channel: str | None = None, now: float | None = None
+    ) -> Refused | None:
+        """Count the call (arrived `now`, by default the clock's now) in its windows and
+        return None; or, when one of them is full, count nothing and return why it is
+        refused."""
         limits = self._limits(method, workspace, channel)
         if not limits:
             return None
-        now = self._clock()
+        if now is None:
+            now = self.clock()
         with self._lock:
             refused: Refused | None = None
             windows = []
@@ -221,7 +226,7 @@ class RateWindows:
         limits = self._limits(method, workspace, channel)
         if not limits:
             return None
-        now = self._clock()
+        now = self.clock()
         with self._lock:
             return min(limit.calls - len(self._window(key, limit, now)) for key, limit, _ in limits)
 

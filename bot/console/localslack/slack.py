@@ -64,6 +64,7 @@ class LocalSlack:
         response_url_uses: int = 5,
         first_ts: int | None = None,
         tiers: Tiers | None = SLACK_TIERS,
+        rate_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Configure (start() serves).
 
@@ -77,6 +78,11 @@ class LocalSlack:
         can see the 429s its bursts earn (`rate_limited()`), or give smaller windows
         (`SLACK_TIERS.with_limits(...)`, `Tiers(...)`) to meet a limit in a few calls, or, with
         a comment saying why, None: no limits.
+
+        `rate_clock`: the seconds the rate windows are counted in (they must never go back):
+        the wall clock's by default. Where the bot's clock is moved (a test's MovableClock, the
+        console's `wait 4d`), Slack's windows must move with it, or a day of reminders replayed
+        in a second is a burst: give `lambda: clock.now().timestamp()`.
         """
         self._host = host
         self._port = port
@@ -90,7 +96,7 @@ class LocalSlack:
             first_ts=first_ts,
         )
         self._faults = Faults()
-        self._rates = RateWindows(tiers)
+        self._rates = RateWindows(tiers, rate_clock)
         self._stopping = threading.Event()
         self._web_api = WebApi(self._state, self._faults, self._stopping, self._rates)
         self._web_api.methods["apps.connections.open"] = self._apps_connections_open
@@ -154,6 +160,15 @@ class LocalSlack:
     @tiers.setter
     def tiers(self, value: Tiers | None) -> None:
         self._rates.tiers = value
+
+    @property
+    def rate_clock(self) -> Callable[[], float]:
+        """The seconds the rate windows are counted in (see __init__)."""
+        return self._rates.clock
+
+    @rate_clock.setter
+    def rate_clock(self, value: Callable[[], float]) -> None:
+        self._rates.clock = value
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -632,10 +647,10 @@ class LocalSlack:
         channel: str | None = None,
         when: Predicate | None = None,
     ) -> int:
-        """Return the most calls of method answered other than 429 in any `seconds` (by
-        default the window of the method's limit per workspace, else per channel, else 60 s),
-        counting only those of workspace `team`, about `channel`, or whose arguments `when`
-        accepts, if given.
+        """Return the most calls of method counted against the rate limits and let through (not
+        answered 429) in any `seconds` of the rate clock (by default the window of the method's
+        limit per workspace, else per channel, else 60 s), counting only those of workspace
+        `team`, about `channel`, or whose arguments `when` accepts, if given.
 
         E.g. assert slack.peak_calls("chat.update", 60, when=lambda a: a["ts"] == card_ts) <= 1
         """
@@ -645,9 +660,10 @@ class LocalSlack:
             seconds = limit.seconds if limit is not None else 60.0
         resolved = self._state.channel_id(channel) if channel else None
         times = [
-            c.time
+            c.rate_time
             for c in self.calls(method)
-            if c.status != 429
+            if c.rate_time is not None
+            and c.status != 429
             and (team is None or c.team_id == team)
             and (
                 resolved is None

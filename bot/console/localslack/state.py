@@ -72,6 +72,9 @@ class RecordedCall:
     team_id: str | None = None
     """Whose rate limits the call is counted against: its token's workspace ("app:APP_ID" for
     app-level and tokenless calls; None for a refused token and response_url posts)."""
+    rate_time: float | None = None
+    """When the call was counted against the rate limits, by their clock (LocalSlack's
+    rate_clock; None when it was not counted: a fault's refusal, a refused token)."""
     retry_after: int | None = None
     """The Retry-After seconds of a 429."""
     rate_limit: str | None = None

@@ -72,6 +72,7 @@ class WebApi:
         self._pause(method, args, token, web_api=True)
         refusal = self.faults.refusal(method, args, token, web_api=True)
         team_id: str | None = None
+        rate_time: float | None = None
         limited: Refused | None = None
         status: int = 200
         body: JsonDict = {"ok": True}
@@ -82,7 +83,8 @@ class WebApi:
             body = {"ok": False, "error": error}
         else:
             team_id = self._rate_key(method, args, token)
-            limited = self.rates.admit(method, team_id, self._rate_channel(args))
+            rate_time = self.rates.clock()
+            limited = self.rates.admit(method, team_id, self._rate_channel(args), rate_time)
             if limited is not None:
                 status, body = 429, {"ok": False, "error": "ratelimited"}
                 extra = {"Retry-After": str(limited.retry_after)}
@@ -101,6 +103,7 @@ class WebApi:
                 response=body,
                 answer_lost=lost is not None,
                 team_id=team_id,
+                rate_time=rate_time,
                 retry_after=_retry_after(extra),
                 rate_limit=limited.window if limited is not None else None,
             )

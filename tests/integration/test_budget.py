@@ -1,0 +1,125 @@
+"""Slack's rate limits kept by the outbox: per workspace and method, urgent calls first, a 429
+holding only its own method of its own workspace."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from bot.clock import MovableClock
+from bot.delivery.budget import TIERS
+from bot.delivery.outbox import Claimed, Failure, Kind, Lane, Outbox, OutboxWorker, Retry, enqueue
+from orders_core.db import Database
+from orders_core.onboarding import add_workspace
+
+T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+
+
+def workspaces(db: Database, *teams: str) -> list[int]:
+    """Workspace ids for these teams."""
+    with db.transaction() as s:
+        return [add_workspace(s, team).id for team in teams]
+
+
+def redraws(db: Database, clock: MovableClock, workspace_id: int, count: int, *, urgent: bool = False, first: int = 0) -> None:  # fmt: skip
+    """`count` redraws of distinct messages of a workspace, due now."""
+    with db.transaction() as s:
+        for n in range(first, first + count):
+            enqueue(
+                s,
+                kind=Kind.REDRAW,
+                lane=Lane.message(n),
+                payload={"message_id": n, "urgent": urgent},
+                now=clock.now(),
+                workspace_id=workspace_id,
+            )
+
+
+def run_for(worker: OutboxWorker, clock: MovableClock, seconds: int) -> None:
+    """Deliver for `seconds` of the (movable) clock, moving it to each next due item."""
+    end = clock.now() + timedelta(seconds=seconds)
+    while clock.now() < end:
+        worker.drain(5)
+        due = worker.outbox.next_due(end - clock.now())
+        if due is None:
+            return
+        clock.advance(max(due - clock.now(), timedelta(milliseconds=1)))
+
+
+def most_in_a_minute(times: list[datetime]) -> int:
+    """The most calls in any 60-second window."""
+    times = sorted(times)
+    return max(
+        (sum(1 for t in times if start <= t < start + timedelta(seconds=60)) for start in times),
+        default=0,
+    )
+
+
+def test_a_burst_of_redraws_stays_within_chat_updates_tier(db: Database) -> None:
+    """120 messages to redraw in one workspace: never more than Tier 3's 50 chat.update a
+    minute, and every one of them is drawn in the end."""
+    clock = MovableClock(T0)
+    [workspace] = workspaces(db, "T0BURST")
+    redraws(db, clock, workspace, 120)
+    delivered: list[datetime] = []
+    worker = OutboxWorker(Outbox(db, clock), lambda item: delivered.append(clock.now()))
+    run_for(worker, clock, 240)
+    assert len(delivered) == 120
+    assert most_in_a_minute(delivered) <= TIERS["chat.update"].per_minute
+
+
+def test_a_card_a_person_waits_for_goes_before_digest_redraws(db: Database) -> None:
+    """The budget spent on digest redraws, an urgent redraw (the message clicked) still goes
+    at once: the burst is kept for it."""
+    clock = MovableClock(T0)
+    [workspace] = workspaces(db, "T0PRIO")
+    redraws(db, clock, workspace, 60)  # digests and cards elsewhere: not urgent
+    delivered: list[tuple[int, datetime]] = []
+    worker = OutboxWorker(
+        Outbox(db, clock), lambda item: delivered.append((item.payload["message_id"], clock.now()))
+    )
+    run_for(worker, clock, 30)
+    waiting = 60 - len(delivered)
+    assert waiting > 20
+    redraws(db, clock, workspace, 1, urgent=True, first=1000)
+    worker.drain(5)
+    assert (1000, clock.now()) in delivered  # at once, ahead of those still waiting
+    assert 60 - len([d for d in delivered if d[0] < 1000]) >= waiting - 1
+
+
+def test_a_429_holds_only_its_method_of_its_workspace(db: Database) -> None:
+    """chat.update answered 429 in one workspace: its other redraws wait Retry-After; its Home
+    tabs and another workspace's redraws go on."""
+    clock = MovableClock(T0)
+    limited, other = workspaces(db, "T0LIMIT", "T0OTHER")
+    redraws(db, clock, limited, 3)
+    calls: list[tuple[str, int | None, datetime]] = []
+
+    def deliver(item: Claimed) -> None:
+        if item.kind is Kind.REDRAW and item.workspace_id == limited and not calls:
+            calls.append(("429", item.workspace_id, clock.now()))
+            raise Retry("rate limited", Failure.RATE_LIMITED, 30.0)
+        calls.append((item.kind.value, item.workspace_id, clock.now()))
+
+    worker = OutboxWorker(Outbox(db, clock), deliver, threads=1)
+    worker.drain(5)
+    assert Counter(c[0] for c in calls) == {"429": 1}  # the others of its method held
+    with db.transaction() as s:
+        enqueue(s, kind=Kind.HOME, lane=Lane.home("T0LIMIT", "U1"),
+                payload={"team": "T0LIMIT", "user": "U1"}, now=clock.now(), workspace_id=limited)  # fmt: skip
+    redraws(db, clock, other, 1, first=500)
+    clock.advance(timedelta(seconds=1))
+    worker.drain(5)
+    assert [(c[0], c[1]) for c in calls[1:]] == [
+        ("home_refresh", limited),
+        ("refresh_message", other),
+    ]
+    run_for(worker, clock, 60)
+    assert min(t for k, w, t in calls if k == "refresh_message" and w == limited) >= T0 + timedelta(
+        seconds=30
+    )
+    assert Counter(c[0] for c in calls if c[1] == limited) == {
+        "429": 1,
+        "refresh_message": 3,
+        "home_refresh": 1,
+    }
