@@ -26,10 +26,10 @@ def bot(sqlite_db: Database) -> Iterator[Bot]:
 @pytest.mark.parametrize(
     "timestamp",
     [
-        "",  # empty
-        "yesterday",  # not a number
-        f"{time.time():.3f}",  # a float: Slack sends whole seconds
-        "9" * 5000,  # too many digits for int() (Python refuses over 4300)
+        pytest.param("", id="empty"),
+        pytest.param("yesterday", id="not-a-number"),
+        pytest.param(f"{time.time():.3f}", id="a-float"),  # Slack sends whole seconds
+        pytest.param("9" * 5000, id="too-long"),  # int() refuses over 4300 digits
     ],
 )
 @pytest.mark.parametrize("signed", [True, False])
