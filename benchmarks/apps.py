@@ -56,6 +56,15 @@ def environment(source: Path) -> dict[str, str]:
     return env
 
 
+def limits_setting(rate_limits: bool) -> dict[str, str]:
+    """The environment that turns our budget of Slack's rate limits off (SLACK_RATE_LIMITS):
+    the fake Slack of the click and sweep suites enforces none, and a click benchmark sends
+    hundreds of clicks a minute into one workspace, which the budget would space to Slack's 50
+    chat.update a minute (the benchmarks measure what the bot costs; the tests, Slack's pacing).
+    Today's main has no such setting and ignores the variable."""
+    return {} if rate_limits else {"SLACK_RATE_LIMITS": "false"}
+
+
 def _env(slack_api_url: str, port: int, source: Path, **extra: str) -> dict[str, str]:
     env = environment(source)
     env.update(
@@ -171,12 +180,26 @@ class AppUnderTest:
         return body
 
     def server(
-        self, name: str, database_url: str, slack_api_url: str, log_dir: Path, *, busy: bool = False
+        self,
+        name: str,
+        database_url: str,
+        slack_api_url: str,
+        log_dir: Path,
+        *,
+        busy: bool = False,
+        rate_limits: bool = True,
     ) -> ServerProcess:
         """`orders-bot run --http` as an operator starts it; `busy`: the production setting for
-        this two-core machine (the click suite), else one worker (lists, footprint)."""
+        this two-core machine (the click suite), else one worker (lists, footprint);
+        `rate_limits=False`: SLACK_RATE_LIMITS=false, against the fake Slack without limits."""
         workers = CLICK_WORKERS if busy else 1
-        env = _env(slack_api_url, free_port(), self.source, DATABASE_URL=database_url)
+        env = _env(
+            slack_api_url,
+            free_port(),
+            self.source,
+            DATABASE_URL=database_url,
+            **limits_setting(rate_limits),
+        )
         argv = [str(BIN / "orders-bot"), "run", "--http", "--workers", str(workers)]
         return ServerProcess(name, [*argv, "--threads", str(HTTP_THREADS)], env, log_dir)
 
@@ -203,9 +226,17 @@ class TodaysMain(AppUnderTest):
         return urlencode(form)
 
     def server(
-        self, name: str, database_url: str, slack_api_url: str, log_dir: Path, *, busy: bool = False
+        self,
+        name: str,
+        database_url: str,
+        slack_api_url: str,
+        log_dir: Path,
+        *,
+        busy: bool = False,
+        rate_limits: bool = True,
     ) -> ServerProcess:
-        """`orders-bot run --http`, with main's production setting for two cores when `busy`."""
+        """`orders-bot run --http`, with main's production setting for two cores when `busy`
+        (main has no budget of Slack's limits: `rate_limits` changes nothing for it)."""
         processes = MAIN_CLICK_PROCESSES if busy else 1
         listeners = MAIN_CLICK_LISTENER_PROCESSES if busy else 0
         env = _env(

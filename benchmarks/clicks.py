@@ -180,6 +180,7 @@ def run(
                     slack.base_url,
                     log_dir,
                     busy=True,
+                    rate_limits=False,
                 ),
                 urls[app.name],
                 outbox=True,

@@ -84,7 +84,7 @@ def _sweep_with(
 ) -> dict[str, Any]:
     """Start `processes` sweepers of one app, let them go at the same moment, gather figures."""
     log_dir.mkdir(parents=True, exist_ok=True)
-    env = apps.environment(app.source)
+    env = {**apps.environment(app.source), **apps.limits_setting(False)}
     children: list[tuple[subprocess.Popen[str], IO[str]]] = []
     try:
         for k in range(processes):
