@@ -13,16 +13,17 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks import apps, clicks, footprint, lists, sweep
+from benchmarks import actions, apps, clicks, footprint, lists, sweep, tiers
 from benchmarks.datasets import DATA_DIR, DatabaseKind, PostgresKind, SqliteKind, parse_size
 from benchmarks.fakeslack import FakeSlack
 from benchmarks.load import LoadProcess
 from benchmarks.procstat import machine
 from benchmarks.report import Row, render_markdown, render_table, write_json
 
-SUITES = ("footprint", "lists", "clicks", "sweep")
+SUITES = ("footprint", "lists", "clicks", "sweep", "actions", "tiers")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -90,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         else clicks.ClickPlan()
     )
     sweep_plan = sweep.SweepPlan(workspaces, due)
+    # The actions suite counts at its real team sizes even when quick (a few seconds each).
+    action_plan = actions.ActionPlan()
+    tier_plan = tiers.TierPlan(per_minute=30, minutes=0.2) if args.quick else tiers.TierPlan()
     log_dir = args.out.parent / "logs"
     rows: list[Row] = []
     for db_name in [d.strip() for d in args.db.split(",") if d.strip()]:
@@ -108,9 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(f"unknown database {db_name!r}: use sqlite or postgres", file=sys.stderr)
             return 2
-        runs = _suites(
-            kind, args.quick, sizes, list_plan, click_plan, sweep_plan, log_dir, log, under_test
-        )
+        plans = Plans(list_plan, click_plan, sweep_plan, action_plan, tier_plan)
+        runs = _suites(kind, args.quick, sizes, plans, log_dir, log, under_test)
         for suite in SUITES:
             if suite not in suites:
                 continue
@@ -155,13 +158,22 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+@dataclass(frozen=True)
+class Plans:
+    """What each suite does (sizes, counts, paces)."""
+
+    lists: lists.ListPlan
+    clicks: clicks.ClickPlan
+    sweep: sweep.SweepPlan
+    actions: actions.ActionPlan
+    tiers: tiers.TierPlan
+
+
 def _suites(
     kind: DatabaseKind,
     quick: bool,
     sizes: tuple[int, ...],
-    list_plan: lists.ListPlan,
-    click_plan: clicks.ClickPlan,
-    sweep_plan: sweep.SweepPlan,
+    plans: Plans,
     log_dir: Path,
     log: Callable[[str], None],
     under_test: Sequence[apps.AppUnderTest],
@@ -170,24 +182,33 @@ def _suites(
 
     def run_footprint(slack: FakeSlack) -> list[Row]:
         starts = 1 if quick else 3
-        others = list_plan.others(sizes[0])
+        others = plans.lists.others(sizes[0])
         return footprint.run(kind, sizes[0], others, starts, slack, log_dir, log, under_test)
 
     def run_lists(slack: FakeSlack) -> list[Row]:
-        return lists.run(kind, list_plan, slack, log_dir, log, under_test)
+        return lists.run(kind, plans.lists, slack, log_dir, log, under_test)
 
     def run_clicks(slack: FakeSlack) -> list[Row]:
         with LoadProcess() as load:
-            return clicks.run(kind, click_plan, slack, load, log_dir, log, under_test)
+            return clicks.run(kind, plans.clicks, slack, load, log_dir, log, under_test)
 
     def run_sweep(slack: FakeSlack) -> list[Row]:
-        return sweep.run(kind, sweep_plan, slack, log_dir, log, under_test)
+        return sweep.run(kind, plans.sweep, slack, log_dir, log, under_test)
+
+    def run_actions(slack: FakeSlack) -> list[Row]:
+        return actions.run(kind, plans.actions, slack, log_dir, log, under_test)
+
+    def run_tiers(_slack: FakeSlack) -> list[Row]:
+        # A fake Slack of its own per app, enforcing Slack's tiers (their windows start empty).
+        return tiers.run(kind, plans.tiers, log_dir, log, under_test)
 
     return {
         "footprint": run_footprint,
         "lists": run_lists,
         "clicks": run_clicks,
         "sweep": run_sweep,
+        "actions": run_actions,
+        "tiers": run_tiers,
     }
 
 

@@ -32,6 +32,7 @@ from benchmarks.datasets import (
     clicks_spec,
     merchant_channel,
     merchant_user,
+    provider_channel,
     read_orders,
 )
 from benchmarks.fakeslack import FakeSlack
@@ -76,16 +77,20 @@ class Click:
     channel: str
     ts: str
     body: str
+    other: tuple[str, str] | None = None
+    """The other party's card about the same order (channel, ts), when there is one."""
 
 
 @dataclass(frozen=True)
 class Card:
-    """A waiting order's card, posted in its merchant's channel."""
+    """A waiting order's card, posted in its merchant's channel (or its provider's)."""
 
     order_id: int
     merchant_index: int
     channel: str
     ts: str
+    provider: bool = False
+    """The provider's card (its buttons), in the provider's channel."""
 
 
 @dataclass
@@ -244,8 +249,16 @@ def _phases(
     return results
 
 
-def prepare_clicks(db: Database, slack: FakeSlack) -> tuple[list[Click], list[Card]]:
-    """Post each waiting order's card in its merchant's channel and sign a Confirm on it.
+def prepare_clicks(
+    db: Database,
+    slack: FakeSlack,
+    *,
+    provider_cards: bool = False,
+    users: Sequence[str] = (),
+) -> tuple[list[Click], list[Card]]:
+    """Post each waiting order's card in its merchant's channel and sign a Confirm on it; with
+    `provider_cards`, its card in the provider's channel too (`Click.other`); the i-th click by
+    `users[i % len(users)]`, else by the merchant's first member.
 
     The cards are drawn from our database; every app's dataset has the same orders (the same
     ids, numbers and versions), so the same signed clicks go to each."""
@@ -259,6 +272,11 @@ def prepare_clicks(db: Database, slack: FakeSlack) -> tuple[list[Click], list[Ca
             channel = merchant_channel(TEAM, k)
             for order, ts in zip(mine, slack.seed(channel, len(mine)), strict=True):
                 stamps[order.id] = (channel, ts)
+        others: dict[int, tuple[str, str]] = {}
+        if provider_cards:
+            channel = provider_channel(TEAM)
+            for order, ts in zip(orders, slack.seed(channel, len(orders)), strict=True):
+                others[order.id] = (channel, ts)
         now = datetime.now(UTC)
         clicks: list[Click] = []
         with db.read() as s:
@@ -272,11 +290,14 @@ def prepare_clicks(db: Database, slack: FakeSlack) -> tuple[list[Click], list[Ca
                         view, viewer=Party.MERCHANT, last=last.get(view.id), now=now
                     )
                     channel, ts = stamps[order.id]
-                    body = click_body(card.as_kwargs(), order, channel, ts)
-                    clicks.append(Click(channel, ts, body))
+                    user = users[len(clicks) % len(users)] if users else None
+                    body = click_body(card.as_kwargs(), order, channel, ts, user)
+                    clicks.append(Click(channel, ts, body, others.get(order.id)))
     finally:
         db.dispose()
     cards = [Card(o.id, o.merchant_index, *stamps[o.id]) for o in orders]
+    if provider_cards:
+        cards += [Card(o.id, o.merchant_index, *others[o.id], provider=True) for o in orders]
     return clicks, cards
 
 
@@ -301,6 +322,10 @@ def record_cards(url: str, cards: Sequence[Card]) -> None:
                     {"w": workspace_id},
                 )
             )
+            provider = conn.scalar(
+                text("SELECT id FROM parties WHERE workspace_id = :w AND kind = 'provider'"),
+                {"w": workspace_id},
+            )
             first_id = (conn.scalar(text("SELECT max(id) FROM posted_messages")) or 0) + 1
             now = datetime.now(UTC).replace(tzinfo=None)
             conn.execute(
@@ -312,7 +337,9 @@ def record_cards(url: str, cards: Sequence[Card]) -> None:
                         "channel_id": card.channel,
                         "ts": card.ts,
                         "kind": "card",
-                        "viewer_party_id": parties[card.merchant_index],
+                        "viewer_party_id": provider
+                        if card.provider
+                        else parties[card.merchant_index],
                         "ref": {"notice": None},
                         "created_at": now,
                         "updated_at": now,
@@ -335,9 +362,12 @@ def record_cards(url: str, cards: Sequence[Card]) -> None:
         db.dispose()
 
 
-def click_body(card: dict[str, Any], order: OrderRow, channel: str, ts: str) -> str:
-    """The form body Slack posts when a merchant member presses Confirm on a card."""
-    user = merchant_user(TEAM, order.merchant_index)
+def click_body(
+    card: dict[str, Any], order: OrderRow, channel: str, ts: str, user: str | None = None
+) -> str:
+    """The form body Slack posts when a merchant member (`user`, else the merchant's first)
+    presses Confirm on a card."""
+    user = user or merchant_user(TEAM, order.merchant_index)
     blocks = with_generated_ids(card["blocks"])
     block, element = find_element(blocks, action_id(Action.CONFIRM))
     message = {

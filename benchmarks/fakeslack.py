@@ -103,6 +103,15 @@ class FakeSlack:
         """Calls recorded since `since`, by method."""
         return dict(self._call("calls_since", since))
 
+    def rate_limited_since(self, since: int) -> dict[str, int]:
+        """Calls answered 429 (over Slack's tiers) since `since`, by method."""
+        return dict(self._call("rate_limited_since", since))
+
+    def enforce_tiers(self) -> None:
+        """From now on, answer 429 past Slack's rate limits, as LocalSlack does by default (its
+        windows start empty: nothing was counted while there were none)."""
+        self._call("enforce_tiers")
+
     def rss_mb(self) -> float:
         """The fake Slack's resident memory."""
         return float(self._call("rss"))
@@ -130,7 +139,8 @@ def _serve(conn: Connection) -> None:
     # No rate limits here (where LocalSlack enforces Slack's tiers): the click suite sends
     # thousands of clicks a minute in one workspace, whose chat.update calls Slack's tier would
     # cap at 50 a minute, and the benchmarks measure what the bot costs, not Slack's pacing
-    # (which the tests check). The outbox still paces posts to a channel itself.
+    # (which the tests check). The outbox still paces posts to a channel itself. The tiers
+    # suite turns them on (`enforce_tiers`) once its cards are in place.
     slack.tiers = None
     slack.start()
     redraws = Redraws(slack)
@@ -304,6 +314,14 @@ class _Handlers:
 
     def calls_since(self, since: int) -> dict[str, int]:
         return dict(Counter(call.method for call in self.slack.calls()[since:]))
+
+    def rate_limited_since(self, since: int) -> dict[str, int]:
+        return dict(Counter(c.method for c in self.slack.calls()[since:] if c.status == 429))
+
+    def enforce_tiers(self) -> None:
+        from bot.console.localslack import SLACK_TIERS
+
+        self.slack.tiers = SLACK_TIERS
 
     def rss(self) -> float:
         return rss_mb()

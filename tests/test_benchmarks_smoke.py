@@ -42,6 +42,12 @@ EXPECTED = {
     "sweep.seconds.slack150ms",
     "sweep.posts.slack150ms",
     "sweep.memory.slack150ms",
+    "actions.slack_calls.2",
+    "actions.slack_calls.50",
+    "actions.slack_calls.200",
+    "actions.statements",
+    "tiers.redrawn_p95",
+    "tiers.rate_limited",
 }
 
 
@@ -87,4 +93,9 @@ def test_quick_run_produces_every_row(tmp_path: Path) -> None:
     assert rows["clicks.handled_per_s"]["passed"] is None
     # Slack answering late changes how long a sweep takes, never what it posts.
     assert rows["sweep.posts.slack150ms"]["passed"] is True
+    # One Confirm's Slack calls were counted at the fake Slack, and its statements in the app.
+    assert rows["actions.slack_calls.200"]["value"] > 0
+    assert rows["actions.statements"]["value"] > 0
+    # Under Slack's tiers every click's cards were redrawn (a time for each).
+    assert rows["tiers.redrawn_p95"]["details"]["ours"]["not_redrawn"] == 0
     assert {"cores", "memory_gib", "python", "date"} <= set(results["machine"])
