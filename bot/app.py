@@ -154,8 +154,13 @@ def build_runtime(
     threads = settings.outbox_threads
     # Two items per thread a batch: a batch ends when its slowest call does, so a second
     # round keeps the threads busy meanwhile.
+    deliveries = Deliveries(db, clock, clients)
     worker = OutboxWorker(
-        outbox, Deliveries(db, clock, clients), threads=threads, batch=max(20, 2 * threads)
+        outbox,
+        deliveries,
+        threads=threads,
+        batch=max(20, 2 * threads),
+        slack_answers=deliveries.slack_answers,
     )
     deps = Deps(db, clock, worker)
     logging.getLogger("slack_bolt.App").addFilter(_QuietTokenWarning())

@@ -75,6 +75,16 @@ class Deliveries:
         """Deliver one item with its kind's handler."""
         HANDLERS[item.kind](self, item)
 
+    def slack_answers(self, item: Claimed) -> bool:
+        """Whether Slack answers a call now (api.test): an item refused while it does is at
+        fault; while it does not, Slack is."""
+        try:
+            return bool(self.client(item.workspace_id).api_test().get("ok"))
+        except Permanent:  # its workspace is gone: nothing to wait for
+            return True
+        except (SlackApiError, OSError):
+            return False
+
     def client(self, workspace_id: int | None) -> WebClient:
         """The Web API client of a workspace (its installation's token, under OAuth)."""
         team_id, enterprise_id = self._team(workspace_id)

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import and_, event, exists, func, insert, or_, select, update
+from sqlalchemy import and_, case, event, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from bot.clock import Clock
@@ -86,6 +86,10 @@ METHODS: dict[Kind, tuple[str, ...]] = {
 URGENT = frozenset({Kind.CARD, Kind.RESPOND, Kind.VIEW, Kind.REPLY, Kind.EPHEMERAL})
 """What a person waits for right after a click: it goes first when a budget is short (a
 redraw of the message clicked is urgent too: its payload says so)."""
+LOOKED_AT_FIRST = tuple(sorted(k.value for k in URGENT | {Kind.REDRAW}))
+"""Kinds a claim takes before the others (the urgent ones, and redraws, which may be): else a
+backlog the rate budget holds back, such as a whole team's Home tabs opened at once, would
+fill every claim and hold up the cards clicked meanwhile until it drained."""
 
 
 class LaneKind(enum.StrEnum):
@@ -170,6 +174,11 @@ class Failure(enum.StrEnum):
     """The workspace's token was refused (revoked, rotated): held until it works again."""
 
 
+COUNTED = frozenset({Failure.REFUSED, Failure.UNCLEAR})
+"""Failures that count towards setting an item aside: waiting for Slack's permission (a rate
+limit, a token) is not failing."""
+
+
 LEASE = timedelta(seconds=6)
 """How long a claim keeps other workers off an item. The claiming process renews it every
 RENEW_EVERY seconds while the item is in its hands, however long Slack takes; the lease of a
@@ -177,7 +186,8 @@ process that died lapses, and another worker takes the item over, within LEASE."
 RENEW_EVERY = LEASE.total_seconds() / 4
 CHANNEL_SPACING = timedelta(seconds=1)
 SET_ASIDE_AFTER = 5
-"""Tries before a failing item is set aside (marked failed, reported) so its lane moves on."""
+"""Tries before a failing item is set aside (marked failed, reported) so its lane moves on, if
+Slack answers other calls meanwhile (in an outage nothing is set aside)."""
 MAX_BACKOFF = 300.0
 UNCLEAR_RETRY_DELAY = 15.0
 """After no answer, Slack may still be carrying the call out: look again only once it surely has."""
@@ -349,6 +359,7 @@ class Outbox:
                     return []
         # The newest pending redraw of the same lane and kind says what is wanted now (a list's
         # latest page): found with the head, delivered in its place.
+        redraws = [k.value for k in REDRAWS]
         later = aliased(OutboxItem)
         newest = (
             select(func.max(later.id))
@@ -356,33 +367,54 @@ class Outbox:
                 later.lane == OutboxItem.lane,
                 later.kind == OutboxItem.kind,
                 later.status == PENDING,
-                OutboxItem.kind.in_([k.value for k in REDRAWS]),
+                OutboxItem.kind.in_(redraws),
             )
             .scalar_subquery()
+        )
+        # A redraw due now (the message clicked) behind one of the same message that waits (to
+        # coalesce, or for room in the budget): the head goes now, drawn once for both.
+        sooner = aliased(OutboxItem)
+        redraw_due = exists().where(
+            sooner.lane == OutboxItem.lane,
+            sooner.kind == OutboxItem.kind,
+            sooner.status == PENDING,
+            sooner.next_attempt_at <= now,
+            OutboxItem.kind.in_(redraws),
         )
         query = (
             select(OutboxItem, newest)
             .where(
-                due,
+                OutboxItem.status == PENDING,
+                (OutboxItem.next_attempt_at <= now) | redraw_due,
                 OutboxItem.locked_until.is_(None) | (OutboxItem.locked_until < now),
                 _lane_head(),
             )
-            .order_by(OutboxItem.id)
+            .order_by(case((OutboxItem.kind.in_(LOOKED_AT_FIRST), 0), else_=1), OutboxItem.id)
             .limit(limit)
         )
         if not self.db.is_sqlite:  # SQLite's writers queue on BEGIN IMMEDIATE instead
             query = query.with_for_update(of=OutboxItem, skip_locked=True)
         with self.db.transaction() as s:
-            rows = s.execute(query).all()
-            # Within Slack's rate limits: what does not fit waits, its lane with it.
+            rows = [(row, upto or row.id) for row, upto in s.execute(query).all()]
+            # The payloads of the later redraws delivered in their heads' place.
+            collapsed = [upto for row, upto in rows if upto != row.id]
+            payloads: dict[int, Any] = {row.id: row.payload for row, _ in rows}
+            if collapsed:
+                found = s.execute(
+                    select(OutboxItem.id, OutboxItem.payload).where(OutboxItem.id.in_(collapsed))
+                )
+                payloads.update((i, payload) for i, payload in found)
+            # Within Slack's rate limits: what does not fit waits, its lane with it. A redraw is
+            # urgent when its head or the one delivered in its place is.
             asks = [
                 budget.Ask(
                     row.id,
                     row.workspace_id,
                     METHODS[Kind(row.kind)],
-                    Kind(row.kind) in URGENT or bool((row.payload or {}).get("urgent")),
+                    Kind(row.kind) in URGENT
+                    or any((payloads[i] or {}).get("urgent") for i in (row.id, upto)),
                 )
-                for row, _ in rows
+                for row, upto in rows
                 if row.workspace_id is not None and self.rate_limits
             ]
             wait = budget.take(s, asks, now)
@@ -391,7 +423,9 @@ class Outbox:
                     row.next_attempt_at = wait[row.id]
             self.soonest = min(wait.values(), default=None)
             claimed = [
-                self._claimed(s, row, upto or row.id) for row, upto in rows if row.id not in wait
+                self._claimed(row, upto, payloads[upto] or row.payload)
+                for row, upto in rows
+                if row.id not in wait
             ]
             if claimed:
                 s.execute(
@@ -402,10 +436,9 @@ class Outbox:
         return claimed
 
     @staticmethod
-    def _claimed(s: Session, row: OutboxItem, upto: int) -> Claimed:
-        payload = row.payload
-        if upto != row.id:  # a later redraw of the lane: its payload
-            payload = s.scalar(select(OutboxItem.payload).where(OutboxItem.id == upto)) or payload
+    def _claimed(row: OutboxItem, upto: int, payload: dict[str, Any]) -> Claimed:
+        """`row` leased, to be delivered with `payload` (that of `upto`, the newest redraw of
+        its lane, when there is a later one)."""
         return Claimed(
             row.id,
             row.workspace_id,
@@ -426,8 +459,13 @@ class Outbox:
         with self.db.transaction() as s:
             mark_all_done(s, items, self.clock.now())
 
-    def reschedule(self, item: Claimed, retry: Retry) -> bool:
-        """Try again later, as its failure says; False when it is set aside instead."""
+    def would_set_aside(self, item: Claimed, retry: Retry) -> bool:
+        """Whether rescheduling after this failure sets the item aside."""
+        return retry.failure in COUNTED and item.attempts + 1 >= SET_ASIDE_AFTER
+
+    def reschedule(self, item: Claimed, retry: Retry, *, may_set_aside: bool = True) -> bool:
+        """Try again later, as its failure says; False when it is set aside instead (unless
+        `may_set_aside` is False: Slack refuses everything, so the item is not at fault)."""
         attempts = item.attempts + 1
         delay = retry.delay
         if delay is None:
@@ -436,9 +474,7 @@ class Outbox:
                 Failure.UNCLEAR: max(backoff, UNCLEAR_RETRY_DELAY),
                 Failure.AUTH: AUTH_HOLD,
             }.get(retry.failure, backoff)
-        # Waiting for Slack's permission (a rate limit, a token) is not failing: never set aside.
-        counts = retry.failure in (Failure.REFUSED, Failure.UNCLEAR)
-        set_aside = counts and attempts >= SET_ASIDE_AFTER
+        set_aside = may_set_aside and self.would_set_aside(item, retry)
         with self.db.transaction() as s:
             if retry.failure is Failure.RATE_LIMITED and item.workspace_id is not None:
                 until = self.clock.now() + timedelta(seconds=delay)
@@ -621,9 +657,12 @@ class OutboxWorker:
         batch: int = 20,
         threads: int = 4,
         renew_every: float = RENEW_EVERY,
+        slack_answers: Callable[[Claimed], bool] = lambda item: True,
     ) -> None:
         self.outbox = outbox
         self.deliver = deliver
+        self.slack_answers = slack_answers
+        """Whether Slack answers at all now (asked before an item is set aside)."""
         self.idle_seconds = idle_seconds
         self.batch = batch
         self.threads = threads
@@ -755,7 +794,13 @@ class OutboxWorker:
         if isinstance(verdict, Permanent):
             log.warning("outbox: %s %s failed for good: %s", item.kind, item.lane, verdict)
             self.outbox.fail(item, str(verdict))
-        elif self.outbox.reschedule(item, verdict):
+        elif self.outbox.reschedule(
+            item,
+            verdict,
+            # An item Slack refuses while answering the rest is at fault; in an outage, none is.
+            may_set_aside=not self.outbox.would_set_aside(item, verdict)
+            or self.slack_answers(item),
+        ):
             level = logging.WARNING if verdict.failure is Failure.AUTH else logging.INFO
             log.log(level, "outbox: %s %s held for a retry (%s)", item.kind, item.lane, verdict)
         else:

@@ -117,3 +117,20 @@ def test_a_notice_slack_refuses_every_time_is_set_aside_and_the_channel_goes_on(
     ]
     set_aside = [i for i in items(bot, "post_card") if i.status == FAILED]
     assert len(set_aside) == 1 and "500" in (set_aside[0].last_error or "")
+
+
+def test_a_slack_outage_longer_than_five_tries_sets_nothing_aside(bot: Bot, world: World) -> None:
+    """500 for everything, for ten minutes of tries: Slack is at fault, not the cards, so none
+    is set aside (an item is, only while Slack answers the rest); once Slack is back, each card
+    arrives once."""
+    bot.slack.outage(500)
+    numbers = [confirm(bot, world) for _ in range(2)]
+    deliver_all(bot, minutes=10)
+    held = items(bot, "post_card")
+    assert [i.status for i in held] == [PENDING, PENDING]
+    assert held[0].attempts >= 5, "the outage did not outlast five tries"
+    bot.slack.recover()
+    deliver_all(bot)
+    cards = cards_in(bot, "C0PIXEL")
+    assert len(cards) == 2 and all(any(n in json.dumps(c) for c in cards) for n in numbers)
+    assert [i.status for i in items(bot, "post_card")] == ["done", "done"]
