@@ -15,6 +15,11 @@ from typing import Any
 from bot.delivery.clients import set_request_log_level
 
 _SECRETS = re.compile(r"(xox[abposr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+)")
+_VERIFICATION_TOKEN = re.compile(
+    r"""(\btoken(?:=|["']?\s*:\s*["'])|%22token%22%3A(?:%20)*%22)([A-Za-z0-9_-]{6,})""", re.I
+)
+"""Slack's legacy verification token in a request body (form `token=…`, JSON `"token": "…"`, or
+that JSON form-encoded): Bolt logs the whole body of a request whose signature it refuses."""
 CONTEXT_FIELDS = ("team_id", "user_id", "order", "request_id", "kind", "lane")
 _context: contextvars.ContextVar[tuple[tuple[str, Any], ...]] = contextvars.ContextVar(
     "log_context", default=()
@@ -59,8 +64,9 @@ class ContextFilter(logging.Filter):
 
 
 def redact(text: str) -> str:
-    """Never let a Slack token reach a log line."""
-    return _SECRETS.sub(lambda m: m.group(0)[:5] + "…", text)
+    """Never let a Slack token (nor the verification token of a request body) reach a log line."""
+    text = _SECRETS.sub(lambda m: m.group(0)[:5] + "…", text)
+    return _VERIFICATION_TOKEN.sub(lambda m: m.group(1) + "…", text)
 
 
 class JsonFormatter(logging.Formatter):

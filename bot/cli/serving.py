@@ -29,10 +29,16 @@ log = logging.getLogger("orders_bot")
 def start_logging() -> None:
     """Logging as configured, before anything else can print: with LOG_FORMAT=json every line a
     serving process writes is JSON, its refusals to start included."""
+    from dotenv import dotenv_values
+
     from bot.logs import configure_logging
 
-    level = os.environ.get("LOG_LEVEL", "INFO").upper()
-    fmt = os.environ.get("LOG_FORMAT", "text").lower()
+    # As Settings reads them (the environment over a .env file, any case), before they are
+    # checked: a process whose settings are wrong says so in the format asked for.
+    found = {k.upper(): v for k, v in dotenv_values(".env").items() if v is not None}
+    found.update({k.upper(): v for k, v in os.environ.items()})
+    level = found.get("LOG_LEVEL", "INFO").upper()
+    fmt = found.get("LOG_FORMAT", "text").lower()
     configure_logging(
         level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO",
         fmt if fmt in ("text", "json") else "text",

@@ -179,9 +179,13 @@ def test_slack_unreachable_at_start_is_one_line(tmp_path: Path, sqlite_db: Datab
     assert "cannot reach Slack at http://127.0.0.1:9/api/" in entry["message"]
 
 
-def test_every_line_of_a_serving_process_is_json(tmp_path: Path, sqlite_db: Database) -> None:
-    """LOG_FORMAT=json: start, listening, a request, the signal and the stop are each one JSON
-    object (a log shipper reads them all)."""
+@pytest.mark.parametrize("given_in", ["environment", ".env"])
+def test_every_line_of_a_serving_process_is_json(
+    tmp_path: Path, sqlite_db: Database, given_in: str
+) -> None:
+    """LOG_FORMAT=json, in the environment or in the .env file of the working directory (as
+    every setting may be): start, listening, a request, the signal and the stop are each one
+    JSON object (a log shipper reads them all)."""
     from bot.console.localslack import LocalSlack, Workspace
     from tests.e2e.test_run_process import start_http
     from tests.support.world import TEAM, build_world
@@ -190,7 +194,11 @@ def test_every_line_of_a_serving_process_is_json(tmp_path: Path, sqlite_db: Data
     sqlite_db.dispose()
     port = free_port()
     with LocalSlack(workspaces={TOKEN: Workspace(team_id=TEAM)}) as slack:
-        process = start_http(tmp_path, sqlite_db, slack, port, LOG_FORMAT="json")
+        if given_in == ".env":
+            (tmp_path / ".env").write_text("LOG_FORMAT=json\n")
+            process = start_http(tmp_path, sqlite_db, slack, port)
+        else:
+            process = start_http(tmp_path, sqlite_db, slack, port, LOG_FORMAT="json")
         assert process.stderr is not None
         first: list[str] = []
         try:
