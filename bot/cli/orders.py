@@ -22,12 +22,14 @@ from bot.cli.common import (
     table,
     unit_of_work,
 )
+from bot.delivery import notify
 from orders_core.lifecycle import (
     Action,
     EventSource,
     Party,
     action_named,
 )
+from orders_core.models import utcnow
 from orders_core.orders import (
     OrderView,
     act,
@@ -173,7 +175,11 @@ def orders_act(
         status = get_order_detail(s, caller.ref, number).order.status
         chosen = action_named(action, status)
         assert chosen is not None
-        outcome = act(s, caller, number, chosen, reason=reason, source=EventSource.CLI)
+        now = utcnow()
+        outcome = act(s, caller, number, chosen, reason=reason, source=EventSource.CLI, now=now)
+        # Every message about the order is kept true, as after a click: the running bot's
+        # worker (or `orders-bot worker`) delivers what this queues.
+        notify.after_action(s, outcome, caller, None, now=now)
     emit(
         outcome,
         json_out,

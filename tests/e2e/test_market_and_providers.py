@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from orders_core.lifecycle import Action, OrderStatus
-from tests.support.slackbot import Bot, buttons
+from tests.support.slackbot import Bot, blocks_text, buttons
 from tests.support.world import TEAM, World
 
 GOOD = {
@@ -478,3 +478,24 @@ def test_new_finds_a_service_named_in_any_script_and_case(bot: Bot, world: World
         ]
         assert chosen and chosen["text"]["text"].startswith("Straße Menü"), typed
         bot.slack.close_view("U0ANA", form["id"])
+
+
+def test_an_action_from_the_command_line_keeps_the_messages_in_slack_true(
+    bot: Bot, world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """`orders-bot orders act` while the bot runs: the other party's channel gets the card and
+    the provider's card is redrawn, as after a click (the bot's worker delivers them)."""
+    from typer.testing import CliRunner
+
+    from bot.cli import app as cli
+
+    number = world.order_in(OrderStatus.NEW)
+    monkeypatch.setenv("DATABASE_URL", bot.db.url)
+    monkeypatch.chdir(tmp_path)
+    args = ["orders", "act", number, "accept", "--as", "U0PIA", "--workspace", TEAM]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    bot.settle()
+    (card,) = bot.channel("C0ACME")
+    assert "Pending Confirmation" in blocks_text(card)
+    assert ("order:confirm", "Confirm") in buttons(card)
