@@ -223,8 +223,10 @@ def _checkout() -> dict[str, object]:
         return done.stdout
 
     commit = git("rev-parse", "HEAD").strip()
-    if not commit:  # an export (git archive): its commit is the one it was made from
-        return {"commit": None, "tree": str(apps.ROOT)}
+    if not commit:  # an export (git archive): the commit it was made from, if written beside
+        written = apps.ROOT / "COMMIT"
+        exported = written.read_text().strip() if written.exists() else None
+        return {"commit": exported, "tree": str(apps.ROOT)}
     changed = git("status", "--porcelain", "--", "bot", "orders_core").splitlines()
     return {"commit": commit, "changed": changed}
 

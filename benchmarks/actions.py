@@ -1,8 +1,8 @@
 """Actions: what one Confirm costs outside this machine's CPU, counted (issue 19).
 
 A workspace whose merchant has 2, 50 or 200 members, every one of whom has opened the app's
-Home tab (as the app records it: a `home_viewers` row, opened just before), and the provider's
-member too; each waiting order has its card in the merchant's channel and in the provider's.
+Home tab (as today's main records it: a `home_viewers` row, opened just before; ours no longer
+reads them), and the provider's member too; each waiting order has its card in the merchant's channel and in the provider's.
 One member confirms an order from the merchant's card. Counted, for ours and today's main:
 
 - the Slack calls that Confirm makes, by method, at the fake Slack (ack to last call);
@@ -109,7 +109,7 @@ def team_members(url: str, count: int) -> list[str]:
 
 def open_homes(url: str, users: Sequence[str]) -> None:
     """Record that these users, and the provider's member, opened the app's Home tab just now,
-    as both apps record it (a `home_viewers` row each)."""
+    as today's main records it (a `home_viewers` row each; ours keeps the table, unread)."""
     db = Database(url)
     try:
         with db.engine.begin() as conn:
