@@ -110,7 +110,7 @@ def test_a_429_holds_only_its_method_of_its_workspace(db: Database) -> None:
     redraws(db, clock, other, 1, first=500)
     clock.advance(timedelta(seconds=1))
     worker.drain(5)
-    assert [(c[0], c[1]) for c in calls[1:]] == [
+    assert sorted((c[0], c[1]) for c in calls[1:]) == [  # in one claim: redraws go first
         ("home_refresh", limited),
         ("refresh_message", other),
     ]
