@@ -172,15 +172,16 @@ def redraw_message(
     now: datetime,
     workspace_id: int,
     after: timedelta = timedelta(0),
+    urgent: bool | None = None,
 ) -> None:
     """Queue a redraw of one posted message (the redraws of one message pending together are
-    one delivery, of the state at that moment)."""
+    one delivery, of the state at that moment); `urgent` (by default: when at once) when a
+    person waits for it, so it may use the rate budget's burst."""
     outbox.enqueue(
         session,
         kind=Kind.REDRAW,
         lane=Lane.message(message_id),
-        # One clicked is what a person waits for: urgent when a rate budget is short.
-        payload={"message_id": message_id, "urgent": not after},
+        payload={"message_id": message_id, "urgent": not after if urgent is None else urgent},
         now=now,
         workspace_id=workspace_id,
         due=now + after,
@@ -224,6 +225,10 @@ def redraw_order_messages(
             now=now,
             workspace_id=order.workspace_id,
             after=timedelta(0) if at_once else COALESCE,
+            # The message clicked, and a card wherever it is clicked from (a digest's button
+            # redraws the order's card beside it): people look at them after a click. A
+            # digest waits for room in the budget; its redraws meanwhile collapse into one.
+            urgent=at_once or row.kind == "card",
         )
     return card
 

@@ -123,3 +123,46 @@ def test_a_429_holds_only_its_method_of_its_workspace(db: Database) -> None:
         "refresh_message": 3,
         "home_refresh": 1,
     }
+
+
+def test_a_whole_team_opening_home_holds_up_no_card(db: Database) -> None:
+    """200 Home tabs to publish, spaced out by Tier 4: a message clicked meanwhile is redrawn
+    at once, not after them (they fill no claim ahead of it)."""
+    clock = MovableClock(T0)
+    [workspace] = workspaces(db, "T0TEAM")
+    with db.transaction() as s:
+        for n in range(200):
+            enqueue(s, kind=Kind.HOME, lane=Lane.home("T0TEAM", f"U{n}"),
+                    payload={"team": "T0TEAM", "user": f"U{n}"}, now=clock.now(), workspace_id=workspace)  # fmt: skip
+    delivered: list[tuple[Kind, datetime]] = []
+    worker = OutboxWorker(
+        Outbox(db, clock), lambda item: delivered.append((item.kind, clock.now()))
+    )
+    worker.drain(5)
+    clock.advance(timedelta(seconds=1))
+    redraws(db, clock, workspace, 1, urgent=True)
+    worker.drain(5)
+    assert (Kind.REDRAW, clock.now()) in delivered
+    assert Counter(kind for kind, _ in delivered)[Kind.HOME] <= 3
+
+
+def test_a_message_clicked_is_redrawn_at_once_behind_a_redraw_of_it_held_back(
+    db: Database,
+) -> None:
+    """A digest's redraw waits for room in chat.update's budget; the digest is clicked: it is
+    redrawn at once (urgent, with the burst), once for both."""
+    clock = MovableClock(T0)
+    [workspace] = workspaces(db, "T0DIGEST")
+    redraws(db, clock, workspace, 3)  # not urgent: one goes, the others wait for room
+    delivered: list[tuple[int, datetime]] = []
+    worker = OutboxWorker(
+        Outbox(db, clock), lambda item: delivered.append((item.payload["message_id"], clock.now()))
+    )
+    worker.drain(5)
+    assert len(delivered) == 1
+    waiting = max({0, 1, 2} - {n for n, _ in delivered})
+    redraws(db, clock, workspace, 1, urgent=True, first=waiting)  # the same message, clicked
+    worker.drain(5)
+    assert (waiting, clock.now()) in delivered
+    run_for(worker, clock, 60)
+    assert Counter(n for n, _ in delivered)[waiting] == 1
