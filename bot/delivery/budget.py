@@ -125,10 +125,22 @@ def _fits(budget: Budget, tier: Tier, now: datetime, urgent: bool) -> datetime:
 
 
 def refused(session: Session, workspace_id: int, methods: Iterable[str], until: datetime) -> None:
-    """Slack answered 429: these methods of this workspace wait until `until` (Retry-After)."""
-    for method in methods:
-        budget = session.get(RateBudget, (workspace_id, method))
-        if budget is None:
-            session.add(RateBudget(workspace_id=workspace_id, method=method, next_at=until))
-        elif budget.next_at < until:
-            budget.next_at = until
+    """Slack answered 429: these methods of this workspace wait until `until` (Retry-After).
+    Several deliveries refused at once may make the same row: one wins, the others update it."""
+    keys = sorted({(workspace_id, m) for m in methods})
+    if not keys:
+        return
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        insert(RateBudget)
+        .values([{"workspace_id": w, "method": m, "next_at": until} for w, m in keys])
+        .on_conflict_do_nothing()
+    )
+    session.execute(
+        update(RateBudget)
+        .where(
+            tuple_(RateBudget.workspace_id, RateBudget.method).in_(keys),
+            RateBudget.next_at < until,
+        )
+        .values(next_at=until)
+    )

@@ -3,13 +3,19 @@ holding only its own method of its own workspace."""
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from sqlalchemy import select
+
 from bot.clock import MovableClock
+from bot.delivery import budget
 from bot.delivery.budget import TIERS
 from bot.delivery.outbox import Claimed, Failure, Kind, Lane, Outbox, OutboxWorker, Retry, enqueue
 from orders_core.db import Database
+from orders_core.models import RateBudget
 from orders_core.onboarding import add_workspace
 
 T0 = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
@@ -166,3 +172,32 @@ def test_a_message_clicked_is_redrawn_at_once_behind_a_redraw_of_it_held_back(
     assert (waiting, clock.now()) in delivered
     run_for(worker, clock, 60)
     assert Counter(n for n, _ in delivered)[waiting] == 1
+
+
+@pytest.mark.postgres
+def test_two_429s_at_once_for_a_new_budget_make_one_row(pg_db: Database) -> None:
+    """Two deliveries refused together (two processes, or two threads of one) both record the
+    wait for a (workspace, method) that has no row yet: one makes it, the other raises it; no
+    duplicate key (it was an IntegrityError, and the item's retry was never recorded)."""
+    [workspace] = workspaces(pg_db, "T0RACE")
+    both_inside = threading.Barrier(2, timeout=10)
+    failed: list[BaseException] = []
+
+    def refuse(seconds: int) -> None:
+        try:
+            with pg_db.transaction() as s:
+                s.execute(select(1))
+                both_inside.wait()
+                budget.refused(s, workspace, ["chat.update"], T0 + timedelta(seconds=seconds))
+        except BaseException as exc:
+            failed.append(exc)
+
+    threads = [threading.Thread(target=refuse, args=(n,)) for n in (30, 45)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert failed == []
+    with pg_db.read() as s:
+        rows = s.execute(select(RateBudget.method, RateBudget.next_at)).all()
+    assert rows == [("chat.update", T0 + timedelta(seconds=45))]
