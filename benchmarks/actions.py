@@ -239,7 +239,9 @@ def _rows(
             "ack": first["ack"],
             "delivery": first["delivery"],
             # SQLite's BEGIN IMMEDIATE is sent by the app (PostgreSQL's BEGIN by the driver).
-            "without_begin": sum(1 for s in first["sent"] if " BEGIN" not in s[:20]),
+            "without_begin": sum(
+                1 for s in first["sent"] if not s.startswith("--") and " BEGIN" not in s[:20]
+            ),
             "sent": first["sent"],
             "by_members": {n: of[n]["statements"] for n in plan.members},
         }
