@@ -264,6 +264,9 @@ class Order(Base):
     contact_name: Mapped[str] = mapped_column(String(200))
     contact: Mapped[str] = mapped_column(String(320))
     requirements: Mapped[str] = mapped_column(Text, default="")
+    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
+    """The words `/orders search` finds it by (`names.search_document`), folded; indexed by
+    migration 0011 (pg_trgm on PostgreSQL, the FTS5 table `orders_search` on SQLite)."""
     status: Mapped[OrderStatus] = mapped_column(StrEnumType(OrderStatus))
     version: Mapped[int] = mapped_column(Integer, default=1)
     placed_by: Mapped[str] = mapped_column(String(32))

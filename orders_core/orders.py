@@ -18,11 +18,13 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
+    column,
     func,
     insert,
     literal_column,
     or_,
     select,
+    table,
     type_coerce,
     union_all,
     update,
@@ -55,6 +57,7 @@ from orders_core.models import (
     Workspace,
     utcnow,
 )
+from orders_core.names import search_document, search_key
 from orders_core.text import clean, is_blank, trim
 
 NUMBER_PREFIX = "SO-"
@@ -459,19 +462,88 @@ def _decode_cursor(cursor: str | None) -> int | None:
     return int(digits)
 
 
-def search_orders(
-    session: Session, party: PartyRef, text: str, *, limit: int = 10
-) -> tuple[OrderView, ...]:
-    """The party's orders whose number is `text` or starts with it (`123`, `SO-0001`).
+SEARCH_WORDS = 8
+"""At most this many words of a search are looked for (the rest are ignored)."""
 
-    The exact number first, then each prefix range in turn, smallest numbers first: every
-    query is one short range scan of (party, number), whatever the number of orders.
+_TRIGRAM = 3
+"""Both indexes find words of three characters or more; shorter ones are checked row by row."""
+
+# SQLite's FTS5 index of `Order.search_text` (migration 0011): not a model, so nothing but the
+# migration creates it.
+_ORDERS_SEARCH = table("orders_search", column("rowid"), column("search_text"))
+
+
+def search_orders(
+    session: Session, party: PartyRef, text: str, *, cursor: str | None = None, limit: int = 10
+) -> OrderPage:
+    """The party's orders found by `text`, a page at a time.
+
+    First, on the first page, orders whose number is `text` or starts with it (`123`,
+    `SO-0001`), the exact number first; then, newest first, orders whose mini program, merchant,
+    provider, contact name or requirements contain every word of it, in any case and with or
+    without accents (`lodz` finds `Łódź`, `café` finds `CAFE`).
     """
-    digits = _number_digits(text)
-    if digits is None:
+    words = search_words(text)
+    if not words:
         raise errors.InvalidInput(
-            {"number": f"{text.strip()!r} is not an order number: try 123 or SO-000123."}
+            {"text": "Search for an order number (123, SO-0001) or words from an order."}
         )
+    after = _decode_cursor(cursor)
+    digits = _number_digits(text)
+    numbered = _number_hits(session, party, digits, limit) if digits is not None else []
+    shown = [] if after is not None else numbered
+    room = limit - len(shown)
+    found = _word_hits(
+        session, party, words, before=after, skip=[o.id for o in numbered], limit=room + 1
+    )
+    hits = found[:room]
+    views = shown + (_views(session, _BY_IDS, {"ids": hits}) if hits else [])
+    if len(found) <= room:
+        return OrderPage(tuple(views), None)
+    # Keyset on id, as the lists: the next page starts after the last word hit shown, or at the
+    # first one when order numbers filled this page.
+    return OrderPage(tuple(views), _encode_cursor(hits[-1] if hits else found[0] + 1))
+
+
+def search_words(text: str) -> list[str]:
+    """The distinct words of a search, folded as orders' text is (`names.search_key`)."""
+    return list(dict.fromkeys(search_key(text[:500]).split()))[:SEARCH_WORDS]
+
+
+def _word_hits(
+    session: Session,
+    party: PartyRef,
+    words: Sequence[str],
+    *,
+    before: int | None,
+    skip: Sequence[int],
+    limit: int,
+) -> list[int]:
+    """The ids of the party's orders whose text contains every word, newest first."""
+    query = select(Order.id).where(
+        _party_column(party.kind) == party.id,
+        *[Order.search_text.contains(word, autoescape=True) for word in words],
+    )
+    indexed = [word for word in words if len(word) >= _TRIGRAM]
+    if indexed and session.connection().dialect.name == "sqlite":
+        # Each word a quoted FTS5 phrase: its trigrams in a row, i.e. the word as a substring.
+        phrases = " AND ".join('"' + word.replace('"', '""') + '"' for word in indexed)
+        query = query.where(
+            Order.id.in_(
+                select(_ORDERS_SEARCH.c.rowid).where(_ORDERS_SEARCH.c.search_text.match(phrases))
+            )
+        )
+    if before is not None:
+        query = query.where(Order.id < before)
+    if skip:
+        query = query.where(Order.id.not_in(skip))
+    return list(session.scalars(query.order_by(Order.id.desc()).limit(limit)))
+
+
+def _number_hits(session: Session, party: PartyRef, digits: str, limit: int) -> list[OrderView]:
+    """The party's orders whose number is `digits` or starts with them: the exact number first,
+    then each prefix range in turn, smallest numbers first. Every query is one short range scan
+    of (party, number), whatever the number of orders."""
     ranges = _prefix_ranges(digits)
     query = _search_statement(party.kind, len(ranges), limit)
     params = {"party_id": party.id, "exact": int(digits)}
@@ -479,13 +551,13 @@ def search_orders(
         params[f"low_{k}"], params[f"high_{k}"] = low, high
     connection = session.connection()
     if connection.dialect.name != "postgresql":
-        return tuple(_views(session, query, params))
+        return _views(session, query, params)
     # PostgreSQL would plan this statement of up to eight range scans afresh on every run (about
     # 2 ms, several times the scans themselves): its generic plan, the same index range scans
     # whatever the numbers, is kept for the prepared statement instead.
     connection.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
     try:
-        return tuple(_views(session, query, params))
+        return _views(session, query, params)
     finally:
         connection.exec_driver_sql("RESET plan_cache_mode")
 
@@ -1152,6 +1224,13 @@ def place_order(
         contact_name=draft.contact_name,
         contact=draft.contact,
         requirements=draft.requirements,
+        search_text=search_document(
+            draft.mini_program,
+            caller.party_name,
+            service.provider.name,
+            draft.contact_name,
+            draft.requirements,
+        ),
         status=transition.target,
         version=1,
         placed_by=caller.user_id,

@@ -97,20 +97,32 @@ def orders_list(
 @orders_app.command("search")
 def orders_search(
     text: Annotated[
-        str, typer.Argument(metavar="NUMBER", help="An order number or its start: 123, SO-0001.")
+        str,
+        typer.Argument(
+            metavar="TEXT",
+            help="An order number or its start (123, SO-0001), or words from orders (cafe lodz).",
+        ),
     ],
     as_user: AsOpt,
     workspace: WorkspaceOpt = None,
+    cursor: Annotated[
+        str | None, typer.Option(help="The next-page cursor a previous page printed.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100, help="Orders per page (1 to 100).")] = 20,
     json_out: JsonOpt = False,
 ) -> None:
-    """Find a member's orders by number or number prefix."""
+    """Find a member's orders by number, number prefix or words (newest first)."""
     with unit_of_work(write=False) as s:
         w = pick_workspace(s, workspace)
         caller = resolve_caller(s, w.team_id, as_user)
-        found = search_orders(s, caller.ref, text)
-    emit(
-        found, json_out, lambda: table(ORDER_COLUMNS, [_order_row(o, caller.party) for o in found])
-    )
+        page = search_orders(s, caller.ref, text, cursor=cursor, limit=limit)
+
+    def human() -> None:
+        table(ORDER_COLUMNS, [_order_row(o, caller.party) for o in page.orders])
+        if page.next_cursor:
+            out.print(f"more: --cursor {page.next_cursor}")
+
+    emit({"orders": page.orders, "next_cursor": page.next_cursor}, json_out, human)
 
 
 @orders_app.command("show")

@@ -11,11 +11,17 @@ from slack_sdk import WebClient
 from bot.deps import Deps
 from bot.listeners.common import COMMAND, SUBCOMMANDS, deps_of, subcommand
 from bot.ui.format import SLACK_FORMAT, escape
-from bot.ui.orders import ListSpec, Message, render_error, render_help
+from bot.ui.orders import SEARCH_CHARS, ListSpec, Message, render_error, render_help
 from bot.ui.screens import detail_message, list_screen
 from orders_core import errors
 from orders_core.lifecycle import OrderStatus, parse_status_list
-from orders_core.orders import count_by_status, parse_order_number, resolve_caller, search_orders
+from orders_core.orders import (
+    count_by_status,
+    parse_order_number,
+    resolve_caller,
+    search_orders,
+    search_words,
+)
 
 log = logging.getLogger(__name__)
 
@@ -92,18 +98,21 @@ def list_(deps: Deps, command: dict[str, Any], rest: str, client: WebClient) -> 
 
 @subcommand("search", "find")
 def search(deps: Deps, command: dict[str, Any], rest: str, client: WebClient) -> Message:
-    """Orders whose number is, or starts with, what was typed."""
-    if not rest:
+    """Orders found by number, the start of one, or words from them."""
+    query = rest.strip()[:SEARCH_CHARS]
+    if not search_words(query):
         return render_error(
-            "Search for an order number: `/orders search 123` or `/orders search SO-0001`."
+            "Search by number or by words: `/orders search 123`, `/orders search SO-0001` or "
+            "`/orders search cafe loyalty`."
         )
     with deps.db.read() as s:
         caller = resolve_caller(s, command["team_id"], command["user_id"])
-        if not search_orders(s, caller.ref, rest, limit=1):
+        if not search_orders(s, caller.ref, query, limit=1).orders:
             return render_error(
-                f"No order of yours matches `{escape(clip_word(rest))}`. Try `/orders list` to see them all."
+                f"No order of yours matches `{escape(clip_word(query))}`: try fewer words, part of"
+                " a number, or `/orders list` to see them all."
             )
-        return list_screen(s, caller, ListSpec(query=rest.strip()), deps.clock.now())
+        return list_screen(s, caller, ListSpec(query=query), deps.clock.now())
 
 
 @subcommand("view", "show", "open")

