@@ -74,7 +74,14 @@ def main(argv: list[str] | None = None) -> int:
     sizes = (300, 1000) if args.quick else tuple(parse_size(s) for s in args.sizes.split(","))
     workspaces, due = (5, 10) if args.quick else (int(x) for x in args.sweep.lower().split("x"))
     list_plan = (
-        lists.ListPlan(sizes=sizes, samples=5, warmup=1, query_samples=10, search="123")
+        lists.ListPlan(
+            sizes=sizes,
+            samples=5,
+            warmup=1,
+            query_samples=10,
+            search="123",
+            words="Mini program 123",
+        )
         if args.quick
         else lists.ListPlan(sizes=sizes)
     )

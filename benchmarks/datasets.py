@@ -30,7 +30,7 @@ import psycopg
 
 from orders_core.db import Database
 from orders_core.lifecycle import Action, OrderStatus, Party, transition_for
-from orders_core.names import name_key
+from orders_core.names import name_key, search_key
 
 GENERATOR_VERSION = 3
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,6 +107,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "contact_name",
         "contact",
         "requirements",
+        "search_text",
         "status",
         "version",
         "placed_by",
@@ -407,6 +408,11 @@ def _tenant_rows(tenant: Tenant, rows: Rows, rng: random.Random, horizon: timede
     spread = (horizon - timedelta(days=10)) / max(tenant.orders, 1)
     merchant_users = [merchant_user(team, k) for k in range(tenant.merchants)]
     provider = provider_user(team)
+    # What search_document makes of each order's fields (the same for all but two), folded once.
+    merchant_keys = [search_key(f"Merchant {k} of {team}") for k in range(tenant.merchants)]
+    provider_key = search_key(f"Provider of {team}")
+    requirements = "Stamp card with rewards, a points balance and a store locator."
+    requirements_key = search_key(requirements)
     for number in range(1, tenant.orders + 1):
         k = (number - 1) % tenant.merchants
         status = rng.choices(statuses, weights)[0] if len(statuses) > 1 else statuses[0]
@@ -456,7 +462,16 @@ def _tenant_rows(tenant: Tenant, rows: Rows, rng: random.Random, horizon: timede
                 '["Alipay+"]',
                 f"Contact {number}",
                 f"contact{number}@example.test",
-                "Stamp card with rewards, a points balance and a store locator.",
+                requirements,
+                "\n".join(
+                    (
+                        f"mini program {number}",
+                        merchant_keys[k],
+                        provider_key,
+                        f"contact {number}",
+                        requirements_key,
+                    )
+                ),
                 status.value,
                 len(path),
                 merchant_users[k],

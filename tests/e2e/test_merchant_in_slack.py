@@ -105,6 +105,24 @@ def test_search_by_number_and_prefix(bot: Bot, world: World, text: str) -> None:
         assert "SO-000010" in answer.text and "SO-000001" in answer.text
 
 
+def test_search_by_words_any_accent_a_page_at_a_time(bot: Bot, world: World) -> None:
+    """`/orders search lodz cafe` finds `Łódź Café` orders, newest first; Next page keeps the
+    search; the provider finds them by the merchant's name; another merchant finds nothing."""
+    made = [world.place(mini_program=f"Łódź Café {k}").order.code for k in range(12)]
+    other = world.place(mini_program="Warsaw Bar").order.code
+    first = bot.ask("U0ANA", "search lodz CAFE")
+    assert "orders matching *lodz CAFE*" in first.text
+    assert made[-1] in first.text and made[2] in first.text
+    assert made[1] not in first.text and other not in first.text
+    page2 = first.click("list:page:next")
+    message = bot.slack.wait_for(
+        lambda: page2.current().message if made[0] in page2.current().text else None
+    )
+    assert made[1] in json.dumps(message) and made[2] not in json.dumps(message)
+    assert made[0] in bot.ask("U0PIA", "search acme café 0").text
+    assert "No order of yours matches" in bot.ask("U0BOB", "search lodz").text
+
+
 @pytest.mark.parametrize("text", ["view SO-000001", "view 1", "SO-000001", "1", "show so-1"])
 def test_view_shows_every_field_and_the_timeline(bot: Bot, world: World, text: str) -> None:
     """The detail: fields, the timeline with who and when, the buttons at the top."""
@@ -140,7 +158,8 @@ def test_view_shows_every_field_and_the_timeline(bot: Bot, world: World, text: s
         ("U0ANA", "T0TEST", "frobnicate", "I don't know `/orders frobnicate`"),
         ("U0ANA", "T0TEST", "list shipped", "I don't know the status `shipped`"),
         ("U0ANA", "T0TEST", "view SO-000999", "There is no order SO-000999"),
-        ("U0ANA", "T0TEST", "search acme", "is not an order number"),
+        ("U0ANA", "T0TEST", "search nowhere", "No order of yours matches `nowhere`"),
+        ("U0ANA", "T0TEST", "search \u200b", "Search by number or by words"),
         ("U0ANA", "T0TEST", "search 999", "No order of yours matches `999`"),
         ("U0ANA", "T0TEST", "view", "Which order?"),
         ("U0NOBODY", "T0TEST", "list", "is not a member of any merchant or service provider"),
@@ -169,7 +188,7 @@ def test_mistakes_get_a_short_answer(
 def test_a_command_with_the_word_payload_is_understood(bot: Bot, world: World) -> None:
     """slack-bolt drops form bodies that merely contain "payload"; ours reads them."""
     answer = bot.ask("U0ANA", "search payload")
-    assert "is not an order number" in answer.text
+    assert "No order of yours matches `payload`" in answer.text
 
 
 # -- the detail modal ----------------------------------------------------------------------------

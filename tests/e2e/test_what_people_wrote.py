@@ -38,7 +38,7 @@ def test_what_was_typed_is_answered_as_text(bot: Bot, world: World, text: str, t
     answer = bot.ask("U0ANA", text)
     assert typed not in answer.text
     assert escape(typed) in answer.text
-    assert "no order" in answer.text or "not an order number" in answer.text
+    assert "no order" in answer.text or "No order of yours matches" in answer.text
 
 
 def test_a_long_reason_and_its_file_are_shown_whole(bot: Bot, world: World) -> None:
