@@ -401,6 +401,20 @@ class OutboxItem(Base):
     done_at: Mapped[datetime | None] = mapped_column()
 
 
+class OrderMention(Base):
+    """An order answered where someone wrote its number: once per thread (or, for an answer
+    only its author sees, per message) within an hour, however many processes, and however
+    often Slack delivers the event."""
+
+    __tablename__ = "order_mentions"
+
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id"), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    thread_ts: Mapped[str] = mapped_column(String(32), primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), primary_key=True)
+    answered_at: Mapped[datetime] = mapped_column()
+
+
 class RateBudget(Base):
     """When a workspace may next call a Slack method, within Slack's rate limit for it
     (bot.delivery.budget): shared by every process that delivers."""

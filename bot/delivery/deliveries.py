@@ -28,6 +28,7 @@ from bot.ui.format import SLACK_FORMAT, escape
 from bot.ui.orders import ListSpec, Message, render_error, render_order_card, where_kind
 from bot.ui.reminders import render_collapsed
 from bot.ui.screens import (
+    card_message,
     detail_message,
     detail_modal,
     digest_message,
@@ -325,6 +326,9 @@ def respond(d: Deliveries, item: Claimed) -> None:
                 message = list_screen(
                     s, caller, ListSpec.from_json(where), now, p.get("notice"), include
                 )
+            elif where_kind(where) == "card" and p.get("number") is not None:
+                # A card only its reader sees (the answer to an order number they wrote).
+                message = card_message(s, caller, int(p["number"]), now, p.get("notice"))
             elif p.get("number") is not None:
                 message = detail_message(s, caller, int(p["number"]), now, p.get("notice"))
             else:
@@ -387,10 +391,14 @@ def reply(d: Deliveries, item: Claimed) -> None:
 
 
 def ephemeral(d: Deliveries, item: Claimed) -> None:
-    """A message only one person in a channel sees."""
+    """A message only one person in a channel (or a thread of it) sees."""
     p = item.payload
     d.client(item.workspace_id).chat_postEphemeral(
-        channel=p["channel"], user=p["user"], text=p.get("text", ""), blocks=p.get("blocks")
+        channel=p["channel"],
+        user=p["user"],
+        text=p.get("text", ""),
+        blocks=p.get("blocks"),
+        thread_ts=p.get("thread_ts"),
     )
 
 
@@ -504,6 +512,40 @@ def dm_text(d: Deliveries, item: Claimed) -> None:
     )
 
 
+def thread_card(d: Deliveries, item: Claimed) -> None:
+    """An order's card in the thread of a message that wrote its number, with the buttons of
+    the party whose channel it is; kept, so that every change to the order redraws it."""
+    p = item.payload
+    party_id = int(p["party_id"])
+    with d.db.read() as s:
+        order, _, message = _draw_card(
+            s, int(p["order_id"]), party_id, d.clock.now(), None, p.get("viewer")
+        )
+    client = d.client(item.workspace_id)
+    try:
+        answer = post_once(
+            client,
+            item,
+            channel=str(p["channel"]),
+            thread_ts=str(p["thread_ts"]),
+            **message.as_kwargs(),
+        )
+    except SlackApiError as exc:
+        error = str(exc.response.get("error", ""))
+        if error in CHANNEL_REFUSALS | GONE_ERRORS | {"thread_not_found"}:
+            raise Permanent(f"{p['channel']}: {error}") from exc  # left, archived, deleted
+        raise
+    d.keep(
+        answer,
+        item,
+        kind="thread-card",
+        workspace_id=order.workspace_id,
+        viewer_party_id=party_id,
+        order_ids=[order.id],
+        ref={"thread_ts": p["thread_ts"]},
+    )
+
+
 HANDLERS: dict[Kind, Callable[[Deliveries, Claimed], None]] = {
     Kind.CARD: post_card,
     Kind.REDRAW: redraw_message,
@@ -516,6 +558,7 @@ HANDLERS: dict[Kind, Callable[[Deliveries, Claimed], None]] = {
     Kind.COLLAPSE: collapse,
     Kind.DM_CARD: dm_card,
     Kind.DM_TEXT: dm_text,
+    Kind.THREAD_CARD: thread_card,
 }
 assert set(HANDLERS) == set(Kind), "every kind of outbox item needs its handler"
 

@@ -20,8 +20,9 @@ from orders_core.lifecycle import Party
 from orders_core.models import PostedMessage, PostedMessageOrder
 from orders_core.orders import ActionOutcome, Caller, OrderView
 
-LIVE_KINDS = ("card", "digest")
-"""Posted messages redrawn on every change (a collapsed digest or a deleted message is not)."""
+LIVE_KINDS = ("card", "thread-card", "digest")
+"""Posted messages redrawn on every change (a collapsed digest or a deleted message is not); a
+thread card answers an order number written in a conversation (bot/listeners/conversation.py)."""
 
 
 @dataclass(frozen=True)
@@ -228,7 +229,7 @@ def redraw_order_messages(
             # The message clicked, and a card wherever it is clicked from (a digest's button
             # redraws the order's card beside it): people look at them after a click. A
             # digest waits for room in the budget; its redraws meanwhile collapse into one.
-            urgent=at_once or row.kind == "card",
+            urgent=at_once or row.kind != "digest",
         )
     return card
 
@@ -285,6 +286,26 @@ def post_card(
             "card": card,
             "notice": notice,
             "actor": told,
+        },
+        now=now,
+        workspace_id=order.workspace_id,
+    )
+
+
+def thread_card(
+    session: Session, order: OrderView, party: Party, channel: str, thread_ts: str, *, now: datetime
+) -> None:
+    """Queue the order's card, with `party`'s buttons, in a thread of `party`'s channel."""
+    outbox.enqueue(
+        session,
+        kind=Kind.THREAD_CARD,
+        lane=Lane.channel(channel),
+        payload={
+            "order_id": order.id,
+            "party_id": order.party_id(party),
+            "viewer": party.value,
+            "channel": channel,
+            "thread_ts": thread_ts,
         },
         now=now,
         workspace_id=order.workspace_id,

@@ -65,6 +65,8 @@ class Kind(enum.StrEnum):
     """An order's card by direct message (an escalation)."""
     DM_TEXT = "dm_text"
     """A text by direct message (a reminder's owner told of a problem)."""
+    THREAD_CARD = "thread_card"
+    """An order's card in the thread where someone wrote its number, kept current."""
 
 
 REDRAWS = frozenset({Kind.REDRAW, Kind.RESPOND, Kind.VIEW, Kind.HOME})
@@ -81,9 +83,12 @@ METHODS: dict[Kind, tuple[str, ...]] = {
     Kind.COLLAPSE: ("chat.getPermalink", "chat.update"),
     Kind.DM_CARD: ("conversations.open", "chat.postMessage"),
     Kind.DM_TEXT: ("conversations.open", "chat.postMessage"),
+    Kind.THREAD_CARD: ("chat.postMessage",),
 }
 """The rate-limited Slack methods each kind calls (bot.delivery.budget spaces them)."""
-URGENT = frozenset({Kind.CARD, Kind.RESPOND, Kind.VIEW, Kind.REPLY, Kind.EPHEMERAL})
+URGENT = frozenset(
+    {Kind.CARD, Kind.RESPOND, Kind.VIEW, Kind.REPLY, Kind.EPHEMERAL, Kind.THREAD_CARD}
+)
 """What a person waits for right after a click: it goes first when a budget is short (a
 redraw of the message clicked is urgent too: its payload says so)."""
 LOOKED_AT_FIRST = tuple(sorted(k.value for k in URGENT | {Kind.REDRAW}))

@@ -19,9 +19,9 @@ from orders_core.text import clean
 
 def register(app: App, deps: Deps) -> None:
     """Every surface's listeners."""
-    from bot.listeners import actions, commands, events, market, reminders, views
+    from bot.listeners import actions, commands, conversation, events, market, reminders, views
 
-    for surface in (commands, actions, views, events, market, reminders):
+    for surface in (commands, actions, views, events, market, reminders, conversation):
         surface.register(app, deps)
 
 

@@ -32,8 +32,15 @@ from orders_core.orders import Caller
 log = logging.getLogger(__name__)
 
 COMMAND = "/orders"
-BOT_EVENTS = ("app_home_opened", "app_uninstalled", "tokens_revoked")
-"""The events the app listens to (manifest.yml subscribes to exactly these)."""
+BOT_EVENTS = (
+    "app_home_opened",
+    "app_uninstalled",
+    "message.channels",
+    "message.groups",
+    "tokens_revoked",
+)
+"""The events the app listens to (manifest.yml subscribes to exactly these): messages in public
+and private channels the bot is in, for the order numbers people write (listeners.conversation)."""
 NOT_OURS = render_error("That button is out of date or not one of ours. Try `/orders list`.")
 
 

@@ -30,6 +30,7 @@ from orders_core.orders import (
     Caller,
     OrderPage,
     count_by_status,
+    get_order,
     get_order_detail,
     get_orders,
     get_orders_by_id,
@@ -93,6 +94,15 @@ def detail_message(
     )
 
 
+def card_message(
+    session: Session, caller: Caller, number: str | int, now: datetime, notice: str | None = None
+) -> Message:
+    """One of the caller's party's orders as a card, with the party's buttons."""
+    order = get_order(session, caller.ref, number)
+    _, last = order_card(session, order.id)
+    return render_order_card(order, viewer=caller.party, last=last, now=now, notice=notice)
+
+
 def detail_modal(
     session: Session, caller: Caller, number: str | int, now: datetime, notice: str | None = None
 ) -> dict[str, Any]:
@@ -141,7 +151,11 @@ def posted_message(session: Session, message_id: int, now: datetime) -> tuple[Po
     if row is None:
         raise LookupError(f"no posted message {message_id}")
     posted = PostedView(*row)
-    if posted.kind == "card" and posted.viewer is not None and posted.order_id is not None:
+    if (
+        posted.kind in ("card", "thread-card")
+        and posted.viewer is not None
+        and posted.order_id is not None
+    ):
         order, last = order_card(session, posted.order_id)
         return posted, render_order_card(
             order, viewer=posted.viewer, last=last, now=now, notice=posted.ref.get("notice")

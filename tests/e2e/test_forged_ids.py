@@ -415,6 +415,21 @@ def events(bot: Bot, v: Victims, team: str, user: str) -> list[AppResponse]:
             team_id=OTHER_TEAM, event={"type": "tokens_revoked", "tokens": {"bot": ["U0BOT"]}}
         ),
         bot.sender.event(team_id=OTHER_TEAM, event={"type": "app_uninstalled"}),
+        # The victims' order numbers written where the attacker is: in the attacker's own
+        # party channel, and in a channel of nobody's (issue 20: 1).
+        *[
+            bot.sender.message(
+                team_id=team,
+                channel=channel,
+                message=bot.slack.user_message(
+                    channel,
+                    user,
+                    " ".join(f"SO-{o.number:06d}" for o in list(v.orders.values())[:3]),
+                    team_id=team,
+                ),
+            )
+            for channel in ("C0BOLT", "C0LOUNGE")
+        ],
     ]
 
 

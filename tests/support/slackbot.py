@@ -54,6 +54,31 @@ class Bot:
         )
         return Ephemeral(self, url, channel, user, team, message)
 
+    def say(
+        self,
+        user: str,
+        channel: str,
+        text: str,
+        *,
+        thread_ts: str | None = None,
+        team: str = TEAM,
+        retry_of: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """`user` writes `text` in `channel` (or a thread of it): the message lands in Slack and
+        its event reaches the bot (`retry_of`: the message of an earlier say, delivered again as
+        Slack retries, with X-Slack-Retry-Num). Returns the message."""
+        message = retry_of or self.slack.user_message(
+            channel, user, text, team_id=team, thread_ts=thread_ts
+        )
+        if retry_of:
+            response = self.sender.message(
+                team_id=team, channel=channel, message=message, retry_num=1, retry_reason="timeout"
+            )
+        else:
+            response = self.sender.message(team_id=team, channel=channel, message=message)
+        assert response.status == 200, (response.status, response.body)
+        return message
+
     def settle(self, timeout: float = 10.0) -> None:
         """Wait until the listeners are done and every due notification is delivered."""
         self.runtime.settle(timeout, fast_forward=self.clock.advance)

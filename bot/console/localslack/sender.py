@@ -497,6 +497,20 @@ class SlackSender:
             event["channel"] = "D" + user_id[1:]
         return self.event(team_id=team_id, event=event, **options)
 
+    def message(
+        self,
+        *,
+        team_id: str,
+        channel: str,
+        message: Mapping[str, Any],
+        channel_type: str = "channel",
+        **options: Unpack[SendOptions],
+    ) -> AppResponse:
+        """Send the `message` event of a message someone wrote (LocalSlack.user_message)."""
+        event: JsonDict = {**message, "channel": channel, "channel_type": channel_type}
+        event["event_ts"] = str(message.get("ts") or "")
+        return self.event(team_id=team_id, event=event, **options)
+
     def url_verification(self, challenge: str, **options: Unpack[SendOptions]) -> AppResponse:
         """Send the url_verification handshake Slack sends when the Request URL is set."""
         payload = {

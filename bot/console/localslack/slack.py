@@ -11,7 +11,7 @@ import copy
 import json
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -294,6 +294,34 @@ class LocalSlack:
                 "is_private": is_private,
                 "team_id": team_id,
             }
+
+    def user_message(
+        self,
+        channel: str,
+        user: str,
+        text: str,
+        *,
+        team_id: str | None = None,
+        thread_ts: str | None = None,
+        files: Sequence[Mapping[str, Any]] = (),
+    ) -> JsonDict:
+        """A person writes in a channel (or a thread): stored as Slack stores it, and returned
+        as the `message` event carries it."""
+        with self._state.lock:
+            message: JsonDict = {
+                "type": "message",
+                "user": user,
+                "text": text,
+                "team": team_id or self._state.default_workspace.team_id,
+                "ts": self._state.next_ts(),
+            }
+            if thread_ts:
+                message["thread_ts"] = thread_ts
+            if files:
+                message["files"] = [dict(f) for f in files]
+                message["subtype"] = "file_share"
+            self._state.history.setdefault(self._state.resolve_channel(channel), []).append(message)
+            return copy.deepcopy(message)
 
     def channel_name(self, channel_id: str) -> str:
         """Return the channel's name as a slash command or click payload carries it."""
