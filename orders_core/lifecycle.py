@@ -74,11 +74,13 @@ class Note(enum.StrEnum):
     """Timeline entries that are not status changes (the status stays as it was)."""
 
     SNOOZE = "snooze"
+    MESSAGE = "message"
+    """A message from one party to the other about the order (issue 20: 3)."""
 
     @property
     def past(self) -> str:
-        """What the timeline says: "snoozed reminders of"."""
-        return "snoozed reminders of"
+        """What the timeline says: "snoozed reminders of", "sent a message"."""
+        return {Note.SNOOZE: "snoozed reminders of", Note.MESSAGE: "sent a message"}[self]
 
 
 class ReasonRule(enum.StrEnum):

@@ -1255,3 +1255,50 @@ def place_order(
         now=now,
     )
     return ActionOutcome(get_order_by_id(session, order.id), entry)
+
+
+MESSAGE_CHARS = 3000
+"""The longest message one party sends the other (Slack's limit for one section of text)."""
+
+
+def send_message(
+    session: Session,
+    caller: Caller,
+    number: str | int,
+    text: str | None,
+    files: Sequence[AttachedFile] = (),
+    *,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> ActionOutcome:
+    """A message from the caller's party to the other party of one of its orders, kept on the
+    order's timeline (its status stays as it was)."""
+    now = now or utcnow()
+    replayed = _replay(session, caller.workspace_id, idempotency_key)
+    if replayed is not None:
+        return replayed
+    order = get_order(session, caller.ref, number)
+    body = clean(text or "").strip()
+    if is_blank(body) and not files:
+        raise errors.InvalidInput({"message": "Write a message (or attach a file) to send."})
+    if len(body) > MESSAGE_CHARS:
+        raise errors.InvalidInput(
+            {"message": f"A message holds up to {MESSAGE_CHARS:,} characters, not {len(body):,}."}
+        )
+    # Lock the order row so the timeline's sequence stays unique alongside concurrent actions.
+    session.execute(select(Order.id).where(Order.id == order.id).with_for_update())
+    entry = _record(
+        session,
+        order_id=order.id,
+        workspace_id=caller.workspace_id,
+        action=Note.MESSAGE,
+        caller=caller,
+        from_status=order.status,
+        to_status=order.status,
+        reason=body or None,
+        files=files,
+        source=EventSource.SLACK,
+        idempotency_key=idempotency_key,
+        now=now,
+    )
+    return ActionOutcome(order, entry)

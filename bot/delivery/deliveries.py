@@ -25,6 +25,7 @@ from bot.delivery.clients import SlackClients
 from bot.delivery.outbox import Claimed, Failure, Kind, Lane, Permanent, Retry
 from bot.scheduling.reminders import owner_notice
 from bot.ui.format import SLACK_FORMAT, escape
+from bot.ui.messages import render_party_message
 from bot.ui.orders import ListSpec, Message, render_error, render_order_card, where_kind
 from bot.ui.reminders import render_collapsed
 from bot.ui.screens import (
@@ -48,7 +49,7 @@ from orders_core.models import (
     Workspace,
 )
 from orders_core.onboarding import party_members
-from orders_core.orders import OrderView, order_card, resolve_caller
+from orders_core.orders import OrderView, order_card, resolve_caller, timeline
 from orders_core.reminders import POSTED, QUEUED, UNDELIVERABLE, PolicyView, get_digest_run, set_run
 
 log = logging.getLogger(__name__)
@@ -546,6 +547,43 @@ def thread_card(d: Deliveries, item: Claimed) -> None:
     )
 
 
+def party_message(d: Deliveries, item: Claimed) -> None:
+    """A message between the parties in the thread of the order's card in one party's channel
+    (the card is queued ahead of it in the same lane when there was none), else in the channel;
+    a channel that refuses the bot is reported to the sender and the party's members."""
+    p = item.payload
+    party_id, channel = int(p["party_id"]), str(p["channel"])
+    with d.db.read() as s:
+        order, viewer, _ = _draw_card(
+            s, int(p["order_id"]), party_id, d.clock.now(), None, p.get("viewer")
+        )
+        entry = next((e for e in timeline(s, order.id) if e.id == int(p["event_id"])), None)
+        card = s.scalar(
+            _EXISTING_CARD.where(
+                PostedMessageOrder.order_id == order.id,
+                PostedMessage.channel_id == channel,
+                PostedMessage.viewer_party_id == party_id,
+            )
+        )
+    if entry is None:
+        raise Permanent(f"timeline entry {p['event_id']} is gone")
+    message = render_party_message(order, entry, viewer)
+    try:
+        post_once(
+            d.client(item.workspace_id),
+            item,
+            channel=channel,
+            thread_ts=card.ts if card is not None else None,
+            **message.as_kwargs(),
+        )
+    except SlackApiError as exc:
+        error = str(exc.response.get("error", ""))
+        if error in CHANNEL_REFUSALS:
+            d.tell_party_channel_refused(item, order, party_id, channel, error)
+            raise Permanent(f"{channel}: {error}") from exc
+        raise
+
+
 HANDLERS: dict[Kind, Callable[[Deliveries, Claimed], None]] = {
     Kind.CARD: post_card,
     Kind.REDRAW: redraw_message,
@@ -559,6 +597,7 @@ HANDLERS: dict[Kind, Callable[[Deliveries, Claimed], None]] = {
     Kind.DM_CARD: dm_card,
     Kind.DM_TEXT: dm_text,
     Kind.THREAD_CARD: thread_card,
+    Kind.PARTY_MESSAGE: party_message,
 }
 assert set(HANDLERS) == set(Kind), "every kind of outbox item needs its handler"
 

@@ -312,6 +312,42 @@ def thread_card(
     )
 
 
+def party_message(session: Session, outcome: ActionOutcome, *, now: datetime) -> None:
+    """Queue a message between the parties (a MESSAGE entry of the timeline) to the thread of
+    the order's card in each party's channel: received by the other, shown as sent to the
+    sender's. Where a party has no card yet, its card is queued first, in the same lane."""
+    order, entry = outcome.order, outcome.entry
+    carded = set(
+        session.scalars(
+            select(PostedMessage.viewer_party_id)
+            .join(PostedMessageOrder, PostedMessageOrder.message_id == PostedMessage.id)
+            .where(PostedMessageOrder.order_id == order.id, PostedMessage.kind == "card")
+        )
+    )
+    sender = {"user": entry.actor_user_id}
+    for party in Party:
+        channel = order.party_channel_id(party)
+        if not channel:
+            continue
+        if order.party_id(party) not in carded:
+            post_card(session, order, party, None, now=now)
+        outbox.enqueue(
+            session,
+            kind=Kind.PARTY_MESSAGE,
+            lane=Lane.channel(channel),
+            payload={
+                "order_id": order.id,
+                "party_id": order.party_id(party),
+                "viewer": party.value,
+                "channel": channel,
+                "event_id": entry.id,
+                "actor": sender,
+            },
+            now=now,
+            workspace_id=order.workspace_id,
+        )
+
+
 def after_action(
     session: Session,
     outcome: ActionOutcome,

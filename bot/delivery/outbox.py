@@ -67,6 +67,8 @@ class Kind(enum.StrEnum):
     """A text by direct message (a reminder's owner told of a problem)."""
     THREAD_CARD = "thread_card"
     """An order's card in the thread where someone wrote its number, kept current."""
+    PARTY_MESSAGE = "party_message"
+    """A message between the parties, in the thread of the order's card in one's channel."""
 
 
 REDRAWS = frozenset({Kind.REDRAW, Kind.RESPOND, Kind.VIEW, Kind.HOME})
@@ -84,10 +86,19 @@ METHODS: dict[Kind, tuple[str, ...]] = {
     Kind.DM_CARD: ("conversations.open", "chat.postMessage"),
     Kind.DM_TEXT: ("conversations.open", "chat.postMessage"),
     Kind.THREAD_CARD: ("chat.postMessage",),
+    Kind.PARTY_MESSAGE: ("chat.postMessage",),
 }
 """The rate-limited Slack methods each kind calls (bot.delivery.budget spaces them)."""
 URGENT = frozenset(
-    {Kind.CARD, Kind.RESPOND, Kind.VIEW, Kind.REPLY, Kind.EPHEMERAL, Kind.THREAD_CARD}
+    {
+        Kind.CARD,
+        Kind.RESPOND,
+        Kind.VIEW,
+        Kind.REPLY,
+        Kind.EPHEMERAL,
+        Kind.THREAD_CARD,
+        Kind.PARTY_MESSAGE,
+    }
 )
 """What a person waits for right after a click: it goes first when a budget is short (a
 redraw of the message clicked is urgent too: its payload says so)."""

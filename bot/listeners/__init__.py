@@ -19,9 +19,18 @@ from orders_core.text import clean
 
 def register(app: App, deps: Deps) -> None:
     """Every surface's listeners."""
-    from bot.listeners import actions, commands, conversation, events, market, reminders, views
+    from bot.listeners import (
+        actions,
+        commands,
+        conversation,
+        events,
+        market,
+        messages,
+        reminders,
+        views,
+    )
 
-    for surface in (commands, actions, views, events, market, reminders, conversation):
+    for surface in (commands, actions, views, events, market, reminders, conversation, messages):
         surface.register(app, deps)
 
 

@@ -37,6 +37,8 @@ Block = dict[str, Any]
 
 ACTION_PREFIX = "order:"
 OPEN_ACTION = "order:open"
+MESSAGE_ACTION = "message:open"
+"""A card's *Message* button (not an `order:` action: nothing about the order changes)."""
 LIST_FILTER_ACTION = "list:filter"
 LIST_PAGE_ACTION = "list:page"
 ORDER_ACTION_CALLBACK = "order_action"
@@ -400,6 +402,16 @@ def render_order_card(
     if notice:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": clip(notice, 3000)}})
     blocks += order_row(order, viewer, last, now, {"kind": "card"}, fresh=False)  # it stays
+    write = {
+        "type": "button",
+        "action_id": MESSAGE_ACTION,
+        "text": plain_text("Message"),
+        "value": ButtonValue(order.number, order.version, {"kind": "card"}).encode(),
+    }
+    if blocks[-1]["type"] == "actions":
+        blocks[-1]["elements"].append(write)
+    else:
+        blocks.append({"type": "actions", "block_id": f"msg:{order.number}", "elements": [write]})
     waiting = order.status.waiting_on
     if waiting is not None:
         who = "you" if waiting is viewer else order.party_name(waiting)
@@ -507,6 +519,12 @@ def _pack(head: str, reason: str | None, files: Sequence[str]) -> list[str]:
             current = line
     texts.append(current)
     return texts
+
+
+def packed_sections(head: str, text: str | None, files: Sequence[AttachedFile]) -> list[Block]:
+    """A head line, all of someone's text (escaped) and their files, over as many sections as
+    Slack's limits need."""
+    return [_section(t) for t in _pack(head, text, [_file_line(f) for f in files])]
 
 
 def _shortened(reason: str, room: int) -> tuple[str, int]:
@@ -799,6 +817,7 @@ USAGE = """*`/orders`* — your service orders, in Slack
 • `/orders list [STATUS…]` — your orders, newest first (`pending confirmation`, `under-approval`, `open`, `all`…)
 • `/orders search TEXT` — find by number or its start (`123`, `SO-0001`) or by words (`cafe loyalty`)
 • `/orders view NUMBER` or `/orders NUMBER` — one order with its timeline
+• `/orders message NUMBER TEXT` — write to the other party about an order (also *Message* on its card)
 • `/orders services` — the Service Market; `/orders new [SERVICE]` — order a service
 • `/orders help` — this help"""
 
