@@ -76,11 +76,17 @@ class Note(enum.StrEnum):
     SNOOZE = "snooze"
     MESSAGE = "message"
     """A message from one party to the other about the order (issue 20: 3)."""
+    SLACK_MESSAGE = "slack_message"
+    """A Slack message added to the order by the *Add to an order…* shortcut (issue 20: 2)."""
 
     @property
     def past(self) -> str:
         """What the timeline says: "snoozed reminders of", "sent a message"."""
-        return {Note.SNOOZE: "snoozed reminders of", Note.MESSAGE: "sent a message"}[self]
+        return {
+            Note.SNOOZE: "snoozed reminders of",
+            Note.MESSAGE: "sent a message",
+            Note.SLACK_MESSAGE: "added a Slack message",
+        }[self]
 
 
 class ReasonRule(enum.StrEnum):

@@ -474,7 +474,13 @@ _ORDERS_SEARCH = table("orders_search", column("rowid"), column("search_text"))
 
 
 def search_orders(
-    session: Session, party: PartyRef, text: str, *, cursor: str | None = None, limit: int = 10
+    session: Session,
+    party: PartyRef,
+    text: str,
+    *,
+    cursor: str | None = None,
+    limit: int = 10,
+    statuses: Collection[OrderStatus] | None = None,
 ) -> OrderPage:
     """The party's orders found by `text`, a page at a time.
 
@@ -491,10 +497,18 @@ def search_orders(
     after = _decode_cursor(cursor)
     digits = _number_digits(text)
     numbered = _number_hits(session, party, digits, limit) if digits is not None else []
+    if statuses:
+        numbered = [o for o in numbered if o.status in statuses]
     shown = [] if after is not None else numbered
     room = limit - len(shown)
     found = _word_hits(
-        session, party, words, before=after, skip=[o.id for o in numbered], limit=room + 1
+        session,
+        party,
+        words,
+        before=after,
+        skip=[o.id for o in numbered],
+        limit=room + 1,
+        statuses=statuses,
     )
     hits = found[:room]
     views = shown + (_views(session, _BY_IDS, {"ids": hits}) if hits else [])
@@ -518,6 +532,7 @@ def _word_hits(
     before: int | None,
     skip: Sequence[int],
     limit: int,
+    statuses: Collection[OrderStatus] | None = None,
 ) -> list[int]:
     """The ids of the party's orders whose text contains every word, newest first."""
     query = select(Order.id).where(
@@ -537,6 +552,8 @@ def _word_hits(
         query = query.where(Order.id < before)
     if skip:
         query = query.where(Order.id.not_in(skip))
+    if statuses:
+        query = query.where(Order.status.in_(list(statuses)))
     return list(session.scalars(query.order_by(Order.id.desc()).limit(limit)))
 
 
@@ -1273,11 +1290,57 @@ def send_message(
 ) -> ActionOutcome:
     """A message from the caller's party to the other party of one of its orders, kept on the
     order's timeline (its status stays as it was)."""
+    return _note(
+        session, caller, number, Note.MESSAGE, text, files, idempotency_key=idempotency_key, now=now
+    )
+
+
+def add_slack_message(
+    session: Session,
+    caller: Caller,
+    number: str | int,
+    text: str,
+    files: Sequence[AttachedFile] = (),
+    *,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> ActionOutcome:
+    """A Slack message (its text, a note and a link back, as `text`) kept on the timeline of
+    one of the caller's party's open orders."""
+    return _note(
+        session,
+        caller,
+        number,
+        Note.SLACK_MESSAGE,
+        text,
+        files,
+        open_only=True,
+        idempotency_key=idempotency_key,
+        now=now,
+    )
+
+
+def _note(
+    session: Session,
+    caller: Caller,
+    number: str | int,
+    note: Note,
+    text: str | None,
+    files: Sequence[AttachedFile],
+    *,
+    open_only: bool = False,
+    idempotency_key: str | None,
+    now: datetime | None,
+) -> ActionOutcome:
     now = now or utcnow()
     replayed = _replay(session, caller.workspace_id, idempotency_key)
     if replayed is not None:
         return replayed
     order = get_order(session, caller.ref, number)
+    if open_only and order.status.is_terminal:
+        raise errors.InvalidInput(
+            {"order": f"{order.code} is {order.status.label}: pick an order still open."}
+        )
     body = clean(text or "").strip()
     if is_blank(body) and not files:
         raise errors.InvalidInput({"message": "Write a message (or attach a file) to send."})
@@ -1291,7 +1354,7 @@ def send_message(
         session,
         order_id=order.id,
         workspace_id=caller.workspace_id,
-        action=Note.MESSAGE,
+        action=note,
         caller=caller,
         from_status=order.status,
         to_status=order.status,

@@ -27,10 +27,12 @@ def register(app: App, deps: Deps) -> None:
         market,
         messages,
         reminders,
+        shortcuts,
         views,
     )
 
-    for surface in (commands, actions, views, events, market, reminders, conversation, messages):
+    surfaces = (commands, actions, views, events, market, reminders, conversation, messages)
+    for surface in (*surfaces, shortcuts):
         surface.register(app, deps)
 
 

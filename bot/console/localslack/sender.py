@@ -430,6 +430,83 @@ class SlackSender:
             self.local_slack.close_view(user_id, str(view["id"]), clear=is_cleared)
         return response
 
+    # ------------------------------------------------------------------ shortcuts
+
+    def global_shortcut(
+        self, *, team_id: str, user_id: str, callback_id: str, **options: Unpack[SendOptions]
+    ) -> AppResponse:
+        """A global shortcut chosen from Slack's shortcut menu (no channel: only a trigger)."""
+        payload: JsonDict = {
+            "type": "shortcut",
+            "token": self.verification_token,
+            "action_ts": f"{time.time():.6f}",
+            "team": self._team(team_id, None),
+            "user": {"id": user_id, "username": self._user_name(user_id), "team_id": team_id},
+            "is_enterprise_install": False,
+            "enterprise": None,
+            "callback_id": callback_id,
+            "trigger_id": self.trigger_id(user_id, team_id),
+        }
+        return self.send_interaction(payload, **options)
+
+    def message_shortcut(
+        self,
+        *,
+        team_id: str,
+        user_id: str,
+        channel_id: str,
+        message: Mapping[str, Any],
+        callback_id: str,
+        response_url: str | None = None,
+        **options: Unpack[SendOptions],
+    ) -> AppResponse:
+        """A message shortcut chosen on `message` (as the channel holds it)."""
+        payload: JsonDict = {
+            "type": "message_action",
+            "token": self.verification_token,
+            "action_ts": f"{time.time():.6f}",
+            "team": self._team(team_id, None),
+            "user": {"id": user_id, "name": self._user_name(user_id), "team_id": team_id},
+            "channel": {"id": channel_id, "name": self._channel_name(channel_id)},
+            "is_enterprise_install": False,
+            "enterprise": None,
+            "callback_id": callback_id,
+            "trigger_id": self.trigger_id(user_id, team_id),
+            "response_url": response_url
+            or self.response_url(team_id=team_id, channel=channel_id, user=user_id),
+            "message_ts": message.get("ts"),
+            "message": dict(message),
+        }
+        return self.send_interaction(payload, **options)
+
+    def block_suggestion(
+        self,
+        *,
+        team_id: str,
+        user_id: str,
+        view: Mapping[str, Any],
+        block_id: str,
+        action_id: str,
+        value: str,
+        **options: Unpack[SendOptions],
+    ) -> AppResponse:
+        """What someone typed in an external_select of an open modal: the app answers options."""
+        payload: JsonDict = {
+            "type": "block_suggestion",
+            "user": self._user(user_id, team_id),
+            "container": {"type": "view", "view_id": view.get("id")},
+            "api_app_id": self.api_app_id,
+            "token": self.verification_token,
+            "action_id": action_id,
+            "block_id": block_id,
+            "value": value,
+            "team": self._team(team_id, None),
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "view": dict(view),
+        }
+        return self.send_interaction(payload, **options)
+
     # ------------------------------------------------------------------ Events API
 
     def event(
