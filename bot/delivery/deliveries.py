@@ -381,8 +381,8 @@ def reply(d: Deliveries, item: Claimed) -> None:
     """Answer one person: on their response_url, else as an ephemeral, else by DM."""
     p = item.payload
     message = Message(str(p.get("text") or ""), list(p.get("blocks") or []))
-    if p.get("url"):
-        post_response_url(p["url"], message, replace_original=False)
+    if p.get("url"):  # `replace`: the answer takes the place of the message clicked
+        post_response_url(p["url"], message, replace_original=bool(p.get("replace")))
         return
     client = d.clients.for_team(str(p["team"]), None)
     if p.get("channel"):

@@ -134,8 +134,10 @@ def reply(
     *,
     url: str | None = None,
     channel: str | None = None,
+    replace: bool = False,
 ) -> None:
-    """Queue an answer to one person (response_url, else ephemeral, else DM) and wake the worker."""
+    """Queue an answer to one person (response_url, else ephemeral, else DM) and wake the worker
+    (`replace`: in place of the message clicked, through its response_url)."""
     if not user:
         return
     with deps.db.transaction() as s:
@@ -143,7 +145,7 @@ def reply(
             s,
             kind=outbox.Kind.REPLY,
             lane=outbox.reply_lane(team, user, url),
-            payload={"team": team, "user": user, "url": url, "channel": channel}
+            payload={"team": team, "user": user, "url": url, "channel": channel, "replace": replace}
             | message.as_kwargs(),
             now=deps.clock.now(),
         )

@@ -4,21 +4,47 @@ shows in the sender's as sent, and stays on the order's timeline (issue 20: 3)."
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import select
 
 from bot.delivery import notify
 from bot.deps import Deps
-from bot.listeners.common import NOT_OURS, deps_of, refuse, seal, subcommand, tell, unseal, who
+from bot.listeners.common import (
+    NOT_OURS,
+    deps_of,
+    refuse,
+    reply,
+    seal,
+    subcommand,
+    tell,
+    unseal,
+    who,
+)
 from bot.listeners.views import submitted_files
-from bot.ui.format import FIELD_ERROR_FORMAT
-from bot.ui.messages import MESSAGE_BLOCK, MESSAGE_CALLBACK, render_message_modal
+from bot.ui.format import FIELD_ERROR_FORMAT, unescape
+from bot.ui.messages import (
+    FORWARD_ACTION,
+    KEEP_ACTION,
+    MESSAGE_BLOCK,
+    MESSAGE_CALLBACK,
+    render_message_modal,
+)
 from bot.ui.orders import FILES_BLOCK, MESSAGE_ACTION, ButtonValue, Message, render_error, value_of
 from orders_core import errors
-from orders_core.orders import get_order, parse_order_number, resolve_caller, send_message
+from orders_core.models import PostedMessage, PostedMessageOrder
+from orders_core.orders import (
+    AttachedFile,
+    get_order,
+    parse_order_number,
+    resolve_caller,
+    send_message,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +53,8 @@ def register(app: App, deps: Deps) -> None:
     """Listen to the Message button and its form."""
     app.action(MESSAGE_ACTION)(open_form)
     app.view(MESSAGE_CALLBACK)(send)
+    app.action(FORWARD_ACTION)(forward_reply)
+    app.action(KEEP_ACTION)(keep_reply)
 
 
 def open_form(
@@ -120,3 +148,108 @@ def send(
     ack()
     deps.committed()
     log.info("%s message sent", outcome.order.code, extra={"order": outcome.order.code})
+
+
+def _offered(action: dict[str, Any]) -> tuple[int, str, str] | None:
+    """The order, reply and thread a *Send to …* / *Keep internal* button was drawn for."""
+    try:
+        data = json.loads(action.get("value") or "")
+        return int(data["order"]), str(data["ts"]), str(data["thread"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def forward_reply(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
+) -> None:
+    """*Send to …*: the author's own reply, read back from Slack, sent to the other party as a
+    message about the order (once, however often it is clicked)."""
+    deps = deps_of(context)
+    team, user = who(body)
+    offered = _offered(action)
+    channel = str((body.get("container") or {}).get("channel_id") or "")
+    if offered is None or not channel:
+        tell(deps, client, body, NOT_OURS)
+        ack()
+        return
+    number, reply_ts, thread = offered
+    try:
+        with deps.db.read() as s:
+            caller = resolve_caller(s, team, user)
+            order = get_order(s, caller.ref, number)
+            # The thread must be under this order's card in the caller's party's channel.
+            card = s.scalar(
+                select(PostedMessage.id)
+                .join(PostedMessageOrder, PostedMessageOrder.message_id == PostedMessage.id)
+                .where(
+                    PostedMessage.channel_id == channel,
+                    PostedMessage.ts == thread,
+                    PostedMessage.kind == "card",
+                    PostedMessage.viewer_party_id == caller.party_id,
+                    PostedMessageOrder.order_id == order.id,
+                )
+            )
+        if card is None:
+            raise errors.OrderNotFound(order.code)
+        written = _reply_of(client, channel, thread, reply_ts)
+        if written is None or written.get("user") != user:
+            raise errors.InvalidInput(
+                {"message": "Only your own reply, still in the thread, can be sent from here."}
+            )
+        files = [
+            AttachedFile(
+                slack_file_id=str(f["id"]),
+                name=str(f.get("name") or f.get("title") or f["id"]),
+                permalink=str(f.get("permalink") or ""),
+            )
+            for f in (written.get("files") or [])[:10]
+            if isinstance(f, dict) and f.get("id")
+        ]
+        with deps.db.transaction() as s:
+            outcome = send_message(
+                s,
+                resolve_caller(s, team, user),
+                number,
+                unescape(str(written.get("text") or ""))[:3000],
+                files,
+                idempotency_key=f"reply:{channel}:{reply_ts}",
+                now=deps.clock.now(),
+            )
+            if not outcome.replayed:
+                notify.party_message(s, outcome, now=deps.clock.now())
+    except errors.OrdersError as exc:
+        refuse(deps, client, body, exc)
+        ack()
+        return
+    deps.committed()
+    other = outcome.order.party_name(caller.party.other)
+    _answer_offer(deps, body, team, user, f":outbox_tray: Sent to *{other}*.")
+    ack()
+
+
+def keep_reply(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, context: BoltContext
+) -> None:
+    """*Keep internal*: the offer goes; the reply stays where it is."""
+    team, user = who(body)
+    _answer_offer(deps_of(context), body, team, user, "Kept in your channel only.")
+    ack()
+
+
+def _answer_offer(deps: Deps, body: dict[str, Any], team: str, user: str, text: str) -> None:
+    """The offer replaced by what became of it (an ephemeral: only its response_url reaches it)."""
+    url = body.get("response_url")
+    if url:
+        blocks = [{"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}]
+        reply(deps, team, user, Message(text.replace("*", ""), blocks), url=url, replace=True)
+
+
+def _reply_of(client: WebClient, channel: str, thread: str, ts: str) -> dict[str, Any] | None:
+    """A reply of a thread, as Slack has it now (None when it is gone or unreadable)."""
+    try:
+        answer = client.conversations_replies(
+            channel=channel, ts=thread, oldest=ts, inclusive=True, limit=20
+        )
+    except SlackApiError:
+        return None
+    return next((m for m in answer.get("messages") or [] if m.get("ts") == ts), None)

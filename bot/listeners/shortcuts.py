@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 from bot.deps import Deps
 from bot.listeners.common import deps_of, error_modal, reply, seal, seal_view, unseal, who
 from bot.listeners.market import merchant
-from bot.ui.format import FIELD_ERROR_FORMAT, SLACK_FORMAT
+from bot.ui.format import FIELD_ERROR_FORMAT, SLACK_FORMAT, unescape
 from bot.ui.market import render_order_form
 from bot.ui.orders import Message, render_error
 from bot.ui.shortcuts import (
@@ -118,7 +118,7 @@ def attach(ack: Ack, body: dict[str, Any], client: WebClient, context: BoltConte
         for f in (message.get("files") or [])[:10]
         if isinstance(f, dict) and f.get("id")
     ]
-    text = clean(str(message.get("text") or ""))
+    text = clean(unescape(str(message.get("text") or "")))
     meta: dict[str, Any] = {"link": permalink, "url": body.get("response_url"), "files": files}
     kept = text
     while len(json.dumps({**meta, "text": kept})) > METADATA_CHARS:  # escaped, it may grow 6-fold

@@ -61,6 +61,12 @@ def link(url: str, label: str) -> str:
     return f"<{safe_url}|{text}>"
 
 
+def unescape(text: str) -> str:
+    """A message's text as Slack sends it (`&lt;`, `&gt;`, `&amp;`) back to what was typed;
+    mentions and links stay as Slack wrote them (`<@U123>`), shown as text when repeated."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def mention(user_id: str | None) -> str:
     """A user as Slack shows them: <@U123>."""
     return f"<@{escape(user_id)}>" if user_id else "the bot"

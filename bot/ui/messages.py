@@ -3,6 +3,7 @@ message shows in each party's card thread (issue 20: 3)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from bot.ui.format import clip, escape, mention
@@ -10,6 +11,9 @@ from bot.ui.orders import FILES_BLOCK, Block, Message, packed_sections, plain_te
 from orders_core.lifecycle import Party
 from orders_core.orders import MESSAGE_CHARS, OrderView, TimelineEntry
 
+FORWARD_ACTION = "message:forward"
+"""*Send to …* under a reply in a card's thread: the reply goes to the other party."""
+KEEP_ACTION = "message:keep"
 MESSAGE_CALLBACK = "order_message"
 MESSAGE_BLOCK = "message"
 
@@ -78,4 +82,39 @@ def render_party_message(order: OrderView, entry: TimelineEntry, reader: Party) 
     return Message(
         clip(f"{plain}: {entry.reason or ''}", 3000),
         packed_sections(head, entry.reason, entry.files),
+    )
+
+
+def render_send_offer(order: OrderView, reader: Party, reply_ts: str, thread_ts: str) -> Message:
+    """To the author of a reply under the order's card, alone: send it across, or keep it."""
+    other = order.party_name(reader.other)
+    value = json.dumps({"order": order.number, "ts": reply_ts, "thread": thread_ts})
+    text = (
+        f"Your reply stays in your channel. Send it to *{escape(other)}* too, in the thread of "
+        f"*{order.code}* in theirs (it is kept on the order's timeline)?"
+    )
+    return Message(
+        clip(text.replace("*", ""), 3000),
+        [
+            {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, 3000)}},
+            {
+                "type": "actions",
+                "block_id": f"offer:{order.number}",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": FORWARD_ACTION,
+                        "style": "primary",
+                        "text": plain_text(f"Send to {other}"),
+                        "value": value,
+                    },
+                    {
+                        "type": "button",
+                        "action_id": KEEP_ACTION,
+                        "text": plain_text("Keep internal"),
+                        "value": value,
+                    },
+                ],
+            },
+        ],
     )

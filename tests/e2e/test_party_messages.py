@@ -105,3 +105,62 @@ def test_a_form_sent_twice_is_one_message(bot: Bot, world: World) -> None:
         assert response.status == 200
     assert len(thread_of_card(bot, "C0PIXEL", number)) == 1
     assert [e.action for e in bot.timeline(number)].count(Note.MESSAGE) == 1
+
+
+def click_offer(
+    bot: Bot, user: str, offer: dict[str, object], action_id: str, as_user: str | None = None
+) -> str:
+    """Click a button of an ephemeral offer; the response_url its answer comes back on."""
+    url = bot.slack.new_response_url(
+        channel="C0ACME", user=user, team_id="T0TEST", message_ts=str(offer["ts"]), ephemeral=True
+    )
+    response = bot.sender.click(
+        team_id="T0TEST",
+        user_id=as_user or user,
+        channel_id="C0ACME",
+        message=offer,
+        action_id=action_id,
+        ephemeral=True,
+        response_url=url,
+    )
+    assert response.status == 200
+    bot.settle()
+    return url
+
+
+def test_a_reply_under_the_card_crosses_only_when_its_author_sends_it(
+    bot: Bot, world: World
+) -> None:
+    """Replies in a card's thread stay internal; each author is offered, alone and once, to send
+    theirs across; only the author's own click sends it, kept on the timeline."""
+    number = world.order_in(PC)
+    bot.sender.slash_command(
+        team_id="T0TEST", user_id="U0PIA", text=f"message {number} Logo?", channel_id="C0PIXEL"
+    )
+    bot.submit("U0PIA", {"message": "Logo?"})
+    bot.settle()
+    [card] = [m for m in bot.channel("C0ACME") if m.get("bot_id") and number in blocks_text(m)]
+    # As Slack sends a message's text: `<` and `>` typed are `&lt;` and `&gt;`.
+    said = bot.say("U0BEN", "C0ACME", "Ana, is the &lt;logo&gt; final?", thread_ts=str(card["ts"]))
+    bot.say("U0BEN", "C0ACME", "", retry_of=said)
+    bot.say("U0ANA", "C0ACME", "Internal: not yet", thread_ts=str(card["ts"]))
+    bot.settle()
+    [offer] = bot.slack.ephemerals("C0ACME", "U0BEN")
+    assert "Send to Blue Pixel Studio" in json.dumps(offer)
+    assert len(bot.slack.ephemerals("C0ACME", "U0ANA")) == 1
+    pixel_before = len(thread_of_card(bot, "C0PIXEL", number))
+    click_offer(bot, "U0BEN", offer, "message:forward", as_user="U0ANA")  # not her reply
+    assert len(thread_of_card(bot, "C0PIXEL", number)) == pixel_before
+    url = click_offer(bot, "U0BEN", offer, "message:forward")
+    click_offer(bot, "U0BEN", offer, "message:forward")  # twice: one message
+    crossed = thread_of_card(bot, "C0PIXEL", number)[pixel_before:]
+    assert len(crossed) == 1 and "Ana, is the &lt;logo&gt; final?" in json.dumps(crossed[0])
+    assert "Internal: not yet" not in json.dumps(thread_of_card(bot, "C0PIXEL", number))
+    assert "Sent to *Blue Pixel Studio*" in json.dumps(bot.slack.response_messages(url))
+    entry = bot.timeline(number)[-1]
+    assert entry.action is Note.MESSAGE and entry.actor_user_id == "U0BEN"
+    assert entry.reason == "Ana, is the <logo> final?"
+    [ana_offer] = bot.slack.ephemerals("C0ACME", "U0ANA")
+    kept = click_offer(bot, "U0ANA", ana_offer, "message:keep")
+    assert "Kept in your channel" in json.dumps(bot.slack.response_messages(kept))
+    assert len(thread_of_card(bot, "C0PIXEL", number)) == pixel_before + 1

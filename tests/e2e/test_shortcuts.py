@@ -13,6 +13,8 @@ from tests.support.world import World
 
 PC = OrderStatus.PENDING_CONFIRMATION
 WORDS = "The client wants <!channel> dark mode & a “café” theme — 生日快乐 🎉 <@U0EVIL>"
+SENT = WORDS.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+"""WORDS as Slack sends a message's text."""
 
 
 def test_new_service_order_opens_the_form_for_a_merchant(bot: Bot, world: World) -> None:
@@ -60,7 +62,7 @@ def test_add_a_message_to_an_open_order(bot: Bot, world: World) -> None:
     open_order = world.place(mini_program="Łódź Bar").order.code
     world.order_in(OrderStatus.COMPLETED)
     world.place("U0BOB", mini_program="Bolt Buns")  # another merchant's
-    message = bot.slack.user_message("C0ACME", "U0BEN", WORDS)
+    message = bot.slack.user_message("C0ACME", "U0BEN", SENT)
     message["files"] = [
         {"id": "F0MOCK", "name": "dark <mode>.png", "permalink": "https://files.test/F0MOCK"}
     ]
