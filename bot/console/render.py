@@ -45,6 +45,9 @@ EMOJI = {
     "rocket": "🚀",
     "no_entry_sign": "🚫",
     "heavy_check_mark": "✔",
+    "outbox_tray": "📤",
+    "speech_balloon": "💬",
+    "wastebasket": "🗑",
 }
 
 _TOKEN = re.compile(r"<([^<>\n]+)>")
@@ -479,6 +482,9 @@ class SurfaceRenderer:
         return ([line] if line else []) + menus
 
     def _options_line(self, control: Control) -> Line:
+        if not control.options and str(control.element.get("type")).endswith("external_select"):
+            # Its options come from the app as you type: `N = TEXT` or `select N TEXT`.
+            return [("      options: what the app finds for what you type", DIM)]
         spans: Line = [("      options: ", DIM)]
         for i, (label, _) in enumerate(control.options, start=1):
             if i > 1:
@@ -489,7 +495,12 @@ class SurfaceRenderer:
     def _chosen_labels(self, control: Control, value: Any) -> list[str]:
         values = value if isinstance(value, list) else ([] if value is None else [value])
         by_value = {v: label for label, v in control.options}
-        return [by_value.get(str(v), str(v)) for v in values]
+        return [
+            text_of(v.get("text"), self.names) or str(v.get("value"))
+            if isinstance(v, Mapping)  # an option the app offered while typing
+            else by_value.get(str(v), str(v))
+            for v in values
+        ]
 
     def _input(self, block: Mapping[str, Any]) -> list[Line]:
         element = block.get("element")
@@ -596,23 +607,26 @@ class Screen:
         for part in text.split("\n"):
             self.line([(part, style)], capture=capture)
 
-    def surface(self, title: str, lines: Sequence[Line], *, border: str = "blue") -> None:
-        """A message, modal or Home tab: a titled box."""
+    def surface(
+        self, title: str, lines: Sequence[Line], *, border: str = "blue", indent: int = 0
+    ) -> None:
+        """A message, modal or Home tab: a titled box (`indent`ed: a reply under its parent)."""
         self._captured.append(title)
         self._captured += [plain(line) for line in lines]
         if self.rich is not None:
+            from rich.padding import Padding
             from rich.panel import Panel
             from rich.text import Text
 
             body = Text("\n").join(Text.assemble(*line) for line in lines) if lines else Text("")
-            self.rich.print(
-                Panel(body, title=title, title_align="left", border_style=border, expand=False)
-            )
+            panel = Panel(body, title=title, title_align="left", border_style=border, expand=False)
+            self.rich.print(Padding(panel, (0, 0, 0, indent)) if indent else panel)
             return
-        self.out.write(f"┌─ {title}\n")
+        margin = " " * indent
+        self.out.write(f"{margin}┌─ {title}\n")
         for line in lines:
-            self.out.write(f"│ {plain(line)}\n")
-        self.out.write("└─\n")
+            self.out.write(f"{margin}│ {plain(line)}\n")
+        self.out.write(f"{margin}└─\n")
 
     def echo(self, prompt: str, command: str) -> None:
         """A scripted command, shown as if typed."""

@@ -21,7 +21,6 @@ import secrets
 import sys
 import tempfile
 import threading
-import urllib.request
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -60,11 +59,14 @@ from bot.console.render import (
 )
 from bot.listeners.common import COMMAND
 from bot.settings import Settings, SettingsError, load_settings
+from bot.ui.shortcuts import ATTACH_SHORTCUT, NEW_ORDER_SHORTCUT
 from bot.wsgi import OrdersApp
 from orders_core.db import Database, SchemaNotCurrent
 from orders_core.fixtures import demo_fixture_path, load_fixture, parse_age
 from orders_core.lifecycle import Party
+from orders_core.names import search_key
 from orders_core.onboarding import list_parties, list_workspaces
+from orders_core.orders import parse_order_number
 from orders_core.reminders import get_policies
 
 WALKTHROUGH = "demo.txt"
@@ -88,10 +90,15 @@ Act as a Slack user would; what the bot shows you is drawn below each command.
   click N                   press button [N]; or click LABEL (the newest one), click LABEL on TEXT
                             (the one whose row mentions TEXT): click Confirm on SO-000013
                             a button with a confirmation asks first: answer yes or no (click N --yes skips it)
-  select N OPTION           choose in menu [N] by the option's number, label or value
+  select N OPTION           choose in menu [N] by the option's number, label or value; a menu that
+                            searches as you type (Order) asks the app: select 5 SO-000013, Order = kids club
   FIELD = VALUE             in a modal: fill field [N], or by its label (Contact = ana@acme.test);
                             several choices or files with commas; "" quotes spaces; \\n is a new line
   submit | cancel           send the modal, or close it (also: close, back)
+  write TEXT                write TEXT in the channel as yourself: write Can we ship SO-000013 today?
+  reply TEXT                write TEXT in the thread of the bot's newest message here (a card's thread)
+  shortcut new              the New service order shortcut (from anywhere)
+  shortcut add [TEXT]       Add to an order… on the newest message a person wrote here (with TEXT in it)
   as USER                   act as another member: as pia, as U0BEN
   channel NAME              read a channel (channel blue-pixel; channel dm: your messages from the bot)
   home                      open the bot's Home tab
@@ -363,6 +370,26 @@ def ts_key(ts: str) -> tuple[int, int]:
     return int(seconds or 0), int(micros or 0)
 
 
+def thread_order(message: JsonDict) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Messages in order, each thread's replies right after its parent."""
+    ts = str(message.get("ts") or "")
+    return ts_key(str(message.get("thread_ts") or ts)), ts_key(ts)
+
+
+def in_thread(message: JsonDict) -> bool:
+    """A reply in a thread (not the thread's parent)."""
+    return message.get("thread_ts") not in (None, message.get("ts"))
+
+
+def written_by_person(message: JsonDict) -> bool:
+    """A message a person wrote, not one the bot (or another app) posted."""
+    return (
+        bool(message.get("user"))
+        and not message.get("bot_id")
+        and message.get("subtype") in (None, "file_share", "thread_broadcast")
+    )
+
+
 def normalize(text: str) -> str:
     """Whitespace collapsed and case folded, for `expect`."""
     return " ".join(text.split()).casefold()
@@ -404,6 +431,26 @@ def match_option(options: Sequence[tuple[str, str]], text: str) -> str:
             return found[0]
     shown = ", ".join(label for label, _ in options) or "none"
     raise ConsoleError(f"no option {text.strip()!r}: the options are {shown}.")
+
+
+def pick_suggestion(offered: Sequence[tuple[str, str]], typed: str) -> int | None:
+    """Which option the app offered for what was typed a person means: the first whose value or
+    label is it, whose value is the order number typed (13, SO-000013), or whose label has
+    every word typed (in any case, with or without accents); None when none does."""
+    wanted = typed.strip()
+    for i, (label, value) in enumerate(offered):
+        if wanted.casefold() in (value.casefold(), label.casefold()):
+            return i
+    number = parse_order_number(wanted)
+    if number is not None:
+        for i, (_, value) in enumerate(offered):
+            if value == str(number):
+                return i
+    words = search_key(wanted).split()
+    for i, (label, _) in enumerate(offered):
+        if words and all(word in search_key(label) for word in words):
+            return i
+    return None
 
 
 def unquote(text: str) -> str:
@@ -694,6 +741,9 @@ class ConsoleSession:
             "cancel": lambda _: self._cancel(),
             "close": lambda _: self._cancel(),
             "back": lambda _: self._cancel(),
+            "write": self._write,
+            "reply": self._reply,
+            "shortcut": self._shortcut,
             "as": self._as,
             "channel": self._channel,
             "home": lambda _: self._home(),
@@ -752,18 +802,94 @@ class ConsoleSession:
             channel_id=seat.channel,
             response_url=url,
         )
+        # An answer in the acknowledgement is shown as Slack shows it, an ephemeral message:
+        # the sender hands it to the local Slack (SlackSender.slash_command).
         self._answered(response)
-        if response.body.strip():
-            # An answer in the acknowledgement is shown as Slack shows it: an ephemeral message.
-            try:
-                answer: Any = response.json()
-            except ValueError:
-                answer = {"text": response.body}
-            if answer.get("text") or answer.get("blocks"):
-                post_json(url, answer)
         self._settle()
         self.refresh()
         return True
+
+    def _write(self, text: str, *, thread: str | None = None) -> bool:
+        """Write in the current channel (or one of its threads), as the person: the message is
+        kept in the channel and its `message` event sent to the app."""
+        words = unquote(text)
+        if not words.strip():
+            raise ConsoleError(
+                "write what? `write Can we ship SO-000013 today?` (`reply TEXT` in a thread)."
+            )
+        seat = self.seat
+        seat.location = "channel"
+        channel = seat.channel
+        message = self.slack.user_message(
+            channel, self.user, words, team_id=self.team, thread_ts=thread
+        )
+        response = self.sender.message(
+            team_id=self.team,
+            channel=channel,
+            message=message,
+            channel_type="im" if channel.startswith("D") else "channel",
+        )
+        self._answered(response)
+        self._settle()
+        self.refresh()
+        return True
+
+    def _reply(self, text: str) -> bool:
+        """Write in the thread of the bot's newest message in the current channel."""
+        seat = self.seat
+        posted = [m for m in self.slack.channel_messages(seat.channel) if m.get("bot_id")]
+        if not posted:
+            raise ConsoleError(
+                f"the bot has posted nothing in {self.where()} to reply to: `write TEXT` writes here."
+            )
+        newest = max(posted, key=lambda m: ts_key(str(m["ts"])))
+        return self._write(text, thread=str(newest.get("thread_ts") or newest["ts"]))
+
+    def _shortcut(self, text: str) -> bool:
+        """A shortcut from Slack's menus: New service order, or Add to an order… on a message."""
+        which, _, about = text.strip().partition(" ")
+        seat = self.seat
+        if which.lower() in ("new", "order", NEW_ORDER_SHORTCUT):
+            response = self.sender.global_shortcut(
+                team_id=self.team, user_id=self.user, callback_id=NEW_ORDER_SHORTCUT
+            )
+        elif which.lower() in ("add", "attach", ATTACH_SHORTCUT):
+            message = self._written(seat.channel, unquote(about) if about.strip() else None)
+            url = self.slack.new_response_url(
+                channel=seat.channel, user=self.user, team_id=self.team
+            )
+            response = self.sender.message_shortcut(
+                team_id=self.team,
+                user_id=self.user,
+                channel_id=seat.channel,
+                message=message,
+                callback_id=ATTACH_SHORTCUT,
+                response_url=url,
+            )
+        else:
+            raise ConsoleError(
+                "which shortcut? `shortcut new` (New service order), or `shortcut add` (Add to an "
+                "order… on the newest message written here; `shortcut add TEXT`: the newest with TEXT)."
+            )
+        self._answered(response)
+        self._settle()
+        self.refresh()
+        return True
+
+    def _written(self, channel: str, about: str | None) -> JsonDict:
+        """The newest message a person wrote in the channel (the newest of any with `about`)."""
+        messages = sorted(self.slack.channel_messages(channel), key=lambda m: ts_key(m["ts"]))
+        if about is None:
+            found = [m for m in messages if written_by_person(m)]
+        else:
+            wanted = normalize(about)
+            found = [m for m in messages if wanted in normalize(self._words(m))]
+        if not found:
+            what = f"with {about!r} " if about is not None else "a person wrote "
+            raise ConsoleError(
+                f"no message {what}in {self.where()}: `write TEXT` first, or `channel NAME`."
+            )
+        return found[-1]
 
     def _click(self, spec: str) -> bool:
         confirmed = False
@@ -815,7 +941,15 @@ class ConsoleSession:
         if control.kind not in kinds:
             raise ConsoleError(f"[{control.number}] is not a menu: `click {control.number}`.")
         choice: Any
-        if control.kind == "multi_select":
+        searched = str(control.element.get("type")) in ("external_select", "multi_external_select")
+        if searched and target.surface.kind == "view":
+            view = self.slack.view(target.surface.id)
+            if view is None:
+                raise ConsoleError("that view is closed.")
+            parts = choice_text.split(",") if control.kind == "multi_select" else [choice_text]
+            chosen = [self._suggested(view, control, p) for p in parts if p.strip()]
+            choice = chosen if control.kind == "multi_select" else chosen[0]
+        elif control.kind == "multi_select":
             choice = [match_option(control.options, part) for part in choice_text.split(",")]
         else:
             choice = match_option(control.options, choice_text)
@@ -831,7 +965,41 @@ class ConsoleSession:
             except ConsoleError:
                 continue
             return target
+        view = self.top_view()
+        searched = [
+            t
+            for t in self._mine()
+            if view is not None
+            and t.surface.id == view.get("id")
+            and t.control.element.get("type") in ("external_select", "multi_external_select")
+        ]
+        if len(searched) == 1:
+            return searched[0]  # the modal's one menu that searches as you type
         raise ConsoleError(f"no menu shown has an option {option!r}: `select N OPTION`.")
+
+    def _suggested(self, view: JsonDict, control: Control, typed: str) -> JsonDict:
+        """Type into a menu that searches as you type: the option the app offers that matches."""
+        response = self.sender.block_suggestion(
+            team_id=self.team,
+            user_id=self.user,
+            view=view,
+            block_id=str(control.block.get("block_id")),
+            action_id=str(control.element.get("action_id")),
+            value=typed.strip(),
+        )
+        self._answered(response)
+        answer = response.json() if response.body.strip() else {}
+        options = list(answer.get("options") or [])
+        for group in answer.get("option_groups") or []:
+            options += list(group.get("options") or [])
+        offered = [(self._plain(o.get("text")), str(o.get("value", ""))) for o in options]
+        found = pick_suggestion(offered, typed)
+        if found is None:
+            shown = "; ".join(label for label, _ in offered) or "nothing"
+            raise ConsoleError(
+                f"no option matches {typed.strip()!r}: for it, the app offered {shown}."
+            )
+        return {"text": options[found].get("text"), "value": offered[found][1]}
 
     def _press(self, target: Target, *, choice: Any = None) -> bool:
         """Use a control as Slack would report it: on the message or view as it is now."""
@@ -942,9 +1110,13 @@ class ConsoleSession:
         kind = str(element.get("type"))
         raw = unquote(text)
         value: Any
-        if kind in ("static_select", "external_select", "radio_buttons"):
+        if kind == "external_select":
+            value = self._suggested(view, control, raw) if raw else None
+        elif kind == "multi_external_select":
+            value = [self._suggested(view, control, p) for p in raw.split(",") if p.strip()]
+        elif kind in ("static_select", "radio_buttons"):
             value = match_option(control.options, raw) if raw else None
-        elif kind in ("multi_static_select", "multi_external_select", "checkboxes"):
+        elif kind in ("multi_static_select", "checkboxes"):
             value = [match_option(control.options, p) for p in raw.split(",") if p.strip()]
         elif kind == "file_input":
             value = [p.strip() for p in raw.split(",") if p.strip()]
@@ -1068,7 +1240,7 @@ class ConsoleSession:
             (SurfaceKey("ephemeral", channel, m["ts"]), m)
             for m in self.slack.ephemerals(channel=channel, user=self.user)
         ]
-        items.sort(key=lambda item: ts_key(item[0].id))
+        items.sort(key=lambda item: thread_order(item[1]))
         if not items:
             self.screen.text(f"{self.where()}: no messages yet.", DIM)
         if len(items) > CHANNEL_PAGE:
@@ -1249,19 +1421,48 @@ class ConsoleSession:
             return "your direct messages"
         return f"#{self.channel_name(channel)}"
 
+    def _words(self, message: JsonDict) -> str:
+        """A message's text as a reader reads it (mentions named), on one line."""
+        return " ".join(
+            self._plain({"type": "mrkdwn", "text": str(message.get("text") or "")}).split()
+        )
+
+    def _author(self, message: JsonDict) -> str:
+        """@ana for what a person wrote; orders-bot for what the bot posted."""
+        if written_by_person(message):
+            return "@" + self.names.user(str(message["user"]))
+        return "orders-bot"
+
+    def _gist(self, channel: str, ts: str) -> str:
+        """A thread's parent, as a reply's title names it: @ana: “Can we ship SO-000013…”."""
+        parent = self.slack.message(channel, ts)
+        if parent is None:
+            return "a deleted message"
+        words = self._words(parent)
+        if len(words) > 48:
+            words = words[:47].rstrip() + "…"
+        return f"{self._author(parent)}: “{words}”" if words else self._author(parent)
+
     def _show_message(self, key: SurfaceKey, message: JsonDict, status: str) -> None:
+        author = self._author(message)
         if key.channel.startswith("D"):
-            title = "orders-bot · direct message"
+            title = f"{author} · direct message"
         else:
-            title = f"orders-bot in #{self.channel_name(key.channel)}"
+            title = f"{author} in #{self.channel_name(key.channel)}"
         if key.kind == "ephemeral":
             title += " · only visible to you"
-        if message.get("thread_ts") not in (None, message.get("ts")):
-            title += " · reply in a thread"
+        thread = in_thread(message)
+        if thread:
+            title += (
+                f" · reply in a thread, under {self._gist(key.channel, str(message['thread_ts']))}"
+            )
         if status:
             title += f" · {status}"
         self.screen.surface(
-            title, self._draw(key, message), border="green" if key.kind == "ephemeral" else "blue"
+            title,
+            self._draw(key, message),
+            border="green" if key.kind == "ephemeral" else "blue",
+            indent=4 if thread else 0,
         )
 
     def _show_view(self, *, force: bool = False) -> None:
@@ -1344,7 +1545,7 @@ class ConsoleSession:
             if before != fp:
                 changed.append((key, message, "new" if before is None else "updated"))
                 seat.seen[key] = fp
-        changed.sort(key=lambda item: ts_key(item[0].id))
+        changed.sort(key=lambda item: thread_order(item[1]))
         limit = 8 if first_look else MAX_SHOWN
         if len(changed) > limit:
             self.screen.text(
@@ -1379,18 +1580,6 @@ class ConsoleSession:
                 notes.append(f"#{self.channels[channel]} ({', '.join(c for c in counts if c)})")
         if notes:
             self.screen.text("Elsewhere: " + "; ".join(notes) + " — `channel NAME` reads one.", DIM)
-
-
-def post_json(url: str, payload: JsonDict) -> None:
-    """POST to a response_url, as Slack does with an answer given in an acknowledgement."""
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(payload).encode("utf-8"),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        response.read()
 
 
 def walkthrough_lines() -> list[str]:

@@ -126,7 +126,7 @@ def test_an_order_from_the_service_market_to_completed(
     assert "SO-000013 is placed" in placed and "only visible to you" in placed
     card = shown_by(out, "as pia")
     assert "Acme Coffee placed SO-000013 (@ana)" in card and "New since today at" in card
-    assert buttons(card)[-2:] == ["Accept", "Reject"]
+    assert buttons(card)[-3:] == ["Accept", "Reject", "Message"]
     assert "Accept SO-000013?" in shown_by(out, "click Accept on SO-000013")
     accepted = shown_by(out, "yes", "pia")
     assert "· updated" in accepted and "Pending Confirmation" in accepted
@@ -139,11 +139,11 @@ def test_an_order_from_the_service_market_to_completed(
     assert "Rejected by @ana" in rejected and "The stamps do not add up." in rejected
     approved = shown_by(out, "yes", "ana")
     assert "Completed" in approved and "This order is finished." in approved
-    assert buttons(approved) == []
+    assert buttons(approved) == ["Message"]  # no more steps; a word to the other party
     providers_channel = shown_by(out, "channel blue-pixel")
     shown = providers_channel.split("┌─ ")[1:]
     cards = [c for c in shown if "reply in a thread" not in c.splitlines()[0]]
-    assert len(cards) == 1 and "Completed" in cards[0] and buttons(cards[0]) == []
+    assert len(cards) == 1 and "Completed" in cards[0] and buttons(cards[0]) == ["Message"]
     assert any(
         "approved SO-000013" in c for c in shown if c not in cards
     )  # the news, in its thread
@@ -416,6 +416,145 @@ def test_select_home_and_a_click_in_the_home_tab(
     assert "Waiting on you (3)" in approved and "Approved by @ana" in approved
 
 
+def indented(box: str) -> bool:
+    """Whether a drawn message is indented under its parent: a reply in a thread."""
+    return all(line.startswith("    ") for line in box.splitlines()[1:] if line.strip())
+
+
+def test_an_order_number_written_in_conversation_gets_its_card(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In the party's channel, the card in the message's thread, drawn under it, whose Confirm
+    works; elsewhere, only a member of a party of the order sees it; a stranger, nothing."""
+    status, out = run_script(
+        tmp_path,
+        capsys,
+        """
+        write Ben, can you look at so-000010 today?
+        click Confirm on SO-000010 --yes
+        as raj
+        channel C0LOUNGE
+        write What about SO-000010 and SO-000009?
+        as pia
+        channel C0LOUNGE
+        write What about SO-000010?
+        """,
+    )
+    assert status == 0, out
+    written = shown_by(out, "write Ben, can you look at so-000010 today?")
+    mine, card = written.split("┌─ ")[1:]
+    assert mine.startswith("@ana in #acme-orders") and "Ben, can you look at" in mine
+    head = card.splitlines()[0]
+    assert "orders-bot in #acme-orders · reply in a thread, under @ana: “Ben, can you" in head
+    assert re.search(r"^    ┌─ orders-bot", written, re.M) and indented(card)
+    assert "SO-000010" in card and "Pending Confirmation" in card
+    assert buttons(card)[-3:] == ["Confirm", "Reject", "Message"]
+    confirmed = shown_by(out, "click Confirm on SO-000010 --yes")
+    assert "reply in a thread, under @ana" in confirmed and "· updated" in confirmed
+    assert "In Development" in confirmed and "Confirm" not in buttons(confirmed)
+    elsewhere = shown_by(out, "write What about SO-000010 and SO-000009?")
+    assert "@raj in #c0lounge" in elsewhere
+    [ephemeral] = [b for b in boxes(elsewhere) if "only visible to you" in b]
+    assert "SO-000010" in ephemeral and "SO-000009" not in ephemeral  # not Nimbus's order
+    stranger = shown_by(out, "write What about SO-000010?")
+    assert len(boxes(stranger)) == 1 and "@pia in #c0lounge" in stranger
+
+
+def test_a_message_from_the_card_and_a_reply_in_its_thread(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ana's Message reaches Nimbus Apps in their card's thread; Raj replies in that thread,
+    is offered to send it across, sends it, and Ana reads it in her card's thread."""
+    status, out = run_script(
+        tmp_path,
+        capsys,
+        """
+        write SO-000010?
+        click Message on SO-000010
+        Message = Can we move the review to Friday?
+        submit
+        as raj
+        reply Friday works for us.
+        click Send to Acme Coffee
+        as ana
+        """,
+    )
+    assert status == 0, out
+    assert "Message SO-000010 · modal" in shown_by(out, "click Message on SO-000010")
+    sent = shown_by(out, "submit")
+    [note] = [b for b in boxes(sent) if "reply in a thread" in b.splitlines()[0]]
+    assert "📤 @ana sent Nimbus Apps a message about SO-000010" in note
+    assert "Can we move the review to Friday?" in note and indented(note)
+    received = shown_by(out, "as raj")
+    assert "💬 Acme Coffee (@ana) wrote about SO-000010" in received
+    replied = shown_by(out, "reply Friday works for us.")
+    mine, offer = boxes(replied)
+    assert mine.startswith("@raj in #nimbus-apps · reply in a thread, under orders-bot")
+    assert "only visible to you · reply in a thread" in offer
+    assert buttons(offer) == ["Send to Acme Coffee", "Keep internal"]
+    assert "Sent to Acme Coffee" in shown_by(out, "click Send to Acme Coffee")
+    read = shown_by(out, "as ana")
+    assert "Nimbus Apps (@raj) wrote about SO-000010" in read and "Friday works for us." in read
+    assert "reply in a thread" in read
+
+
+def test_the_shortcuts_new_service_order_and_add_to_an_order(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """New service order: the form for a merchant, "Not possible" for a provider. Add to an
+    order… on a message: the order picked by typing words or its number, kept on the timeline."""
+    status, out = run_script(
+        tmp_path,
+        capsys,
+        """
+        shortcut new
+        close
+        as pia
+        shortcut new
+        close
+        as ana
+        write The client wants a dark mode for the kids club.
+        as ben
+        shortcut add
+        Order = kids
+        Note = For the design review
+        submit
+        /orders view SO-000010
+        write Unrelated chatter
+        shortcut add dark mode
+        Order = zzz
+        Order = ben tan
+        select SO-000010
+        submit
+        """,
+    )
+    assert status == 1, out
+    form = shown_by(out, "shortcut new", "ana")
+    assert "Order a service · modal" in form and "Mini program name" in form
+    refused = shown_by(out, "shortcut new", "pia")
+    assert "Not possible · modal" in refused and "Only merchants can order services" in refused
+    picker = shown_by(out, "shortcut add")
+    assert "Add to an order · modal" in picker and "dark mode for the kids club" in picker
+    assert "options: what the app finds for what you type" in picker
+    assert re.search(r"✓ \[\d+\] Order: SO-000010 · Acme Kids Club", shown_by(out, "Order = kids"))
+    added = shown_by(out, "submit", nth=0)
+    assert "Added to the timeline of SO-000010" in added and "(the modal closed)" in added
+    timeline = shown_by(out, "/orders view SO-000010")
+    assert "@ben added a Slack message" in timeline and "For the design review" in timeline
+    assert "“The client wants a dark mode for the kids club.”" in timeline
+    assert "dark mode for the kids club" in shown_by(out, "shortcut add dark mode")
+    assert "✗ no option matches 'zzz': for it, the app offered nothing." in out
+    # Found by the contact's name, which the options do not show: what to type instead.
+    assert re.search(
+        r"✗ no option matches 'ben tan': for it, the app offered SO-\d+ · .*; "
+        r"SO-000010 · Acme Kids Club;",
+        out,
+    )
+    assert "Order: SO-000010 · Acme Kids Club" in shown_by(out, "select SO-000010")
+    assert "Added to the timeline of SO-000010" in shown_by(out, "submit", nth=1)
+    assert re.search(r"✗ 2 of \d+ steps failed", out)
+
+
 @pytest.mark.parametrize(
     ("script", "says"),
     [
@@ -426,6 +565,10 @@ def test_select_home_and_a_click_in_the_home_tab(
         ("submit\n", "✗ no modal is open"),
         ("as nobody\n", "✗ nobody is called 'nobody'"),
         ("wait a while\n", "✗ wait how long?"),
+        ("reply Thanks\n", "✗ the bot has posted nothing in #acme-orders to reply to"),
+        ('write ""\n', "✗ write what?"),
+        ("shortcut dance\n", "✗ which shortcut?"),
+        ("shortcut add\n", "✗ no message a person wrote in #acme-orders"),
     ],
 )
 def test_a_failed_step_makes_the_exit_status_1(
