@@ -51,7 +51,8 @@ def measure(db: Database, n: int, rounds: int) -> dict[str, float]:
         # History: as many delivered items as are pending, as a trickling lane leaves.
         s.execute(insert(OutboxItem), [_item("chan:C1", T0, "done") for _ in range(n)])
         s.execute(insert(OutboxItem), [_item("chan:C1", T0 + timedelta(seconds=1))])
-        s.execute(insert(OutboxItem), [_item("chan:C1", T0 - timedelta(minutes=1))] * (n - 1))
+        if n > 1:
+            s.execute(insert(OutboxItem), [_item("chan:C1", T0 - timedelta(minutes=1))] * (n - 1))
     if not db.is_sqlite:
         with db.engine.connect() as conn:
             conn.exec_driver_sql("ANALYZE outbox")
