@@ -332,8 +332,10 @@ def _forget_queued(session: Session) -> None:
 # call): built per call, its aliases proxying every column and its subqueries cost 8-9 ms of CPU
 # a claim, and a claim runs on every wake of every worker (benchmarks/README.md, 2026-12-06).
 
-_FIRST = aliased(OutboxItem, name="queued")
-_LANE_HEADS = select(func.min(_FIRST.id)).where(_FIRST.status == PENDING).group_by(_FIRST.lane)
+_LANE_ITEM = aliased(OutboxItem, name="lane_item")
+_LANE_HEADS = (
+    select(func.min(_LANE_ITEM.id)).where(_LANE_ITEM.status == PENDING).group_by(_LANE_ITEM.lane)
+)
 """The first pending item of each lane (the lane's next to go): one pass over the pending
 items in the (status, lane, id) index. Finding heads first keeps a claim from visiting each
 due item behind a head that waits (paced, rate limited, backing off) and asking whether it is
