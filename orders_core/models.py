@@ -380,7 +380,8 @@ class OutboxItem(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         Index(None, "status", "next_attempt_at"),
-        Index(None, "lane", "status", "id"),
+        # Led by status: a claim finds each lane's first pending item (migration 0011).
+        Index(None, "status", "lane", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import and_, case, event, exists, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, event, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from bot.clock import Clock
@@ -344,12 +344,83 @@ def _forget_queued(session: Session) -> None:
     session.info.pop("outbox_redraws", None)
 
 
-def _lane_head() -> Any:
-    """The item is the first pending one of its lane (the lane's next to go)."""
-    earlier = aliased(OutboxItem)
-    return ~exists().where(
-        and_(earlier.lane == OutboxItem.lane, earlier.status == PENDING, earlier.id < OutboxItem.id)
+# The claim's statements, built once (the time `now` and the batch's `limit` bound at each
+# call): built per call, its aliases proxying every column and its subqueries cost 8-9 ms of CPU
+# a claim, and a claim runs on every wake of every worker (benchmarks/README.md, 2026-12-06).
+
+_LANE_ITEM = aliased(OutboxItem, name="lane_item")
+_LANE_HEADS = (
+    select(func.min(_LANE_ITEM.id)).where(_LANE_ITEM.status == PENDING).group_by(_LANE_ITEM.lane)
+)
+"""The first pending item of each lane (the lane's next to go): one pass over the pending
+items in the (status, lane, id) index. Finding heads first keeps a claim from visiting each
+due item behind a head that waits (paced, rate limited, backing off) and asking whether it is
+one: with 5,000 of them in one channel that took PostgreSQL half a second a claim."""
+
+_LATER = aliased(OutboxItem, name="later")
+_NEWEST_REDRAW = (
+    select(func.max(_LATER.id))
+    .where(
+        _LATER.lane == OutboxItem.lane,
+        _LATER.kind == OutboxItem.kind,
+        _LATER.status == PENDING,
+        OutboxItem.kind.in_([k.value for k in REDRAWS]),
     )
+    .scalar_subquery()
+)
+"""The newest pending redraw of the head's lane and kind says what is wanted now (a list's
+latest page): found with the head, delivered in its place."""
+
+_SOONER = aliased(OutboxItem, name="sooner")
+_REDRAW_DUE = exists().where(
+    _SOONER.lane == OutboxItem.lane,
+    _SOONER.kind == OutboxItem.kind,
+    _SOONER.status == PENDING,
+    _SOONER.next_attempt_at <= bindparam("now"),
+    OutboxItem.kind.in_([k.value for k in REDRAWS]),
+)
+"""A redraw due now (the message clicked) behind one of the same message that waits (to
+coalesce, or for room in the budget): the head goes now, drawn once for both."""
+
+_CLAIM = (
+    select(OutboxItem, _NEWEST_REDRAW)
+    .where(
+        OutboxItem.id.in_(_LANE_HEADS),
+        OutboxItem.status == PENDING,
+        (OutboxItem.next_attempt_at <= bindparam("now")) | _REDRAW_DUE,
+        OutboxItem.locked_until.is_(None) | (OutboxItem.locked_until < bindparam("now")),
+    )
+    .order_by(case((OutboxItem.kind.in_(LOOKED_AT_FIRST), 0), else_=1), OutboxItem.id)
+    .limit(bindparam("limit"))
+)
+_CLAIM_SKIP_LOCKED = _CLAIM.with_for_update(of=OutboxItem, skip_locked=True)
+"""PostgreSQL's: two workers' claims pass each other's rows by (SQLite's writers queue on
+BEGIN IMMEDIATE instead)."""
+_ANY_DUE = (
+    select(OutboxItem.id)
+    .where(OutboxItem.status == PENDING, OutboxItem.next_attempt_at <= bindparam("now"))
+    .limit(1)
+)
+"""SQLite's idle poll: a read, so that no write lock is taken every second for nothing."""
+_PAYLOADS = select(OutboxItem.id, OutboxItem.payload).where(
+    OutboxItem.id.in_(bindparam("ids", expanding=True))
+)
+_LEASE = (
+    update(OutboxItem)
+    .where(OutboxItem.id.in_(bindparam("ids", expanding=True)))
+    .values(locked_by=bindparam("worker"), locked_until=bindparam("lease_until"))
+)
+_HEADS_DUE = (
+    select(OutboxItem.next_attempt_at, OutboxItem.locked_until)
+    .where(
+        OutboxItem.id.in_(_LANE_HEADS),
+        OutboxItem.status == PENDING,
+        OutboxItem.next_attempt_at <= bindparam("until"),
+    )
+    .order_by(OutboxItem.next_attempt_at)
+    .limit(100)
+)
+"""`next_due`'s: lane heads due by `until`."""
 
 
 class Outbox:
@@ -368,57 +439,19 @@ class Outbox:
         """Lease the first due item of up to `limit` lanes that no other worker holds, with the
         later redraws of the same lane and kind (they add nothing to the one delivered)."""
         now = self.clock.now()
-        due = (OutboxItem.status == PENDING) & (OutboxItem.next_attempt_at <= now)
         if self.db.is_sqlite:  # an idle poll stays a read: no write lock taken every second
             with self.db.read() as s:
-                if s.scalar(select(OutboxItem.id).where(due).limit(1)) is None:
+                if s.scalar(_ANY_DUE, {"now": now}) is None:
                     return []
-        # The newest pending redraw of the same lane and kind says what is wanted now (a list's
-        # latest page): found with the head, delivered in its place.
-        redraws = [k.value for k in REDRAWS]
-        later = aliased(OutboxItem)
-        newest = (
-            select(func.max(later.id))
-            .where(
-                later.lane == OutboxItem.lane,
-                later.kind == OutboxItem.kind,
-                later.status == PENDING,
-                OutboxItem.kind.in_(redraws),
-            )
-            .scalar_subquery()
-        )
-        # A redraw due now (the message clicked) behind one of the same message that waits (to
-        # coalesce, or for room in the budget): the head goes now, drawn once for both.
-        sooner = aliased(OutboxItem)
-        redraw_due = exists().where(
-            sooner.lane == OutboxItem.lane,
-            sooner.kind == OutboxItem.kind,
-            sooner.status == PENDING,
-            sooner.next_attempt_at <= now,
-            OutboxItem.kind.in_(redraws),
-        )
-        query = (
-            select(OutboxItem, newest)
-            .where(
-                OutboxItem.status == PENDING,
-                (OutboxItem.next_attempt_at <= now) | redraw_due,
-                OutboxItem.locked_until.is_(None) | (OutboxItem.locked_until < now),
-                _lane_head(),
-            )
-            .order_by(case((OutboxItem.kind.in_(LOOKED_AT_FIRST), 0), else_=1), OutboxItem.id)
-            .limit(limit)
-        )
-        if not self.db.is_sqlite:  # SQLite's writers queue on BEGIN IMMEDIATE instead
-            query = query.with_for_update(of=OutboxItem, skip_locked=True)
+        query = _CLAIM if self.db.is_sqlite else _CLAIM_SKIP_LOCKED
         with self.db.transaction() as s:
-            rows = [(row, upto or row.id) for row, upto in s.execute(query).all()]
+            found = s.execute(query, {"now": now, "limit": limit}).all()
+            rows = [(row, upto or row.id) for row, upto in found]
             # The payloads of the later redraws delivered in their heads' place.
             collapsed = [upto for row, upto in rows if upto != row.id]
             payloads: dict[int, Any] = {row.id: row.payload for row, _ in rows}
             if collapsed:
-                found = s.execute(
-                    select(OutboxItem.id, OutboxItem.payload).where(OutboxItem.id.in_(collapsed))
-                )
+                found = s.execute(_PAYLOADS, {"ids": collapsed}).all()
                 payloads.update((i, payload) for i, payload in found)
             # Within Slack's rate limits: what does not fit waits, its lane with it. A redraw is
             # urgent when its head or the one delivered in its place is.
@@ -443,11 +476,10 @@ class Outbox:
                 for row, upto in rows
                 if row.id not in wait
             ]
-            if claimed:
-                s.execute(
-                    update(OutboxItem)
-                    .where(OutboxItem.id.in_([c.id for c in claimed]))
-                    .values(locked_by=worker, locked_until=now + LEASE)
+            if claimed:  # Core, on the connection: the rows read need no synchronising
+                s.connection().execute(
+                    _LEASE,
+                    {"ids": [c.id for c in claimed], "worker": worker, "lease_until": now + LEASE},
                 )
         return claimed
 
@@ -555,16 +587,7 @@ class Outbox:
         if that is within `within` from now."""
         now = self.clock.now()
         with self.db.read() as s:
-            heads = s.execute(
-                select(OutboxItem.next_attempt_at, OutboxItem.locked_until)
-                .where(
-                    OutboxItem.status == PENDING,
-                    OutboxItem.next_attempt_at <= now + within,
-                    _lane_head(),
-                )
-                .order_by(OutboxItem.next_attempt_at)
-                .limit(100)
-            ).all()
+            heads = s.execute(_HEADS_DUE, {"until": now + within}).all()
         times = [max(due, lease) if lease is not None else due for due, lease in heads]
         soonest = min(times, default=None)
         return soonest if soonest is not None and soonest <= now + within else None
