@@ -24,10 +24,12 @@ from sqlalchemy.orm import Session
 from bot.delivery import notify, outbox
 from bot.deps import Deps
 from bot.ui.format import SLACK_FORMAT
-from bot.ui.orders import Message, render_error
+from bot.ui.orders import FILES_BLOCK, Message, render_error
+from orders_core import errors
 from orders_core.errors import OrdersError
+from orders_core.lifecycle import Party
 from orders_core.models import PostedMessage
-from orders_core.orders import Caller
+from orders_core.orders import AttachedFile, Caller, resolve_caller
 
 log = logging.getLogger(__name__)
 
@@ -204,3 +206,27 @@ def unseal(client: WebClient, text: str | None) -> dict[str, Any] | None:
     if not isinstance(given, str) or not hmac.compare_digest(given, _mac(client, data)):
         return None
     return data
+
+
+def submitted_files(values: dict[str, Any]) -> list[AttachedFile]:
+    """The files of a file_input, as Slack sends them (`files` may be missing or null)."""
+    files = ((values.get(FILES_BLOCK) or {}).get(FILES_BLOCK) or {}).get("files") or []
+    return [
+        AttachedFile(
+            slack_file_id=str(f.get("id", "")),
+            name=str(f.get("name") or f.get("title") or f.get("id", "file")),
+            mimetype=str(f.get("mimetype") or ""),
+            size=int(f.get("size") or 0),
+            permalink=str(f.get("permalink") or f.get("url_private") or ""),
+        )
+        for f in files
+        if isinstance(f, dict) and f.get("id")
+    ]
+
+
+def merchant(session: Session, team: str, user: str) -> Caller:
+    """The caller, who must act for a merchant to order."""
+    caller = resolve_caller(session, team, user)
+    if caller.party is not Party.MERCHANT:
+        raise errors.OnlyMerchantsOrder(caller.party_name)
+    return caller

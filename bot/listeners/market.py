@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 
 from bot.delivery import notify, outbox
 from bot.deps import Deps
-from bot.listeners.common import deps_of, refuse, seal_view, subcommand, unseal, who
+from bot.listeners.common import deps_of, merchant, refuse, seal_view, subcommand, unseal, who
 from bot.ui.format import FIELD_ERROR_FORMAT, escape
 from bot.ui.market import (
     FORM_APPS,
@@ -29,7 +29,7 @@ from orders_core import errors
 from orders_core.catalog import ServiceView, get_service, online_services
 from orders_core.lifecycle import Party
 from orders_core.names import name_key
-from orders_core.orders import PUBLISHED, Caller, OrderDraft, place_order, resolve_caller
+from orders_core.orders import PUBLISHED, OrderDraft, place_order, resolve_caller
 
 log = logging.getLogger(__name__)
 
@@ -82,14 +82,6 @@ def match_service(offered: list[ServiceView], text: str) -> ServiceView | None:
         if found:
             return found[0] if len(found) == 1 else None
     return None
-
-
-def merchant(session: Any, team: str, user: str) -> Caller:
-    """The caller, who must act for a merchant to order."""
-    caller = resolve_caller(session, team, user)
-    if caller.party is not Party.MERCHANT:
-        raise errors.OnlyMerchantsOrder(caller.party_name)
-    return caller
 
 
 def register(app: App, deps: Deps) -> None:

@@ -22,11 +22,11 @@ from bot.listeners.common import (
     reply,
     seal,
     subcommand,
+    submitted_files,
     tell,
     unseal,
     who,
 )
-from bot.listeners.views import submitted_files
 from bot.ui.format import FIELD_ERROR_FORMAT, unescape
 from bot.ui.messages import (
     FORWARD_ACTION,

@@ -13,8 +13,16 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.deps import Deps
-from bot.listeners.common import deps_of, error_modal, reply, seal, seal_view, unseal, who
-from bot.listeners.market import merchant
+from bot.listeners.common import (
+    deps_of,
+    error_modal,
+    merchant,
+    reply,
+    seal,
+    seal_view,
+    unseal,
+    who,
+)
 from bot.ui.format import FIELD_ERROR_FORMAT, SLACK_FORMAT, unescape
 from bot.ui.market import render_order_form
 from bot.ui.orders import Message, render_error

@@ -10,30 +10,14 @@ from slack_sdk import WebClient
 
 from bot.delivery import notify
 from bot.deps import Deps
-from bot.listeners.common import deps_of, unseal, who
+from bot.listeners.common import deps_of, submitted_files, unseal, who
 from bot.ui.format import FIELD_ERROR_FORMAT
 from bot.ui.orders import FILES_BLOCK, ORDER_ACTION_CALLBACK, REASON_BLOCK, value_of
 from orders_core import errors
 from orders_core.lifecycle import Action
-from orders_core.orders import AttachedFile, act, resolve_caller
+from orders_core.orders import act, resolve_caller
 
 log = logging.getLogger(__name__)
-
-
-def submitted_files(values: dict[str, Any]) -> list[AttachedFile]:
-    """The files of a file_input, as Slack sends them (`files` may be missing or null)."""
-    files = ((values.get(FILES_BLOCK) or {}).get(FILES_BLOCK) or {}).get("files") or []
-    return [
-        AttachedFile(
-            slack_file_id=str(f.get("id", "")),
-            name=str(f.get("name") or f.get("title") or f.get("id", "file")),
-            mimetype=str(f.get("mimetype") or ""),
-            size=int(f.get("size") or 0),
-            permalink=str(f.get("permalink") or f.get("url_private") or ""),
-        )
-        for f in files
-        if isinstance(f, dict) and f.get("id")
-    ]
 
 
 def register(app: App, deps: Deps) -> None:

@@ -433,6 +433,55 @@ def events(bot: Bot, v: Victims, team: str, user: str) -> list[AppResponse]:
     ]
 
 
+def messages_and_shortcuts(bot: Bot, v: Victims, team: str, user: str) -> list[AppResponse]:
+    """Issue 20: Message on someone else's order, its form, Send / Keep under someone else's
+    card thread; both shortcuts, the order picker typed in, and its form with their order."""
+    order = v.orders[OrderStatus.PENDING_CONFIRMATION]
+    offer = json.dumps(
+        {"order": order.number, "ts": "1700000000.000001", "thread": v.acme_digest_ts}
+    )
+    text = {"message": {"message": {"type": "plain_text_input", "value": "forged"}}}
+    picked = {
+        "order": {
+            "order_pick": {
+                "type": "external_select",
+                "selected_option": {
+                    "text": {"type": "plain_text", "text": "x"},
+                    "value": str(order.number),
+                },
+            }
+        }
+    }
+    sent = [
+        click_message(
+            bot, team, user, "message:open", "C0ACME", v.acme_digest_ts, value=order_value(order)
+        ),
+        click_message(bot, team, user, "message:forward", "C0ACME", v.acme_digest_ts, value=offer),
+        click_message(bot, team, user, "message:keep", "C0ACME", v.acme_digest_ts, value=offer),
+        bot.sender.global_shortcut(team_id=team, user_id=user, callback_id="order_new"),
+        bot.sender.message_shortcut(
+            team_id=team,
+            user_id=user,
+            channel_id="C0ACME",
+            message={"type": "message", "user": "U0ANA", "text": "hi", "ts": v.acme_digest_ts},
+            callback_id="order_attach",
+        ),
+        bot.sender.block_suggestion(
+            team_id=team,
+            user_id=user,
+            view=modal("order_attach_form", "{}"),
+            block_id="order",
+            action_id="order_pick",
+            value="Hidden Orchard",
+        ),
+    ]
+    for meta in metadata_variants({"order": order.number}):
+        sent.append(submit(bot, team, user, modal("order_message", meta), text))
+    for meta in metadata_variants({"link": "https://x.test/p1", "text": "forged", "files": []}):
+        sent.append(submit(bot, team, user, modal("order_attach_form", meta), picked))
+    return sent
+
+
 FORGERIES: list[Send] = [
     commands,
     order_buttons,
@@ -443,6 +492,7 @@ FORGERIES: list[Send] = [
     reminder_form,
     digests,
     events,
+    messages_and_shortcuts,
 ]
 
 
