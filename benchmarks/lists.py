@@ -399,17 +399,17 @@ def _pairs(
         return run
 
     def raw_number_then_words() -> list[int]:
-        """The numbers, then whether any other order has the number among its words (as
-        search_orders looks, for a page after this one)."""
+        """The numbers, then the newest orders with the number among their words, to fill the
+        page and know whether there is another (as search_orders does)."""
         found = raw(*queries["search by number"], 10)()
-        probe, params = _by_words(db, ref, [search], "SELECT o.id FROM orders o ", "LIMIT 1")
+        room = 10 - len(found)
+        words, params = _by_words(db, ref, [search], RAW_SELECT, f"LIMIT {room + 1}")
         if found:
-            probe = probe.replace(
+            words = words.replace(
                 "ORDER BY", f"AND o.id NOT IN ({', '.join('?' * len(found))}) ORDER BY"
             )
             params = [*params, *found]
-        execute(probe, params)
-        return found
+        return found + [r[0] for r in execute(words, params)[:room]]
 
     def core_list(after_cursor: str | None) -> Callable[[], list[int]]:
         def run() -> list[int]:
