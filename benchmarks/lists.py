@@ -439,7 +439,11 @@ def _by_words(
 ) -> tuple[str, list[Any]]:
     """The party's orders with every word, newest first, as one would write it by hand: each
     word a LIKE (PostgreSQL's trigram index answers it), and on SQLite the FTS5 index first."""
-    sql = select + "WHERE o.merchant_id = ?" + " AND o.search_text LIKE ?" * len(words)
+    sql = (
+        select
+        + "JOIN order_texts t ON t.order_id = o.id WHERE o.merchant_id = ?"
+        + " AND t.search_text LIKE ?" * len(words)
+    )
     params: list[Any] = [ref.id, *[f"%{w}%" for w in words]]
     indexed = [w for w in words if len(w) >= 3]
     if db.is_sqlite and indexed:

@@ -264,9 +264,6 @@ class Order(Base):
     contact_name: Mapped[str] = mapped_column(String(200))
     contact: Mapped[str] = mapped_column(String(320))
     requirements: Mapped[str] = mapped_column(Text, default="")
-    search_text: Mapped[str] = mapped_column(Text, default="", server_default="")
-    """The words `/orders search` finds it by (`names.search_document`), folded; indexed by
-    migration 0011 (pg_trgm on PostgreSQL, the FTS5 table `orders_search` on SQLite)."""
     status: Mapped[OrderStatus] = mapped_column(StrEnumType(OrderStatus))
     version: Mapped[int] = mapped_column(Integer, default=1)
     placed_by: Mapped[str] = mapped_column(String(32))
@@ -280,6 +277,20 @@ class Order(Base):
     events: Mapped[list[OrderEvent]] = relationship(
         back_populates="order", order_by="OrderEvent.seq"
     )
+
+
+class OrderText(Base):
+    """An order's words as `/orders search` finds them (`names.search_document`), folded.
+
+    A table of its own, indexed by migration 0011 (pg_trgm on PostgreSQL, the FTS5 table
+    `orders_search` on SQLite): in `orders` the text made every row half as big again, and
+    PostgreSQL then read a party's newest orders by scanning the whole table backwards.
+    """
+
+    __tablename__ = "order_texts"
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), primary_key=True)
+    search_text: Mapped[str] = mapped_column(Text)
 
 
 class OrderEvent(Base):

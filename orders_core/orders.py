@@ -51,6 +51,7 @@ from orders_core.models import (
     Member,
     Order,
     OrderEvent,
+    OrderText,
     PartyOrg,
     Service,
     StringTuple,
@@ -468,7 +469,7 @@ SEARCH_WORDS = 8
 _TRIGRAM = 3
 """Both indexes find words of three characters or more; shorter ones are checked row by row."""
 
-# SQLite's FTS5 index of `Order.search_text` (migration 0011): not a model, so nothing but the
+# SQLite's FTS5 index of `OrderText.search_text` (migration 0011): not a model, so nothing but the
 # migration creates it.
 _ORDERS_SEARCH = table("orders_search", column("rowid"), column("search_text"))
 
@@ -535,9 +536,13 @@ def _word_hits(
     statuses: Collection[OrderStatus] | None = None,
 ) -> list[int]:
     """The ids of the party's orders whose text contains every word, newest first."""
-    query = select(Order.id).where(
-        _party_column(party.kind) == party.id,
-        *[Order.search_text.contains(word, autoescape=True) for word in words],
+    query = (
+        select(Order.id)
+        .join(OrderText, OrderText.order_id == Order.id)
+        .where(
+            _party_column(party.kind) == party.id,
+            *[OrderText.search_text.contains(word, autoescape=True) for word in words],
+        )
     )
     indexed = [word for word in words if len(word) >= _TRIGRAM]
     if indexed and session.connection().dialect.name == "sqlite":
@@ -1271,13 +1276,6 @@ def place_order(
         contact_name=draft.contact_name,
         contact=draft.contact,
         requirements=draft.requirements,
-        search_text=search_document(
-            draft.mini_program,
-            caller.party_name,
-            service.provider.name,
-            draft.contact_name,
-            draft.requirements,
-        ),
         status=transition.target,
         version=1,
         placed_by=caller.user_id,
@@ -1287,6 +1285,14 @@ def place_order(
     )
     session.add(order)
     session.flush()
+    text = search_document(
+        draft.mini_program,
+        caller.party_name,
+        service.provider.name,
+        draft.contact_name,
+        draft.requirements,
+    )
+    session.add(OrderText(order_id=order.id, search_text=text))
     entry = _record(
         session,
         order_id=order.id,

@@ -19,7 +19,7 @@ def assert_no_drift(db: Database) -> None:
     """The migrated schema is exactly what our models, and slack_sdk's stores, describe."""
     # Search's index (migration 0011) is no model: SQLite's FTS5 table with its shadow tables,
     # PostgreSQL's trigram index.
-    search_index = ("orders_search", "ix_orders_search_text")
+    search_index = ("orders_search", "ix_order_texts_search_text")
 
     def ours(name: str | None, type_: str, parent: object) -> bool:
         slack_table = type_ == "table" and str(name).startswith("slack_")

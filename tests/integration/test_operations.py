@@ -168,6 +168,10 @@ def fill_every_table(db: Database, marker: int) -> dict[str, int]:
                 row[column.name] = 1 if column.foreign_keys else sample_value(column, marker)
             if table.name == "posted_messages":
                 row["ts"] = f"17000000{marker}.0001"
+            if table.name == "order_texts":  # one per order: the order this step just added
+                row["order_id"] = conn.execute(
+                    select(func.max(meta.tables["orders"].c.id))
+                ).scalar_one()
             if table.name == "posted_message_orders":  # the message this step just added
                 newest = conn.execute(
                     select(func.max(meta.tables["posted_messages"].c.id))

@@ -1,8 +1,10 @@
-"""Search by words: each order's searchable text, folded, and an index that finds words in it
+"""Search by words: each order's searchable text, folded, in a table of its own, and an index
+that finds words in it
 
 PostgreSQL: a trigram index (pg_trgm, a trusted extension: the database's owner may create it)
 answers `LIKE '%word%'`. SQLite: an FTS5 table with the trigram tokenizer, its content read
-from `orders` and kept in step by triggers, inside the same transaction as the order's write.
+from `order_texts` and kept in step by triggers, inside the same transaction as the order's
+write.
 
 Revision ID: 0011
 Revises: 0010
@@ -24,46 +26,54 @@ depends_on = None
 BATCH = 1000
 
 _SQLITE_TRIGGERS = (
-    """CREATE TRIGGER orders_search_insert AFTER INSERT ON orders BEGIN
-        INSERT INTO orders_search (rowid, search_text) VALUES (new.id, new.search_text);
+    """CREATE TRIGGER orders_search_insert AFTER INSERT ON order_texts BEGIN
+        INSERT INTO orders_search (rowid, search_text) VALUES (new.order_id, new.search_text);
     END""",
-    """CREATE TRIGGER orders_search_delete AFTER DELETE ON orders BEGIN
+    """CREATE TRIGGER orders_search_delete AFTER DELETE ON order_texts BEGIN
         INSERT INTO orders_search (orders_search, rowid, search_text)
-        VALUES ('delete', old.id, old.search_text);
+        VALUES ('delete', old.order_id, old.search_text);
     END""",
-    """CREATE TRIGGER orders_search_update AFTER UPDATE OF search_text ON orders BEGIN
+    """CREATE TRIGGER orders_search_update AFTER UPDATE ON order_texts BEGIN
         INSERT INTO orders_search (orders_search, rowid, search_text)
-        VALUES ('delete', old.id, old.search_text);
-        INSERT INTO orders_search (rowid, search_text) VALUES (new.id, new.search_text);
+        VALUES ('delete', old.order_id, old.search_text);
+        INSERT INTO orders_search (rowid, search_text) VALUES (new.order_id, new.search_text);
     END""",
 )
 
 
 def upgrade() -> None:
     """Apply."""
-    op.add_column("orders", sa.Column("search_text", sa.Text(), nullable=False, server_default=""))
-    _backfill()
+    op.create_table(
+        "order_texts",
+        sa.Column("order_id", sa.Integer(), nullable=False),
+        sa.Column("search_text", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["order_id"], ["orders.id"], name=op.f("fk_order_texts_order_id_orders")
+        ),
+        sa.PrimaryKeyConstraint("order_id", name=op.f("pk_order_texts")),
+    )
     if op.get_bind().dialect.name == "postgresql":
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         op.create_index(
-            "ix_orders_search_text",
-            "orders",
+            "ix_order_texts_search_text",
+            "order_texts",
             ["search_text"],
             postgresql_using="gin",
             postgresql_ops={"search_text": "gin_trgm_ops"},
         )
     else:
         op.execute(
-            "CREATE VIRTUAL TABLE orders_search USING fts5("
-            "search_text, content='orders', content_rowid='id', tokenize='trigram')"
+            "CREATE VIRTUAL TABLE orders_search USING fts5(search_text,"
+            " content='order_texts', content_rowid='order_id', tokenize='trigram')"
         )
         for trigger in _SQLITE_TRIGGERS:
             op.execute(trigger)
-        op.execute("INSERT INTO orders_search (orders_search) VALUES ('rebuild')")
+    _backfill()
 
 
 def _backfill() -> None:
-    """Every existing order's text, folded as the code folds it, a batch at a time."""
+    """Every existing order's text, folded as the code folds it, a batch at a time (the index
+    follows: the GIN index as rows come, SQLite's through the triggers)."""
     bind = op.get_bind()
     read = sa.text(
         "SELECT o.id, o.mini_program, m.name, p.name, o.contact_name, o.requirements"
@@ -71,7 +81,7 @@ def _backfill() -> None:
         " JOIN parties p ON p.id = o.provider_id"
         " WHERE o.id > :after ORDER BY o.id LIMIT :batch"
     )
-    write = sa.text("UPDATE orders SET search_text = :text WHERE id = :id")
+    write = sa.text("INSERT INTO order_texts (order_id, search_text) VALUES (:id, :text)")
     after = 0
     while rows := bind.execute(read, {"after": after, "batch": BATCH}).all():
         bind.execute(write, [{"id": r[0], "text": search_document(*r[1:])} for r in rows])
@@ -80,11 +90,8 @@ def _backfill() -> None:
 
 def downgrade() -> None:
     """Revert."""
-    if op.get_bind().dialect.name == "postgresql":
-        op.drop_index("ix_orders_search_text", table_name="orders")
-    else:
+    if op.get_bind().dialect.name != "postgresql":
         for name in ("insert", "delete", "update"):
             op.execute(f"DROP TRIGGER orders_search_{name}")
         op.execute("DROP TABLE orders_search")
-    with op.batch_alter_table("orders") as batch:
-        batch.drop_column("search_text")
+    op.drop_table("order_texts")
