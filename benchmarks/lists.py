@@ -403,7 +403,7 @@ def _pairs(
         page and know whether there is another (as search_orders does)."""
         found = raw(*queries["search by number"], 10)()
         room = 10 - len(found)
-        words, params = _by_words(db, ref, [search], RAW_SELECT, f"LIMIT {room + 1}")
+        words, params = _by_words(db, ref, [search], RAW_SELECT, "LIMIT 11")
         if found:
             words = words.replace(
                 "ORDER BY", f"AND o.id NOT IN ({', '.join('?' * len(found))}) ORDER BY"

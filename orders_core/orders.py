@@ -508,7 +508,9 @@ def search_orders(
         words,
         before=after,
         skip=[o.id for o in numbered],
-        limit=room + 1,
+        # A page's worth even when numbers left less room: asked for one row, PostgreSQL reads
+        # the texts newest first past every other party's (83 ms at 1M orders, not 6).
+        limit=limit + 1,
         statuses=statuses,
     )
     hits = found[:room]
@@ -559,18 +561,7 @@ def _word_hits(
         query = query.where(Order.id.not_in(skip))
     if statuses:
         query = query.where(Order.status.in_(list(statuses)))
-    query = query.order_by(Order.id.desc()).limit(limit)
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        return list(session.scalars(query))
-    # A plan for these very words: a generic plan, which PostgreSQL may keep for a prepared
-    # statement, cannot tell a rare word from one every order has, and read a party's orders
-    # newest first looking for it (46 ms at 1M orders, not 10).
-    connection.exec_driver_sql("SET plan_cache_mode = force_custom_plan")
-    try:
-        return list(session.scalars(query))
-    finally:
-        connection.exec_driver_sql("RESET plan_cache_mode")
+    return list(session.scalars(query.order_by(Order.id.desc()).limit(limit)))
 
 
 def _number_hits(session: Session, party: PartyRef, digits: str, limit: int) -> list[OrderView]:
