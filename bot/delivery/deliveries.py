@@ -18,6 +18,7 @@ from urllib.request import Request, urlopen
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
 
 from bot.clock import Clock
 from bot.delivery import outbox
@@ -246,7 +247,17 @@ _EXISTING_CARD = (
     .order_by(PostedMessage.id.desc())
     .limit(1)
 )
-"""A party's card for an order in a channel (the newest, should there be two)."""
+
+
+def _party_card(s: Session, order_id: int, channel: str, party_id: int) -> PostedMessage | None:
+    """A party's card for an order in a channel (the newest, should there be two)."""
+    return s.scalar(
+        _EXISTING_CARD.where(
+            PostedMessageOrder.order_id == order_id,
+            PostedMessage.channel_id == channel,
+            PostedMessage.viewer_party_id == party_id,
+        )
+    )
 
 
 def post_card(d: Deliveries, item: Claimed) -> None:
@@ -267,13 +278,7 @@ def post_card(d: Deliveries, item: Claimed) -> None:
         if p.get("card"):  # found when the change was queued
             existing = Card(p["card"]["message_id"], channel, p["card"]["ts"], p["card"]["ref"])
         else:
-            found = s.scalar(
-                _EXISTING_CARD.where(
-                    PostedMessageOrder.order_id == order.id,
-                    PostedMessage.channel_id == channel,
-                    PostedMessage.viewer_party_id == party_id,
-                )
-            )
+            found = _party_card(s, order.id, channel, party_id)
             if found is not None:
                 existing = Card(found.id, found.channel_id, found.ts, found.ref or {})
     client = d.client(item.workspace_id)
@@ -567,13 +572,7 @@ def party_message(d: Deliveries, item: Claimed) -> None:
             s, int(p["order_id"]), party_id, d.clock.now(), None, p.get("viewer")
         )
         entry = next((e for e in timeline(s, order.id) if e.id == int(p["event_id"])), None)
-        card = s.scalar(
-            _EXISTING_CARD.where(
-                PostedMessageOrder.order_id == order.id,
-                PostedMessage.channel_id == channel,
-                PostedMessage.viewer_party_id == party_id,
-            )
-        )
+        card = _party_card(s, order.id, channel, party_id)
     if entry is None:
         raise Permanent(f"timeline entry {p['event_id']} is gone")
     message = render_party_message(order, entry, viewer)

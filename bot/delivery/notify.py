@@ -279,10 +279,7 @@ def post_card(
         kind=Kind.CARD,
         lane=Lane.channel(channel),
         payload={
-            "order_id": order.id,
-            "party_id": order.party_id(party),
-            "viewer": party.value,
-            "channel": channel,
+            **_about(order, party, channel),
             "card": card,
             "notice": notice,
             "actor": told,
@@ -290,6 +287,17 @@ def post_card(
         now=now,
         workspace_id=order.workspace_id,
     )
+
+
+def _about(order: OrderView, party: Party, channel: str) -> dict[str, Any]:
+    """What every item about an order in a party's channel carries: the order, the party whose
+    buttons it draws, and the channel."""
+    return {
+        "order_id": order.id,
+        "party_id": order.party_id(party),
+        "viewer": party.value,
+        "channel": channel,
+    }
 
 
 def thread_card(
@@ -301,10 +309,7 @@ def thread_card(
         kind=Kind.THREAD_CARD,
         lane=Lane.channel(channel),
         payload={
-            "order_id": order.id,
-            "party_id": order.party_id(party),
-            "viewer": party.value,
-            "channel": channel,
+            **_about(order, party, channel),
             "thread_ts": thread_ts,
         },
         now=now,
@@ -336,10 +341,7 @@ def party_message(session: Session, outcome: ActionOutcome, *, now: datetime) ->
             kind=Kind.PARTY_MESSAGE,
             lane=Lane.channel(channel),
             payload={
-                "order_id": order.id,
-                "party_id": order.party_id(party),
-                "viewer": party.value,
-                "channel": channel,
+                **_about(order, party, channel),
                 "event_id": entry.id,
                 "actor": sender,
             },

@@ -15,6 +15,7 @@ from bot.deps import Deps
 from bot.listeners.common import (
     NOT_OURS,
     deps_of,
+    open_modal,
     refuse,
     seal,
     tell,
@@ -131,14 +132,6 @@ def page_list(
     else:
         redraw_list(deps, body, client, spec)
     ack()
-
-
-def open_modal(client: WebClient, body: dict[str, Any], view: dict[str, Any]) -> None:
-    """Open `view` with the click's trigger: pushed over the modal clicked in, else opened."""
-    if (body.get("view") or {}).get("type") == "modal":
-        client.views_push(trigger_id=body["trigger_id"], view=view)
-    else:
-        client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
 def redraw_list(deps: Deps, body: dict[str, Any], client: WebClient, spec: ListSpec) -> None:

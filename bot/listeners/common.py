@@ -210,7 +210,11 @@ def unseal(client: WebClient, text: str | None) -> dict[str, Any] | None:
 
 def submitted_files(values: dict[str, Any]) -> list[AttachedFile]:
     """The files of a file_input, as Slack sends them (`files` may be missing or null)."""
-    files = ((values.get(FILES_BLOCK) or {}).get(FILES_BLOCK) or {}).get("files") or []
+    return slack_files(((values.get(FILES_BLOCK) or {}).get(FILES_BLOCK) or {}).get("files"))
+
+
+def slack_files(files: Any) -> list[AttachedFile]:
+    """Slack's file objects (of a file_input, or of a message) as files to attach."""
     return [
         AttachedFile(
             slack_file_id=str(f.get("id", "")),
@@ -219,9 +223,17 @@ def submitted_files(values: dict[str, Any]) -> list[AttachedFile]:
             size=int(f.get("size") or 0),
             permalink=str(f.get("permalink") or f.get("url_private") or ""),
         )
-        for f in files
+        for f in files or []
         if isinstance(f, dict) and f.get("id")
     ]
+
+
+def open_modal(client: WebClient, body: Mapping[str, Any], view: dict[str, Any]) -> None:
+    """Open `view` with the click's trigger: pushed over the modal clicked in, else opened."""
+    if (body.get("view") or {}).get("type") == "modal":
+        client.views_push(trigger_id=body["trigger_id"], view=view)
+    else:
+        client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
 def merchant(session: Session, team: str, user: str) -> Caller:

@@ -18,9 +18,11 @@ from bot.deps import Deps
 from bot.listeners.common import (
     NOT_OURS,
     deps_of,
+    open_modal,
     refuse,
     reply,
     seal,
+    slack_files,
     subcommand,
     submitted_files,
     tell,
@@ -39,7 +41,6 @@ from bot.ui.orders import FILES_BLOCK, MESSAGE_ACTION, ButtonValue, Message, ren
 from orders_core import errors
 from orders_core.models import PostedMessage, PostedMessageOrder
 from orders_core.orders import (
-    AttachedFile,
     get_order,
     parse_order_number,
     resolve_caller,
@@ -76,10 +77,7 @@ def open_form(
         refuse(deps, client, body, exc)
     else:
         form = render_message_modal(order, caller.party, seal(client, {"order": order.number}))
-        if (body.get("view") or {}).get("type") == "modal":
-            client.views_push(trigger_id=body["trigger_id"], view=form)
-        else:
-            client.views_open(trigger_id=body["trigger_id"], view=form)
+        open_modal(client, body, form)
     ack()
 
 
@@ -196,15 +194,7 @@ def forward_reply(
             raise errors.InvalidInput(
                 {"message": "Only your own reply, still in the thread, can be sent from here."}
             )
-        files = [
-            AttachedFile(
-                slack_file_id=str(f["id"]),
-                name=str(f.get("name") or f.get("title") or f["id"]),
-                permalink=str(f.get("permalink") or ""),
-            )
-            for f in (written.get("files") or [])[:10]
-            if isinstance(f, dict) and f.get("id")
-        ]
+        files = slack_files((written.get("files") or [])[:10])
         with deps.db.transaction() as s:
             outcome = send_message(
                 s,
