@@ -35,8 +35,9 @@ def test_a_message_from_the_card_reaches_the_other_party_and_the_timeline(
     [card] = [m for m in bot.thread("C0ACME", said["ts"]) if m.get("bot_id")]
     assert bot.click_posted("U0ANA", "C0ACME", str(card["ts"]), "message:open").status == 200
     assert "Message to Blue Pixel Studio" in json.dumps(bot.modal("U0ANA"))
-    assert bot.submit("U0ANA", {"message": WORDS}) == {}
+    assert bot.submit("U0ANA", {"message": WORDS, "files": ["mockup <v2>.png"]}) == {}
     [received] = thread_of_card(bot, "C0PIXEL", number)
+    assert "mockup &lt;v2&gt;.png" in json.dumps(received["blocks"], ensure_ascii=False)
     shown = json.dumps(received["blocks"], ensure_ascii=False)
     assert "Acme Coffee" in shown and "<@U0ANA>" in shown and "wrote about" in shown
     assert escape(WORDS[:200]) in shown and "<!channel>" not in shown and "<@U0EVIL>" not in shown
@@ -45,6 +46,7 @@ def test_a_message_from_the_card_reaches_the_other_party_and_the_timeline(
     assert "sent *Blue Pixel Studio* a message" in json.dumps(sent["blocks"])
     entry = bot.timeline(number)[-1]
     assert entry.action is Note.MESSAGE and entry.reason == WORDS and entry.actor_user_id == "U0ANA"
+    assert [f.name for f in entry.files] == ["mockup <v2>.png"]
     assert bot.status_of(number) is PC
     assert "sent a message" in bot.ask("U0PIA", f"view {number}").text
 
